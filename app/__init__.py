@@ -1,0 +1,152 @@
+"""The Pasar application factory."""
+
+import logging
+import os
+
+from flask import Flask, abort, request
+from sqlalchemy import event
+from sqlalchemy.engine import Engine
+
+from app.config import PROJECT_ROOT, load_config
+from app.extensions import csrf, db, limiter, login_manager, migrate, redis_client
+
+
+def create_app(test_config: dict | None = None) -> Flask:
+    """Create and configure a Pasar app; `test_config` overrides the environment."""
+    app = Flask(
+        __name__,
+        instance_path=str(PROJECT_ROOT / "instance"),
+        template_folder=str(PROJECT_ROOT / "templates"),
+        static_folder=str(PROJECT_ROOT / "static"),
+    )
+    os.makedirs(app.instance_path, exist_ok=True)
+    app.config.from_mapping(load_config(app.instance_path, test_config))
+    configure_logging(app)
+    register_extensions(app)
+    register_request_hooks(app)
+    register_blueprints(app)
+    register_errorhandlers(app)
+    register_template_helpers(app)
+    register_commands(app)
+    return app
+
+
+def configure_logging(app: Flask) -> None:
+    """Send INFO and up to stderr unless something else configured logging first."""
+    if not logging.getLogger().handlers:
+        logging.basicConfig(
+            level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+        )
+
+
+def register_extensions(app: Flask) -> None:
+    """Bind the extension instances to this app."""
+    from app import models  # noqa: F401  (every table in the metadata)
+    from app.accounts import auth  # noqa: F401  (registers the user loader)
+    from app.database import render_migration_item
+    from tenants.sessions import TenantSessionInterface
+
+    db.init_app(app)
+    migrate.init_app(
+        app,
+        db,
+        directory=str(PROJECT_ROOT / "migrations"),
+        render_as_batch=True,
+        compare_type=True,
+        render_item=render_migration_item,
+    )
+    login_manager.init_app(app)
+    csrf.init_app(app)
+    limiter.init_app(app)
+    redis_client.init_app(app)
+    app.session_interface = TenantSessionInterface()
+
+
+@event.listens_for(Engine, "connect")
+def _sqlite_pragmas(dbapi_connection, connection_record):
+    """Make SQLite enforce foreign keys and let readers and a writer work side by side."""
+    if type(dbapi_connection).__module__.startswith("sqlite3"):
+        # Let SQLAlchemy, not pysqlite, decide when transactions begin (SAVEPOINT needs it).
+        dbapi_connection.isolation_level = None
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute("PRAGMA busy_timeout=15000")
+        cursor.close()
+
+
+@event.listens_for(Engine, "begin")
+def _sqlite_begin(conn):
+    if conn.dialect.name == "sqlite":
+        conn.exec_driver_sql("BEGIN")
+
+
+def register_request_hooks(app: Flask) -> None:
+    """Reject overlong URLs, resolve the tenant, then add the security headers to every answer."""
+    from app.security import add_security_headers
+    from tenants.context import resolve_store_for_request
+
+    @app.before_request
+    def _limit_url_length():
+        if len(request.full_path) > app.config["MAX_URL_LENGTH"]:
+            abort(414)
+
+    app.before_request(resolve_store_for_request)
+    app.after_request(add_security_headers)
+
+
+def register_blueprints(app: Flask) -> None:
+    """Attach every area's blueprint."""
+    from app.health.views import bp as health_bp
+    from app.marketplace.views import bp as marketplace_bp
+    from app.storefront.views import bp as storefront_bp
+
+    app.register_blueprint(health_bp)
+    app.register_blueprint(marketplace_bp)
+    app.register_blueprint(storefront_bp)
+    app.add_url_rule("/", endpoint="home", view_func=_home)
+
+
+def _home():
+    """The platform's home on the platform host; the store's home on a store host."""
+    from flask import g
+
+    from app.marketplace.views import home as platform_home
+    from app.storefront.views import home as store_home
+
+    return store_home() if g.get("store") is not None else platform_home()
+
+
+def register_errorhandlers(app: Flask) -> None:
+    """Error pages for every HTTP error, as pages or as htmx fragments."""
+    from app.errors import register
+
+    register(app)
+
+
+def register_template_helpers(app: Flask) -> None:
+    """Globals and filters the templates use."""
+    from app.templating import register
+
+    register(app)
+
+
+def register_commands(app: Flask) -> None:
+    """The `flask` CLI commands."""
+    from app.cli import (
+        create_store_command,
+        create_superuser_command,
+        seed_demo_command,
+        send_test_email_command,
+    )
+    from jobs.worker import cron_command, worker_command
+
+    for command in (
+        seed_demo_command,
+        create_superuser_command,
+        create_store_command,
+        send_test_email_command,
+        worker_command,
+        cron_command,
+    ):
+        app.cli.add_command(command)

@@ -1,0 +1,122 @@
+"""Settings read from the environment (and `.env`), with the embedded defaults."""
+
+import os
+from pathlib import Path
+
+from dotenv import load_dotenv
+
+DEFAULT_SECRET_KEY = "dev-insecure-change-me"  # noqa: S105  (refused in production)
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+
+
+class ConfigError(RuntimeError):
+    """Raised when the configuration is unsafe or incomplete for the chosen mode."""
+
+
+def _bool(value: str | None, default: bool = False) -> bool:
+    if value is None or value == "":
+        return default
+    return value.strip().lower() in {"1", "true", "yes", "on"}
+
+
+def normalise_database_url(url: str) -> str:
+    """Point every PostgreSQL URL at the psycopg 3 driver."""
+    for prefix in ("postgres://", "postgresql://"):
+        if url.startswith(prefix):
+            return "postgresql+psycopg://" + url[len(prefix) :]
+    return url
+
+
+def load_config(instance_path: str, overrides: dict | None = None) -> dict:
+    """Build the Flask config from the environment, then apply `overrides` (tests)."""
+    load_dotenv(PROJECT_ROOT / ".env", override=False)
+    env = os.environ
+    overrides = overrides or {}
+
+    database_url = normalise_database_url(
+        env.get("DATABASE_URL") or f"sqlite:///{Path(instance_path) / 'pasar.db'}"
+    )
+    redis_url = env.get("REDIS_URL") or None
+    platform_domain = (env.get("PLATFORM_DOMAIN") or "pasar.localhost:5000").strip().lower()
+    secure = _bool(env.get("SESSION_COOKIE_SECURE"), default=False)
+
+    config = {
+        "SECRET_KEY": env.get("SECRET_KEY") or DEFAULT_SECRET_KEY,
+        "SQLALCHEMY_DATABASE_URI": database_url,
+        "REDIS_URL": redis_url,
+        "PLATFORM_DOMAIN": platform_domain,
+        "PREFERRED_URL_SCHEME": env.get("PREFERRED_URL_SCHEME") or "http",
+        "MAIL_SERVER": env.get("MAIL_SERVER") or None,
+        "MAIL_PORT": int(env.get("MAIL_PORT") or 25),
+        "MAIL_USERNAME": env.get("MAIL_USERNAME") or None,
+        "MAIL_PASSWORD": env.get("MAIL_PASSWORD") or None,
+        "MAIL_USE_TLS": _bool(env.get("MAIL_USE_TLS")),
+        "MAIL_USE_SSL": _bool(env.get("MAIL_USE_SSL")),
+        "MAIL_DEFAULT_SENDER": env.get("MAIL_DEFAULT_SENDER") or "Pasar <no-reply@pasar.localhost>",
+        "MAIL_TIMEOUT": int(env.get("MAIL_TIMEOUT") or 10),
+        "MAX_CONTENT_LENGTH": int(env.get("MAX_CONTENT_LENGTH") or 16 * 1024 * 1024),
+        "MAX_URL_LENGTH": 2048,
+        "JOB_TIMEOUT": int(env.get("JOB_TIMEOUT") or 300),
+        "JOB_RETRY_INTERVALS": [10, 30, 60],
+        "SESSION_COOKIE_SECURE": secure,
+        "SESSION_COOKIE_HTTPONLY": True,
+        "SESSION_COOKIE_SAMESITE": "Lax",
+        "REMEMBER_COOKIE_SECURE": secure,
+        "REMEMBER_COOKIE_HTTPONLY": True,
+        "REMEMBER_COOKIE_SAMESITE": "Lax",
+        "HSTS": secure,
+        "SQLALCHEMY_ENGINE_OPTIONS": {"pool_pre_ping": True},
+        # Limits never turn pages into 500s when Redis is unreachable: they fall back to memory.
+        "RATELIMIT_STORAGE_URI": redis_url or "memory://",
+        "RATELIMIT_STORAGE_OPTIONS": {"socket_timeout": 0.5, "socket_connect_timeout": 0.5}
+        if redis_url
+        else {},
+        "RATELIMIT_IN_MEMORY_FALLBACK_ENABLED": True,
+        "RATELIMIT_HEADERS_ENABLED": True,
+        "WTF_CSRF_TIME_LIMIT": 3600 * 4,
+        "TESTING": False,
+    }
+    config.update(overrides)
+
+    uri = config["SQLALCHEMY_DATABASE_URI"] = normalise_database_url(
+        config["SQLALCHEMY_DATABASE_URI"]
+    )
+    if uri.startswith("postgresql"):
+        config["SQLALCHEMY_ENGINE_OPTIONS"] = {
+            "pool_pre_ping": True,
+            "connect_args": {"connect_timeout": 3},
+            **config.get("SQLALCHEMY_ENGINE_OPTIONS", {}),
+        }
+    if "RATELIMIT_STORAGE_URI" not in overrides:
+        config["RATELIMIT_STORAGE_URI"] = config["REDIS_URL"] or "memory://"
+    config["EMBEDDED"] = not config["REDIS_URL"]
+    # Jobs run inline when there is no Redis; JOBS_INLINE=1 forces it (tests with real Redis).
+    config["JOBS_INLINE"] = config["EMBEDDED"] or _bool(
+        str(config.get("JOBS_INLINE", env.get("JOBS_INLINE", "")))
+    )
+    config["PRODUCTION"] = bool(config["REDIS_URL"]) or not uri.startswith("sqlite")
+    host, _, port = config["PLATFORM_DOMAIN"].partition(":")
+    config["PLATFORM_HOST"] = host
+    config["PLATFORM_PORT"] = port or None
+    # One sign-in covers the platform and every store subdomain.
+    config.setdefault("SESSION_COOKIE_DOMAIN", host)
+    config.setdefault("REMEMBER_COOKIE_DOMAIN", host)
+    check_config(config)
+    return config
+
+
+def check_config(config: dict) -> None:
+    """Refuse unsafe settings with a message that says what to do."""
+    if config["PRODUCTION"] and config["SECRET_KEY"] == DEFAULT_SECRET_KEY:
+        raise ConfigError(
+            "Pasar is configured for production (DATABASE_URL is not SQLite, or REDIS_URL is set) "
+            "but SECRET_KEY is the built-in development key. Set SECRET_KEY to a long random "
+            'value, e.g. python -c "import secrets; print(secrets.token_urlsafe(48))".'
+        )
+    host = config["PLATFORM_HOST"]
+    if not host or "." not in host:
+        raise ConfigError(
+            f"PLATFORM_DOMAIN={config['PLATFORM_DOMAIN']!r} needs a dot "
+            "(e.g. pasar.localhost:5000) "
+            "so that the session cookie can cover the store subdomains."
+        )

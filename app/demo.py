@@ -1,0 +1,84 @@
+"""Demo data: a few stores with owners, a platform admin and a shopper."""
+
+from sqlalchemy import select
+
+from app.accounts.models import Membership, User
+from app.accounts.service import create_user, find_user_by_email
+from app.extensions import db
+from tenants.models import Store
+from tenants.provisioning import create_store
+
+DEMO_PASSWORD = "pasar-demo-2026"  # noqa: S105  (demo data only)
+
+DEMO_STORES = [
+    {
+        "slug": "acme",
+        "name": "Acme Outfitters",
+        "currency": "USD",
+        "locale": "en_US",
+        "timezone": "America/New_York",
+        "accent_color": "#c2410c",
+        "owner": "owner@acme.example.com",
+    },
+    {
+        "slug": "batik",
+        "name": "Batik Nusantara",
+        "currency": "IDR",
+        "locale": "id_ID",
+        "timezone": "Asia/Jakarta",
+        "accent_color": "#7c3aed",
+        "owner": "owner@batik.example.com",
+    },
+    {
+        "slug": "kaffee",
+        "name": "Kaffeerösterei Berlin",
+        "currency": "EUR",
+        "locale": "de_DE",
+        "timezone": "Europe/Berlin",
+        "accent_color": "#0f766e",
+        "owner": "owner@kaffee.example.com",
+    },
+]
+
+DEMO_USERS = [
+    {"email": "admin@example.com", "name": "Platform Admin", "is_superuser": True},
+    {"email": "shopper@example.com", "name": "Sam Shopper", "is_superuser": False},
+]
+
+
+def _ensure_user(email: str, name: str, is_superuser: bool = False) -> User:
+    user = find_user_by_email(email)
+    if user is None:
+        user = create_user(
+            email, DEMO_PASSWORD, name=name, is_superuser=is_superuser, verified=True
+        )
+        db.session.flush()
+    return user
+
+
+def seed_demo() -> list[tuple[str, str, str]]:
+    """Create whatever demo rows are missing (safe to run again); returns (role, email, where)."""
+    logins = []
+    for spec in DEMO_USERS:
+        _ensure_user(spec["email"], spec["name"], spec["is_superuser"])
+        logins.append(
+            ("superuser" if spec["is_superuser"] else "shopper", spec["email"], "platform")
+        )
+    for spec in DEMO_STORES:
+        owner = _ensure_user(spec["owner"], f"{spec['name']} Owner")
+        store = db.session.scalar(select(Store).where(Store.slug == spec["slug"]))
+        if store is None:
+            settings = {k: v for k, v in spec.items() if k != "owner"}
+            store = create_store(owner=owner, **settings)
+        elif (
+            db.session.scalar(
+                select(Membership.id).where(
+                    Membership.store_id == store.id, Membership.user_id == owner.id
+                )
+            )
+            is None
+        ):
+            db.session.add(Membership(store=store, user=owner, role="owner"))
+        logins.append(("owner", spec["owner"], spec["slug"]))
+    db.session.commit()
+    return logins

@@ -1,0 +1,48 @@
+"""Liveness and readiness probes; they answer on any host."""
+
+from flask import Blueprint, current_app, jsonify
+from sqlalchemy import text
+
+from app.extensions import csrf, db, redis_client
+
+bp = Blueprint("health", __name__)
+
+
+@bp.get("/healthz")
+def healthz():
+    """Liveness: the process is up and serving."""
+    return jsonify(status="ok")
+
+
+@bp.get("/readyz")
+def readyz():
+    """Readiness: the database and Redis answer; 503 if either doesn't."""
+    checks = {"database": _check_database(), "redis": _check_redis()}
+    ready = all(value in ("ok", "embedded") for value in checks.values())
+    checks["mode"] = "embedded" if current_app.config["EMBEDDED"] else "production"
+    checks["status"] = "ok" if ready else "unavailable"
+    return jsonify(checks), 200 if ready else 503
+
+
+def _check_database() -> str:
+    try:
+        db.session.execute(text("SELECT 1"))
+        return "ok"
+    except Exception:
+        current_app.logger.warning("readiness: database unreachable", exc_info=True)
+        db.session.rollback()
+        return "down"
+    finally:
+        db.session.remove()
+
+
+def _check_redis() -> str:
+    try:
+        redis_client.get().ping()
+    except Exception:
+        current_app.logger.warning("readiness: redis unreachable", exc_info=True)
+        return "down"
+    return "embedded" if current_app.config["EMBEDDED"] else "ok"
+
+
+csrf.exempt(bp)

@@ -1,0 +1,39 @@
+"""Template globals and filters."""
+
+from flask import Flask, g
+
+from app.money import format_money
+from tenants.urls import platform_url, store_url
+
+
+def register(app: Flask) -> None:
+    """Expose URL builders, the current store and money formatting to templates."""
+    static_prefix = app.static_url_path.rstrip("/")
+
+    def asset(path: str) -> str:
+        """A static file's URL; needs no URL adapter, so error pages for junk hosts can use it."""
+        return f"{static_prefix}/{path}"
+
+    app.jinja_env.globals.update(platform_url=platform_url, store_url=store_url, asset=asset)
+
+    @app.context_processor
+    def inject_store():
+        return {"store": g.get("store"), "host_kind": g.get("host_kind")}
+
+    app.add_template_filter(contrast_color, "contrast")
+
+    @app.template_filter("money")
+    def money_filter(amount_minor: int, currency: str | None = None, locale: str | None = None):
+        store = g.get("store")
+        currency = currency or (store.currency if store else "USD")
+        locale = locale or (store.locale if store else "en_US")
+        return format_money(amount_minor, currency, locale)
+
+
+def contrast_color(hex_color: str) -> str:
+    """Black or white, whichever reads better on `hex_color` (WCAG relative luminance)."""
+    value = hex_color.lstrip("#")
+    channels = [int(value[i : i + 2], 16) / 255 for i in (0, 2, 4)]
+    linear = [c / 12.92 if c <= 0.03928 else ((c + 0.055) / 1.055) ** 2.4 for c in channels]
+    luminance = 0.2126 * linear[0] + 0.7152 * linear[1] + 0.0722 * linear[2]
+    return "#111111" if luminance > 0.179 else "#ffffff"

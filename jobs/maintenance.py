@@ -1,0 +1,38 @@
+"""Periodic housekeeping: re-enqueue work whose job was lost."""
+
+import logging
+from datetime import timedelta
+
+from sqlalchemy import and_, or_, select
+
+from app.database import utcnow
+from app.extensions import db
+from app.notifications.models import EmailMessage
+from jobs import enqueue
+
+log = logging.getLogger(__name__)
+
+STALE_QUEUED = timedelta(minutes=5)
+
+
+def sweep_email_outbox() -> int:
+    """Enqueue emails left queued (Redis was down, or a job was lost); returns how many."""
+    from jobs.email import CLAIM_TIMEOUT, send_email
+
+    now = utcnow()
+    ids = db.session.scalars(
+        select(EmailMessage.id).where(
+            or_(
+                and_(EmailMessage.status == "queued", EmailMessage.updated_at < now - STALE_QUEUED),
+                and_(
+                    EmailMessage.status == "sending",
+                    EmailMessage.claimed_at < now - CLAIM_TIMEOUT,
+                ),
+            )
+        )
+    ).all()
+    for message_id in ids:
+        enqueue(send_email, message_id, queue="email", job_id=f"email-{message_id}-sweep")
+    if ids:
+        log.info("re-enqueued %d stale emails", len(ids))
+    return len(ids)

@@ -1,0 +1,14 @@
+// Copy the installed front-end packages into static/vendor/ (git-ignored).
+import { copyFileSync, mkdirSync } from "node:fs";
+import { dirname, join } from "node:path";
+import { fileURLToPath } from "node:url";
+
+const root = join(dirname(fileURLToPath(import.meta.url)), "..");
+const target = join(root, "static", "vendor");
+mkdirSync(target, { recursive: true });
+
+const files = [["node_modules/htmx.org/dist/htmx.min.js", "htmx.min.js"]];
+for (const [from, to] of files) {
+  copyFileSync(join(root, from), join(target, to));
+  console.log(`static/vendor/${to} <- ${from}`);
+}

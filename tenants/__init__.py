@@ -1,0 +1,1 @@
+"""The tenancy layer: Host to store resolution, the current store, store-scoped queries."""

@@ -1,0 +1,108 @@
+"""The current store: resolved from the Host once per request, or set explicitly in jobs and CLI."""
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+from flask import Blueprint, abort, current_app, g, redirect, request
+from sqlalchemy import select
+
+from app.extensions import db
+from tenants.errors import StoreNotFound, StoreUnavailable
+from tenants.hosts import classify_host
+from tenants.models import Store
+from tenants.slugs import RESERVED_SLUGS
+
+# Endpoints that answer on any host, before and without tenancy (probes, static files).
+HOST_INDEPENDENT_ENDPOINTS = {"static", "health.healthz", "health.readyz"}
+
+
+def resolve_store_for_request():
+    """Set `g.store` and `g.host_kind` from the Host header before any view runs."""
+    g.store = None
+    g.host_kind = None
+    if request.endpoint in HOST_INDEPENDENT_ENDPOINTS:
+        return None
+    target = classify_host(request.headers.get("Host"), current_app.config["PLATFORM_HOST"])
+    if target.kind == "invalid":
+        abort(400, description="The Host header is not a valid host name.")
+    if target.kind == "redirect":
+        return redirect(_same_path_on(current_app.config["PLATFORM_DOMAIN"]), code=301)
+    if target.kind == "platform":
+        g.host_kind = "platform"
+        return None
+    store = find_store(target.kind, target.value)
+    if store is None:
+        raise StoreNotFound()
+    g.store = store
+    g.host_kind = "store"
+    if not store.is_active:
+        raise StoreUnavailable()
+    return None
+
+
+def find_store(kind: str, value: str | None) -> Store | None:
+    """The store a subdomain slug or a verified custom domain names, if any."""
+    if not value:
+        return None
+    if kind == "subdomain":
+        if value in RESERVED_SLUGS:
+            return None
+        return db.session.scalar(select(Store).where(Store.slug == value))
+    return db.session.scalar(
+        select(Store).where(
+            Store.custom_domain == value, Store.custom_domain_verified_at.is_not(None)
+        )
+    )
+
+
+def _same_path_on(host: str) -> str:
+    path = request.full_path if request.query_string else request.path
+    return f"{current_app.config['PREFERRED_URL_SCHEME']}://{host}{path}"
+
+
+def current_store() -> Store:
+    """The store of this request or job; a programming error if there is none."""
+    store = g.get("store")
+    if store is None:
+        raise RuntimeError("no current store: use a store host or store_context()")
+    return store
+
+
+@contextmanager
+def store_context(store: Store | int) -> Iterator[Store]:
+    """Make `store` the current store inside a job or CLI command (needs an app context)."""
+    if not isinstance(store, Store):
+        found = db.session.get(Store, store)
+        if found is None:
+            raise LookupError(f"store {store} does not exist")
+        store = found
+    previous = g.get("store")
+    g.store = store
+    try:
+        yield store
+    finally:
+        g.store = previous
+
+
+def _require_platform():
+    if g.get("host_kind") != "platform":
+        abort(404)
+
+
+def _require_store():
+    if g.get("host_kind") != "store":
+        abort(404)
+
+
+def platform_blueprint(name: str, import_name: str, **kwargs) -> Blueprint:
+    """A blueprint whose routes exist only on the platform host."""
+    bp = Blueprint(name, import_name, **kwargs)
+    bp.before_request(_require_platform)
+    return bp
+
+
+def store_blueprint(name: str, import_name: str, **kwargs) -> Blueprint:
+    """A blueprint whose routes exist only on a store's host."""
+    bp = Blueprint(name, import_name, **kwargs)
+    bp.before_request(_require_store)
+    return bp

@@ -1,0 +1,53 @@
+"""The tenant: a store, and the mixin every store-owned model shares."""
+
+from datetime import datetime
+
+from sqlalchemy import CheckConstraint, ForeignKey, String
+from sqlalchemy.orm import Mapped, declared_attr, mapped_column
+
+from app.database import UTCDateTime, utcnow
+from app.extensions import db
+
+STORE_STATUSES = ("active", "suspended")
+
+
+class Store(db.Model):
+    """A vendor's store: the tenant that owns products, orders and staff."""
+
+    __tablename__ = "stores"
+    __table_args__ = (
+        CheckConstraint(f"status IN {STORE_STATUSES!r}", name="status"),
+        CheckConstraint("length(currency) = 3", name="currency_code"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    slug: Mapped[str] = mapped_column(String(63), unique=True)
+    name: Mapped[str] = mapped_column(String(120))
+    status: Mapped[str] = mapped_column(String(16), default="active", server_default="active")
+    currency: Mapped[str] = mapped_column(String(3), default="USD", server_default="USD")
+    locale: Mapped[str] = mapped_column(String(16), default="en_US", server_default="en_US")
+    timezone: Mapped[str] = mapped_column(String(64), default="UTC", server_default="UTC")
+    # A custom domain resolves only once verified, so nobody can claim a domain they don't control.
+    custom_domain: Mapped[str | None] = mapped_column(String(253), unique=True)
+    custom_domain_verified_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    accent_color: Mapped[str] = mapped_column(
+        String(7), default="#0f766e", server_default="#0f766e"
+    )
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, onupdate=utcnow)
+
+    @property
+    def is_active(self) -> bool:
+        """True when the storefront is open to shoppers."""
+        return self.status == "active"
+
+    def __repr__(self) -> str:
+        return f"<Store {self.slug}>"
+
+
+class StoreScoped:
+    """Mixin for store-owned rows: a non-null, indexed `store_id`."""
+
+    @declared_attr
+    def store_id(cls) -> Mapped[int]:
+        return mapped_column(ForeignKey("stores.id", ondelete="CASCADE"), index=True)

@@ -1,0 +1,73 @@
+import pytest
+
+from app.config import DEFAULT_SECRET_KEY, ConfigError, load_config, normalise_database_url
+
+
+@pytest.fixture(autouse=True)
+def clean_env(monkeypatch):
+    for name in ("DATABASE_URL", "REDIS_URL", "SECRET_KEY", "PLATFORM_DOMAIN", "JOBS_INLINE"):
+        monkeypatch.delenv(name, raising=False)
+
+
+def test_embedded_defaults(tmp_path):
+    config = load_config(str(tmp_path))
+    assert config["SQLALCHEMY_DATABASE_URI"] == f"sqlite:///{tmp_path / 'pasar.db'}"
+    assert config["EMBEDDED"] and config["JOBS_INLINE"] and not config["PRODUCTION"]
+    assert config["PLATFORM_DOMAIN"] == "pasar.localhost:5000"
+    assert config["SESSION_COOKIE_DOMAIN"] == "pasar.localhost"
+    assert config["RATELIMIT_STORAGE_URI"] == "memory://"
+
+
+def test_production_refuses_the_default_secret_key(tmp_path, monkeypatch):
+    monkeypatch.setenv("DATABASE_URL", "postgresql://db/pasar")
+    monkeypatch.setenv("REDIS_URL", "redis://127.0.0.1:6379/0")
+    with pytest.raises(ConfigError, match="SECRET_KEY"):
+        load_config(str(tmp_path))
+    monkeypatch.setenv("SECRET_KEY", DEFAULT_SECRET_KEY)
+    with pytest.raises(ConfigError, match="SECRET_KEY"):
+        load_config(str(tmp_path))
+
+
+def test_production_mode_with_a_real_secret(tmp_path, monkeypatch):
+    monkeypatch.setenv("DATABASE_URL", "postgres://u@db/pasar")
+    monkeypatch.setenv("REDIS_URL", "redis://127.0.0.1:6379/0")
+    monkeypatch.setenv("SECRET_KEY", "s" * 40)
+    config = load_config(str(tmp_path))
+    assert config["SQLALCHEMY_DATABASE_URI"] == "postgresql+psycopg://u@db/pasar"
+    assert config["PRODUCTION"] and not config["EMBEDDED"] and not config["JOBS_INLINE"]
+    assert config["RATELIMIT_STORAGE_URI"] == "redis://127.0.0.1:6379/0"
+    assert config["RATELIMIT_IN_MEMORY_FALLBACK_ENABLED"] is True
+
+
+def test_platform_domain_needs_a_dot(tmp_path, monkeypatch):
+    monkeypatch.setenv("PLATFORM_DOMAIN", "localhost:5000")
+    with pytest.raises(ConfigError, match="needs a dot"):
+        load_config(str(tmp_path))
+
+
+@pytest.mark.parametrize(
+    ("url", "expected"),
+    [
+        ("postgres://a@b/c", "postgresql+psycopg://a@b/c"),
+        ("postgresql://a@b/c", "postgresql+psycopg://a@b/c"),
+        ("postgresql+psycopg://a@b/c", "postgresql+psycopg://a@b/c"),
+        ("sqlite:///x.db", "sqlite:///x.db"),
+    ],
+)
+def test_database_urls_use_psycopg3(url, expected):
+    assert normalise_database_url(url) == expected
+
+
+def test_wsgi_exits_with_a_clear_message(tmp_path):
+    import os
+    import subprocess
+    import sys
+
+    env = {**os.environ, "REDIS_URL": "redis://127.0.0.1:1/0", "SECRET_KEY": ""}
+    env.pop("DATABASE_URL", None)
+    result = subprocess.run(
+        [sys.executable, "-c", "import wsgi"], env=env, capture_output=True, text=True, timeout=60
+    )
+    assert result.returncode != 0
+    assert "Pasar cannot start" in result.stderr and "SECRET_KEY" in result.stderr
+    assert "Traceback" not in result.stderr

@@ -1,0 +1,36 @@
+import pytest
+
+from app.money import format_money, to_decimal
+from app.templating import contrast_color
+
+
+@pytest.mark.parametrize(
+    ("amount", "currency", "locale", "expected"),
+    [
+        (123456, "USD", "en_US", "$1,234.56"),
+        (199, "EUR", "de_DE", "1,99\xa0€"),
+        (15000000, "IDR", "id_ID", "Rp150.000,00"),
+        (500, "JPY", "ja_JP", "￥500"),
+        (-250, "USD", "en_US", "-$2.50"),
+    ],
+)
+def test_format_money(amount, currency, locale, expected):
+    assert format_money(amount, currency, locale) == expected
+
+
+def test_minor_units_follow_the_currency():
+    assert str(to_decimal(199, "USD")) == "1.99"
+    assert str(to_decimal(500, "JPY")) == "500"
+
+
+@pytest.mark.parametrize(
+    ("colour", "expected"),
+    [
+        ("#ffffff", "#111111"),
+        ("#000000", "#ffffff"),
+        ("#c2410c", "#ffffff"),
+        ("#fde68a", "#111111"),
+    ],
+)
+def test_contrast_colour(colour, expected):
+    assert contrast_color(colour) == expected
