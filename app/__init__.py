@@ -77,8 +77,10 @@ def _sqlite_pragmas(dbapi_connection, connection_record):
 
 @event.listens_for(Engine, "begin")
 def _sqlite_begin(conn):
+    # IMMEDIATE takes the write lock up front: two transactions that read, then write, would
+    # otherwise deadlock and fail with "database is locked" instead of waiting their turn.
     if conn.dialect.name == "sqlite":
-        conn.exec_driver_sql("BEGIN")
+        conn.exec_driver_sql("BEGIN IMMEDIATE")
 
 
 def register_request_hooks(app: Flask) -> None:
