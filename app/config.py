@@ -57,7 +57,9 @@ def load_config(instance_path: str, overrides: dict | None = None) -> dict:
         "MAX_CONTENT_LENGTH": int(env.get("MAX_CONTENT_LENGTH") or 16 * 1024 * 1024),
         "MAX_URL_LENGTH": 2048,
         "JOB_TIMEOUT": int(env.get("JOB_TIMEOUT") or 300),
-        "JOB_RETRY_INTERVALS": [10, 30, 60],
+        "JOB_RETRY_INTERVALS": [
+            int(x) for x in (env.get("JOB_RETRY_INTERVALS") or "10,30,60").split(",")
+        ],
         "SESSION_COOKIE_SECURE": secure,
         "SESSION_COOKIE_HTTPONLY": True,
         "SESSION_COOKIE_SAMESITE": "Lax",

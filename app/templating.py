@@ -1,6 +1,8 @@
 """Template globals and filters."""
 
+from babel.numbers import get_currency_name, get_currency_symbol
 from flask import Flask, g
+from jinja2 import pass_context
 
 from app.money import format_money
 from tenants.urls import platform_url, store_url
@@ -22,9 +24,17 @@ def register(app: Flask) -> None:
 
     app.add_template_filter(contrast_color, "contrast")
 
+    @app.template_filter("currency_label")
+    def currency_label(store) -> str:
+        """e.g. 'Indonesian Rupiah (Rp)' in the store's own locale."""
+        name = get_currency_name(store.currency, locale=store.locale)
+        symbol = get_currency_symbol(store.currency, locale=store.locale)
+        return f"{name} ({symbol})" if symbol != store.currency else name
+
     @app.template_filter("money")
-    def money_filter(amount_minor: int, currency: str | None = None, locale: str | None = None):
-        store = g.get("store")
+    @pass_context  # depends on the request's store, so Jinja must not fold it at compile time
+    def money_filter(context, amount_minor: int, currency: str | None = None, locale=None):
+        store = context.get("store")
         currency = currency or (store.currency if store else "USD")
         locale = locale or (store.locale if store else "en_US")
         return format_money(amount_minor, currency, locale)

@@ -34,3 +34,17 @@ def test_minor_units_follow_the_currency():
 )
 def test_contrast_colour(colour, expected):
     assert contrast_color(colour) == expected
+
+
+def test_money_filter_follows_the_store_of_each_render(tmp_path):
+    from types import SimpleNamespace
+
+    from app import create_app
+
+    app = create_app({"SQLALCHEMY_DATABASE_URI": f"sqlite:///{tmp_path / 'x.db'}", "TESTING": True})
+    template = app.jinja_env.from_string("{{ 1999|money }}")
+    usd = SimpleNamespace(currency="USD", locale="en_US")
+    eur = SimpleNamespace(currency="EUR", locale="de_DE")
+    with app.app_context():
+        assert template.render(store=usd) == "$19.99"
+        assert template.render(store=eur) == "19,99\xa0€"

@@ -1,0 +1,175 @@
+"""A real server process (gunicorn) with the demo data, and Debian chromium driven by Playwright."""
+
+import os
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+from sqlalchemy.engine import make_url
+
+from tests.conftest import (
+    TEST_DATABASE_URL,
+    TEST_REDIS_URL,
+    _ensure_postgres_database,
+    _reset_postgres,
+    free_port,
+    require,
+)
+
+ROOT = Path(__file__).resolve().parents[2]
+CHROMIUM = os.environ.get("CHROMIUM_PATH", "/usr/bin/chromium")
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-sync",
+]
+ARTIFACTS = ROOT / "test-artifacts"
+
+
+class LiveServer:
+    """A running Pasar server: `url(slug)` gives a store's address, `url()` the platform's."""
+
+    def __init__(self, port: int, mode: str, proc, workers):
+        self.port, self.mode, self.proc, self.workers = port, mode, proc, workers
+
+    def url(self, slug: str | None = None, path: str = "/") -> str:
+        host = f"{slug}.pasar.localhost" if slug else "pasar.localhost"
+        return f"http://{host}:{self.port}{path}"
+
+
+def _server_env(mode: str, tmp_path: Path, port: int) -> dict:
+    env = {
+        **os.environ,
+        "PLATFORM_DOMAIN": f"pasar.localhost:{port}",
+        "SECRET_KEY": "browser-test-secret-key",
+        "PYTHONUNBUFFERED": "1",
+    }
+    for name in ("DATABASE_URL", "REDIS_URL", "MAIL_SERVER"):
+        env.pop(name, None)
+    if mode == "embedded":
+        env["DATABASE_URL"] = f"sqlite:///{tmp_path / 'browser.db'}"
+    else:
+        require(bool(TEST_DATABASE_URL), "TEST_DATABASE_URL is not set")
+        require(bool(TEST_REDIS_URL), "TEST_REDIS_URL is not set")
+        from app.config import normalise_database_url
+
+        url = make_url(normalise_database_url(TEST_DATABASE_URL))
+        url = url.set(database=f"{url.database}_browser")
+        url_text = url.render_as_string(hide_password=False)
+        _ensure_postgres_database(url_text)
+        _reset_postgres(url_text)
+        env["DATABASE_URL"] = url_text
+        env["REDIS_URL"] = TEST_REDIS_URL.rsplit("/", 1)[0] + "/14"
+    return env
+
+
+def _flask(env, *args):
+    subprocess.run(
+        [sys.executable, "-m", "flask", "--app", "wsgi", *args],
+        cwd=ROOT,
+        env=env,
+        check=True,
+        capture_output=True,
+        timeout=120,
+    )
+
+
+@pytest.fixture(scope="session", params=["embedded", "production"])
+def live_server(request, tmp_path_factory):
+    """Migrate, seed the demo and serve it with gunicorn (and an rq worker in production mode)."""
+    mode = request.param
+    tmp_path = tmp_path_factory.mktemp(f"live-{mode}")
+    port = free_port()
+    env = _server_env(mode, tmp_path, port)
+    _flask(env, "db", "upgrade")
+    _flask(env, "seed-demo")
+    log = open(tmp_path / "server.log", "wb")  # noqa: SIM115
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "gunicorn",
+            "--bind",
+            f"127.0.0.1:{port}",
+            "--workers",
+            "2",
+            "--access-logfile",
+            "-",
+            "wsgi:app",
+        ],
+        cwd=ROOT,
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )
+    workers = []
+    if mode == "production":
+        workers.append(
+            subprocess.Popen(
+                [sys.executable, "-m", "flask", "--app", "wsgi", "worker"],
+                cwd=ROOT,
+                env=env,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+            )
+        )
+    deadline = time.monotonic() + 30
+    while True:
+        try:
+            with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=2) as r:
+                if r.status == 200:
+                    break
+        except OSError:
+            if time.monotonic() > deadline or proc.poll() is not None:
+                log.close()
+                pytest.fail("the server did not start:\n" + (tmp_path / "server.log").read_text())
+            time.sleep(0.2)
+    yield LiveServer(port, mode, proc, workers)
+    for p in [proc, *workers]:
+        p.terminate()
+    for p in [proc, *workers]:
+        try:
+            p.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            p.kill()
+    log.close()
+
+
+@pytest.fixture(scope="session")
+def browser():
+    """Debian's chromium, headless."""
+    require(os.path.exists(CHROMIUM), f"chromium is not installed at {CHROMIUM}")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as pw:
+        instance = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        yield instance
+        instance.close()
+
+
+@pytest.fixture
+def page(browser):
+    """A fresh browser context and page; console errors are collected on `page.errors`."""
+    context = browser.new_context(viewport={"width": 1280, "height": 800})
+    pg = context.new_page()
+    pg.errors = []
+    pg.on("console", lambda msg: msg.type == "error" and pg.errors.append(msg.text))
+    pg.on("pageerror", lambda exc: pg.errors.append(str(exc)))
+    yield pg
+    context.close()
+
+
+def screenshot(page, name: str) -> Path:
+    """Save a full-page PNG under test-artifacts/ for people to look at."""
+    ARTIFACTS.mkdir(exist_ok=True)
+    path = ARTIFACTS / f"{name}.png"
+    page.screenshot(path=str(path), full_page=True)
+    return path

@@ -1,0 +1,78 @@
+"""Jobs on a real rq worker process: email delivery, retries with the scheduler, failures."""
+
+import uuid
+
+import pytest
+from rq.job import Job
+from rq.registry import FailedJobRegistry
+
+from app.extensions import db, redis_client
+from app.notifications.models import EmailMessage
+from app.notifications.service import queue_email
+from jobs import enqueue, get_queue
+from tests.integration import sample_jobs
+from tests.integration.conftest import wait_for
+
+pytestmark = pytest.mark.integration
+
+
+def _email_status(app, message_id):
+    with app.app_context():
+        status = db.session.get(EmailMessage, message_id).status
+        db.session.remove()
+        return status
+
+
+def test_worker_delivers_a_queued_email_over_smtp(production_app, worker, smtp_server):
+    with production_app.test_request_context():
+        message = queue_email("worker@example.com", "From the worker", "test_message")
+        message_id = message.id
+        assert message.status == "queued"
+    wait_for(lambda: _email_status(production_app, message_id) == "sent", what="email sent")
+    wait_for(lambda: smtp_server.messages, what="SMTP delivery")
+    assert smtp_server.messages[0]["Subject"] == "From the worker"
+    assert len(smtp_server.messages) == 1
+
+
+def test_a_failing_job_is_retried_by_the_scheduler_and_then_succeeds(production_app, worker):
+    key = f"flaky-{uuid.uuid4().hex}"
+    with production_app.app_context():
+        job = enqueue(sample_jobs.flaky, key, 2, retries=3)
+        conn = redis_client.get()
+
+        def finished():
+            job.refresh()
+            return job.get_status() == "finished"
+
+        wait_for(finished, timeout=40, what="the flaky job to finish after retries")
+        assert int(conn.get(key)) == 3
+        assert job.return_value() == 3
+
+
+def test_a_job_out_of_retries_is_recorded_as_failed(production_app, worker):
+    with production_app.app_context():
+        job = enqueue(sample_jobs.always_fails, retries=1)
+        queue = get_queue("default")
+
+        def failed():
+            fetched = Job.fetch(job.id, connection=redis_client.get())
+            return fetched.get_status() == "failed" and fetched
+
+        fetched = wait_for(failed, timeout=40, what="the job to fail for good")
+        assert job.id in FailedJobRegistry(queue=queue).get_job_ids()
+        assert "broken on purpose" in fetched.latest_result().exc_string
+
+
+def test_email_that_keeps_failing_is_marked_failed_after_its_retries(production_app, worker):
+    with production_app.test_request_context():
+        message = queue_email("reject-me@example.com", "Bounced", "test_message")
+        message_id = message.id
+    wait_for(
+        lambda: _email_status(production_app, message_id) == "failed",
+        timeout=60,
+        what="the email to be marked failed after its retries",
+    )
+    with production_app.app_context():
+        stored = db.session.get(EmailMessage, message_id)
+        assert stored.attempts == 4  # the first try and three retries
+        assert "SMTPRecipientsRefused" in stored.last_error
