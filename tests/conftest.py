@@ -55,6 +55,20 @@ def _reset_postgres(url: str) -> None:
     engine.dispose()
 
 
+def postgres_reachable(url: str) -> bool:
+    """True if the PostgreSQL server behind `url` accepts connections."""
+    engine = create_engine(
+        make_url(url).set(database="postgres"), connect_args={"connect_timeout": 3}
+    )
+    try:
+        with engine.connect():
+            return True
+    except Exception:
+        return False
+    finally:
+        engine.dispose()
+
+
 def _ensure_postgres_database(url: str) -> None:
     parsed = make_url(url)
     admin = create_engine(parsed.set(database="postgres"), isolation_level="AUTOCOMMIT")
@@ -80,6 +94,7 @@ def database_urls(tmp_path_factory):
             else:
                 require(bool(TEST_DATABASE_URL), "TEST_DATABASE_URL is not set")
                 url = normalise_database_url(TEST_DATABASE_URL)
+                require(postgres_reachable(url), f"PostgreSQL is unreachable at {url}")
                 _ensure_postgres_database(url)
                 _reset_postgres(url)
             _migrate(url)
@@ -103,7 +118,11 @@ def redis_url():
         return
     import redis
 
-    conn = redis.Redis.from_url(TEST_REDIS_URL)
+    conn = redis.Redis.from_url(TEST_REDIS_URL, socket_connect_timeout=2)
+    try:
+        conn.ping()
+    except redis.RedisError:
+        require(False, f"Redis is unreachable at {TEST_REDIS_URL}")
     conn.flushdb()
     yield TEST_REDIS_URL
     conn.flushdb()
