@@ -10,6 +10,11 @@ TEST_DATABASE_URL ?= postgresql://postgres@127.0.0.1:5432/pasar_test
 TEST_REDIS_URL    ?= redis://127.0.0.1:6379/13
 export TEST_DATABASE_URL TEST_REDIS_URL
 
+# Links printed and served must carry the port the demo runs on.
+ifneq ($(PORT),5000)
+export PLATFORM_DOMAIN ?= pasar.localhost:$(PORT)
+endif
+
 .PHONY: demo test setup assets migrate seed serve lint format browser-deps clean
 
 demo: setup migrate seed serve  ## install, migrate, seed the demo and serve it on :$(PORT)
@@ -40,7 +45,7 @@ seed: $(VENV)/.installed
 
 serve: $(VENV)/.installed
 	@echo "Open http://pasar.localhost:$(PORT)/ (platform) and http://acme.pasar.localhost:$(PORT)/ (a store)"
-	PLATFORM_DOMAIN=$${PLATFORM_DOMAIN:-pasar.localhost:$(PORT)} $(FLASK) run --port $(PORT)
+	$(FLASK) run --port $(PORT)
 
 browser-deps:  ## Debian's chromium for the browser tests (installed when running as root)
 	@command -v chromium >/dev/null 2>&1 || { \

@@ -1,9 +1,9 @@
 """The platform's own pages: the marketplace home with its store directory."""
 
-from flask import render_template
 from sqlalchemy import select
 
 from app.extensions import db
+from app.rendering import render_page_or_fragment
 from tenants.context import platform_blueprint
 from tenants.models import Store
 
@@ -15,4 +15,4 @@ def home():
     stores = db.session.scalars(
         select(Store).where(Store.status == "active").order_by(Store.name, Store.id)
     ).all()
-    return render_template("marketplace/home.html", stores=stores)
+    return render_page_or_fragment("marketplace/home.html", "store_list", stores=stores)

@@ -14,3 +14,10 @@ def flaky(key: str, failures: int) -> int:
 def always_fails() -> None:
     """Fail every time."""
     raise ValueError("broken on purpose")
+
+
+def sleeps(seconds: float) -> None:
+    """Outlive a short job timeout."""
+    import time
+
+    time.sleep(seconds)

@@ -76,3 +76,16 @@ def test_email_that_keeps_failing_is_marked_failed_after_its_retries(production_
         stored = db.session.get(EmailMessage, message_id)
         assert stored.attempts == 4  # the first try and three retries
         assert "SMTPRecipientsRefused" in stored.last_error
+
+
+def test_a_job_over_its_timeout_is_stopped_and_failed(production_app, worker):
+    production_app.config["JOB_TIMEOUT"] = 1
+    with production_app.app_context():
+        job = enqueue(sample_jobs.sleeps, 30, retries=0)
+
+        def failed():
+            fetched = Job.fetch(job.id, connection=redis_client.get())
+            return fetched.get_status() == "failed" and fetched
+
+        fetched = wait_for(failed, timeout=20, what="the job to time out")
+        assert "JobTimeoutException" in fetched.latest_result().exc_string

@@ -152,3 +152,18 @@ def test_security_headers_on_every_page(eclient):
     assert "frame-ancestors 'none'" in csp
     assert response.headers["X-Content-Type-Options"] == "nosniff"
     assert response.headers["Referrer-Policy"] == "strict-origin-when-cross-origin"
+
+
+def test_flash_messages_show_in_the_layout(error_app, eclient):
+    from flask import flash, redirect
+
+    @error_app.get("/_test/flash")
+    def flash_then_redirect():
+        flash("Saved your changes.", "success")
+        flash("<b>not bold</b>", "error")
+        return redirect("/", code=303)
+
+    response = eclient.get("/_test/flash", follow_redirects=True)
+    html = response.get_data(as_text=True)
+    assert 'class="flash flash--success" role="status">Saved your changes.</div>' in html
+    assert "&lt;b&gt;not bold&lt;/b&gt;" in html and "<b>not bold</b>" not in html

@@ -122,3 +122,42 @@ def test_theme_css_is_the_store_s_accent(client_for, client, store_a, store_b):
 def test_health_endpoints_answer_on_any_host(client_for):
     for host in (PLATFORM, "unknown.example.org", "10.0.0.7:8000"):
         assert client_for(host=host).get("/healthz").status_code == 200
+
+
+def test_htmx_gets_only_the_store_list_fragment(client, store_a):
+    full = client.get("/")
+    fragment = client.get("/", headers={"HX-Request": "true"})
+    restore = client.get("/", headers={"HX-Request": "true", "HX-History-Restore-Request": "true"})
+    assert "<html" in full.get_data(as_text=True)
+    body = fragment.get_data(as_text=True)
+    assert body.strip().startswith('<div id="store-list">') and "Alpha Goods" in body
+    assert "<html" not in body
+    assert "<html" in restore.get_data(as_text=True)
+    assert "HX-Request" in fragment.headers["Vary"] and "HX-Request" in full.headers["Vary"]
+
+
+def test_listing_pages_issue_a_bounded_number_of_queries(app, client, store_a, store_b):
+    from sqlalchemy import event
+
+    from tests.factories import make_store
+
+    def count_queries(path, host_client):
+        statements = []
+
+        def on_execute(conn, cursor, statement, *args):
+            statements.append(statement)
+
+        with app.app_context():
+            engine = db.engine
+        event.listen(engine, "before_cursor_execute", on_execute)
+        try:
+            assert host_client.get(path).status_code == 200
+        finally:
+            event.remove(engine, "before_cursor_execute", on_execute)
+        return len(statements)
+
+    few = count_queries("/", client)
+    with app.app_context():
+        for i in range(5):
+            make_store(f"extra{i}", f"Extra {i}")
+    assert count_queries("/", client) == few <= 2
