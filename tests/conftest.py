@@ -275,3 +275,10 @@ def smtp_server():
     handler.port = controller.port
     yield handler
     controller.stop()
+
+
+def sign_in_as(client, user) -> None:
+    """Put `user` in the client's session as Flask-Login would after a real sign-in."""
+    with client.session_transaction() as sess:
+        sess["_user_id"] = user.get_id()
+        sess["_fresh"] = True
