@@ -99,6 +99,9 @@ def register_request_hooks(app: Flask) -> None:
 
 def register_blueprints(app: Flask) -> None:
     """Attach every area's blueprint."""
+    from app.accounts.views import bp as accounts_bp
+    from app.console.views import bp as console_bp
+    from app.dashboard.views import bp as dashboard_bp
     from app.health.views import bp as health_bp
     from app.marketplace.views import bp as marketplace_bp
     from app.storefront.views import bp as storefront_bp
@@ -106,6 +109,9 @@ def register_blueprints(app: Flask) -> None:
     app.register_blueprint(health_bp)
     app.register_blueprint(marketplace_bp)
     app.register_blueprint(storefront_bp)
+    app.register_blueprint(accounts_bp)
+    app.register_blueprint(dashboard_bp)
+    app.register_blueprint(console_bp)
     app.add_url_rule("/", endpoint="home", view_func=_home)
 
 

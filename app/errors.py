@@ -3,6 +3,7 @@
 import logging
 
 from flask import Flask, make_response, render_template
+from flask.globals import request_ctx
 from flask_limiter.errors import RateLimitExceeded
 from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import HTTPException, InternalServerError
@@ -59,6 +60,8 @@ def _message_for(exc: HTTPException) -> str:
 def render_error(exc: HTTPException, *, bare: bool = False):
     """The error page (or an htmx fragment) for `exc`, with its status and headers."""
     code = exc.code or 500
+    # Without a URL adapter (a Host Werkzeug rejects) nothing can call url_for: keep it bare.
+    bare = bare or getattr(request_ctx._get_current_object(), "url_adapter", None) is None
     context = {
         "code": code,
         "title": TITLES.get(code, exc.name),

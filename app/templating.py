@@ -16,11 +16,25 @@ def register(app: Flask) -> None:
         """A static file's URL; needs no URL adapter, so error pages for junk hosts can use it."""
         return f"{static_prefix}/{path}"
 
-    app.jinja_env.globals.update(platform_url=platform_url, store_url=store_url, asset=asset)
+    app.jinja_env.globals.update(
+        platform_url=platform_url,
+        store_url=store_url,
+        asset=asset,
+        has_endpoint=lambda name: name in app.view_functions,
+    )
 
     @app.context_processor
     def inject_store():
-        return {"store": g.get("store"), "host_kind": g.get("host_kind")}
+        from flask_login import current_user
+
+        from app.accounts.permissions import role_in_store
+
+        store = g.get("store")
+        return {
+            "store": store,
+            "host_kind": g.get("host_kind"),
+            "store_role": lambda: role_in_store(current_user, store) if store else None,
+        }
 
     app.add_template_filter(contrast_color, "contrast")
 

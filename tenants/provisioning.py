@@ -114,3 +114,26 @@ def set_store_status(store: Store, status: str, *, actor: User | None = None, re
         action = "store.suspended" if status == "suspended" else "store.reactivated"
         record(action, actor=actor, store=store, target=store, reason=reason)
         db.session.commit()
+
+
+def update_store_settings(store: Store, *, actor: User | None = None, name: str, **settings):
+    """Validate and save a store's name, currency, locale, time zone and accent colour."""
+    name = (name or "").strip()
+    if not name or len(name) > 120:
+        raise StoreSettingsError("name", "A store name needs 1 to 120 characters.")
+    clean = validate_store_settings(**settings)
+    changed = {
+        key: value for key, value in {"name": name, **clean}.items() if getattr(store, key) != value
+    }
+    for key, value in changed.items():
+        setattr(store, key, value)
+    if changed:
+        record(
+            "store.settings_changed",
+            actor=actor,
+            store=store,
+            target=store,
+            changed=sorted(changed),
+        )
+        db.session.commit()
+    return changed

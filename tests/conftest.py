@@ -141,6 +141,8 @@ def make_app(database_url: str, redis_url: str | None = None, **overrides):
         "MAIL_SERVER": None,
         "REDIS_URL": redis_url,
         "JOBS_INLINE": True,
+        # Forms are posted without tokens; the CSRF tests switch it back on.
+        "WTF_CSRF_ENABLED": False,
     }
     if redis_url:
         config["RATELIMIT_STORAGE_URI"] = redis_url
@@ -166,8 +168,12 @@ def truncate_all(app) -> None:
 @pytest.fixture
 def app(backend, database_urls, redis_url):
     """The app on this test's backend, with empty tables afterwards."""
+    from tests import factories
+
     application = make_app(database_urls(backend), redis_url)
+    factories.CURRENT_APP = application
     yield application
+    factories.CURRENT_APP = None
     truncate_all(application)
 
 
@@ -194,6 +200,10 @@ class HostClient(FlaskClient):
         headers.setdefault("Host", self.host)
         kwargs["headers"] = headers
         return super().open(*args, **kwargs)
+
+    def session_transaction(self, *args, **kwargs):
+        kwargs.setdefault("headers", {"Host": self.host})
+        return super().session_transaction(*args, **kwargs)
 
 
 @pytest.fixture

@@ -1,4 +1,12 @@
-"""Builders for test rows; each commits and returns a detached, fully loaded object."""
+"""Builders for test rows; each commits and returns a detached, fully loaded object.
+
+Outside an app context they use the test's app (set by the `app` fixture), so a test can call
+them between requests without holding a session open.
+"""
+
+from contextlib import nullcontext
+
+from flask import has_app_context
 
 from app.accounts.service import create_user
 from app.extensions import db
@@ -14,14 +22,36 @@ def detach(obj):
     return obj
 
 
+CURRENT_APP = None  # the app of the running test
+
+
+def _context():
+    if has_app_context() or CURRENT_APP is None:
+        return nullcontext()
+    return CURRENT_APP.app_context()
+
+
 def make_user(email: str, *, superuser: bool = False, verified: bool = True, name: str = ""):
-    user = create_user(email, PASSWORD, name=name, is_superuser=superuser, verified=verified)
-    db.session.commit()
-    return detach(user)
+    with _context():
+        user = create_user(email, PASSWORD, name=name, is_superuser=superuser, verified=verified)
+        db.session.commit()
+        return detach(user)
 
 
 def make_store(slug: str, name: str | None = None, *, owner_email: str | None = None, **settings):
-    owner = create_user(owner_email or f"owner@{slug}.example.com", PASSWORD, verified=True)
-    db.session.flush()
-    store = create_store(slug=slug, name=name or slug.title(), owner=owner, **settings)
-    return detach(store)
+    with _context():
+        owner = create_user(owner_email or f"owner@{slug}.example.com", PASSWORD, verified=True)
+        db.session.flush()
+        store = create_store(slug=slug, name=name or slug.title(), owner=owner, **settings)
+        return detach(store)
+
+
+def add_member(store, user, role: str):
+    """Give `user` a role in `store`; returns the membership."""
+    from app.accounts.models import Membership
+
+    with _context():
+        membership = Membership(store_id=store.id, user_id=user.id, role=role)
+        db.session.add(membership)
+        db.session.commit()
+        return detach(membership)

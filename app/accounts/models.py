@@ -6,7 +6,6 @@ from datetime import datetime
 from flask_login import UserMixin
 from sqlalchemy import Boolean, CheckConstraint, ForeignKey, String, UniqueConstraint, false
 from sqlalchemy.orm import Mapped, mapped_column, relationship
-from werkzeug.security import check_password_hash, generate_password_hash
 
 from app.database import UTCDateTime, utcnow
 from app.extensions import db
@@ -43,11 +42,19 @@ class User(UserMixin, db.Model):
 
     def set_password(self, password: str) -> None:
         """Hash and store a new password."""
-        self.password_hash = generate_password_hash(password)
+        from app.accounts.passwords import hash_password
+
+        self.password_hash = hash_password(password)
 
     def check_password(self, password: str) -> bool:
         """True if `password` matches; False for accounts without one."""
-        return bool(self.password_hash) and check_password_hash(self.password_hash, password)
+        from app.accounts.passwords import verify_password
+
+        return verify_password(self.password_hash, password)
+
+    def rotate_session_token(self) -> None:
+        """Sign the account out of every session and remember-me cookie."""
+        self.session_token = new_session_token()
 
     @property
     def is_active(self) -> bool:

@@ -1,27 +1,44 @@
-"""Creating and finding accounts."""
+"""Accounts: registration, verification, sign-in (password or email code), resets, changes."""
+
+import logging
 
 from email_validator import EmailNotValidError, validate_email
+from flask import session
+from flask_login import login_user, logout_user
 from sqlalchemy import select
 
+from app.accounts import otp
 from app.accounts.models import User
+from app.accounts.passwords import hash_password, needs_rehash, password_problem
+from app.audit.service import record
 from app.database import utcnow
 from app.extensions import db
+from app.notifications.service import queue_email
+
+log = logging.getLogger(__name__)
 
 
 class AccountError(ValueError):
-    """An account operation was refused; the message is safe to show."""
+    """An account operation was refused; the message is safe to show (it reveals no account)."""
+
+    def __init__(self, message: str, field: str | None = None):
+        super().__init__(message)
+        self.message = message
+        self.field = field
 
 
 def normalise_email(raw: str) -> str:
-    """The canonical form of an email address, or AccountError if it isn't one."""
+    """The canonical (lower-case, ASCII) form of an email address, or AccountError."""
     raw = (raw or "").strip()
+    if not raw:
+        raise AccountError("Enter your email address.", "email")
     if len(raw) > 254:
-        raise AccountError("That email address is too long.")
+        raise AccountError("That email address is too long.", "email")
     try:
-        result = validate_email(raw, check_deliverability=False)
+        result = validate_email(raw, check_deliverability=False, allow_smtputf8=False)
     except EmailNotValidError as exc:
-        raise AccountError(str(exc)) from None
-    return result.normalized.lower()
+        raise AccountError(f"That email address isn't valid: {exc}", "email") from None
+    return (result.ascii_email or result.normalized).lower()
 
 
 def find_user_by_email(email: str) -> User | None:
@@ -44,11 +61,209 @@ def create_user(
     """Add a new account to the session (not committed); AccountError if the email is taken."""
     email = normalise_email(email)
     if db.session.scalar(select(User.id).where(User.email == email)) is not None:
-        raise AccountError("An account with that email already exists.")
-    user = User(email=email, name=name, is_superuser=is_superuser)
+        raise AccountError("An account with that email already exists.", "email")
+    user = User(email=email, name=(name or "").strip()[:120], is_superuser=is_superuser)
     if password:
         user.set_password(password)
     if verified:
         user.email_verified_at = utcnow()
     db.session.add(user)
     return user
+
+
+def check_new_password(password: str, email: str | None) -> None:
+    """AccountError (field "password") unless the password meets the policy."""
+    problem = password_problem(password or "", email)
+    if problem:
+        raise AccountError(problem, "password")
+
+
+def send_code(purpose: str, email: str, ip: str | None, *, template: str | None = None) -> None:
+    """Issue a code for `email` and mail it (or mail `template` instead, without the code).
+
+    Raises otp.OtpRefused when the cooldown or the hourly limits say no; the limits apply
+    the same way whether or not an account exists.
+    """
+    code = otp.issue_code(purpose, email, ip)
+    subjects = {
+        "verify": "Your Pasar verification code",
+        "signin": "Your Pasar sign-in code",
+        "email_change": "Confirm your new email address",
+        "account_exists": "Someone tried to register with your email",
+    }
+    chosen = template or {"verify": "verify_email", "signin": "signin_code"}.get(
+        purpose, "email_change_code"
+    )
+    subject = subjects["account_exists" if chosen == "account_exists" else purpose]
+    context = {"code": code} if chosen != "account_exists" else {}
+    queue_email(email, subject, chosen, ttl_minutes=otp.CODE_TTL // 60, **context)
+
+
+def register(email: str, password: str, name: str, ip: str | None) -> str:
+    """Start a registration and return the normalised email; the same outcome for a taken email.
+
+    A new address gets an account (unverified) and a code; an address that already has an
+    account gets a notice instead (or, if that account was never verified, a fresh code).
+    """
+    email = normalise_email(email)
+    check_new_password(password, email)
+    user = db.session.scalar(select(User).where(User.email == email))
+    if user is None:
+        user = create_user(email, password, name=name)
+        record("account.registered", actor=user)
+        db.session.commit()
+        send_code("verify", email, ip)
+    else:
+        hash_password(password)  # the same work as a real registration
+        template = None if not user.is_verified else "account_exists"
+        send_code("verify", email, ip, template=template)
+    return email
+
+
+def resend_verification(email: str, ip: str | None) -> None:
+    """Another verification mail: a code for an unverified account, else the notice."""
+    user = db.session.scalar(select(User).where(User.email == email))
+    if user is None:
+        otp.issue_code("verify", email, ip)  # the same limits and answer, but nothing to send
+        return
+    send_code("verify", email, ip, template=None if not user.is_verified else "account_exists")
+
+
+def verify_email(email: str, code: str) -> User:
+    """Check the verification code and mark the account verified; AccountError if wrong."""
+    email = normalise_email(email)
+    result = otp.check_code("verify", email, code)
+    user = db.session.scalar(select(User).where(User.email == email))
+    if not result.ok or user is None:
+        raise AccountError(result.message or "That code isn't right.", "code")
+    if not user.is_verified:
+        user.email_verified_at = utcnow()
+        record("account.verified", actor=user)
+        db.session.commit()
+        queue_email(user.email, "Welcome to Pasar", "welcome", user=user)
+    return user
+
+
+def authenticate(email: str, password: str) -> User | None:
+    """The account if the password is right and the account enabled; records failures."""
+    user = find_user_by_email(email)
+    if user is None:
+        hash_password(password or "x")  # don't answer faster for unknown emails
+        record("signin.failed", reason="unknown email")
+        db.session.commit()
+        return None
+    if not user.check_password(password or "") or not user.is_active:
+        reason = "disabled" if not user.is_active else "wrong password"
+        record("signin.failed", actor=user, target=user, reason=reason)
+        db.session.commit()
+        return None
+    if needs_rehash(user.password_hash):
+        user.set_password(password)
+    return user
+
+
+def sign_in(user: User, *, remember: bool = False, method: str = "password") -> None:
+    """Start a fresh session for `user` (the old session's contents are dropped)."""
+    session.clear()
+    login_user(user, remember=remember, fresh=True)
+    user.last_login_at = utcnow()
+    record("signin", actor=user, target=user, method=method)
+    db.session.commit()
+
+
+def sign_out() -> None:
+    """End this session."""
+    logout_user()
+    session.clear()
+
+
+def finish_code_sign_in(email: str, code: str) -> User:
+    """Sign-in by emailed code: the account for `email`, created (verified) if new."""
+    email = normalise_email(email)
+    result = otp.check_code("signin", email, code)
+    if not result.ok:
+        raise AccountError(result.message, "code")
+    user = db.session.scalar(select(User).where(User.email == email))
+    if user is None:
+        user = create_user(email, verified=True)
+        record("account.registered", actor=user, method="email code")
+        db.session.commit()
+        queue_email(user.email, "Welcome to Pasar", "welcome", user=user)
+    elif not user.is_active:
+        raise AccountError("This account can't sign in. Contact support.", "code")
+    elif not user.is_verified:
+        user.email_verified_at = utcnow()
+        record("account.verified", actor=user, method="email code")
+        db.session.commit()
+    return user
+
+
+def reset_password(user: User, password: str) -> None:
+    """Set a new password from a reset link: every other session ends, the link is spent."""
+    check_new_password(password, user.email)
+    user.set_password(password)
+    user.rotate_session_token()
+    if not user.is_verified:
+        user.email_verified_at = utcnow()  # following the emailed link proves the inbox
+    record("password.reset", actor=user, target=user)
+    db.session.commit()
+
+
+def change_password(user: User, current: str, new: str) -> None:
+    """Change the password after checking the current one; signs out other sessions."""
+    if user.password_hash and not user.check_password(current or ""):
+        raise AccountError("Your current password isn't right.", "current_password")
+    check_new_password(new, user.email)
+    user.set_password(new)
+    user.rotate_session_token()
+    record("password.changed", actor=user, target=user)
+    db.session.commit()
+
+
+def update_profile(user: User, name: str) -> None:
+    """Save the profile's name."""
+    name = (name or "").strip()
+    if len(name) > 120:
+        raise AccountError("Use at most 120 characters.", "name")
+    user.name = name
+    db.session.commit()
+
+
+def start_email_change(user: User, new_email: str, password: str, ip: str | None) -> str:
+    """Send a code to the new address; the change happens when it is entered."""
+    if user.password_hash and not user.check_password(password or ""):
+        raise AccountError("Your password isn't right.", "password")
+    new_email = normalise_email(new_email)
+    if new_email == user.email:
+        raise AccountError("That is already your email address.", "email")
+    send_code("email_change", new_email, ip)
+    return new_email
+
+
+def finish_email_change(user: User, new_email: str, code: str) -> None:
+    """Switch to the new (now verified) address; the old one is told."""
+    new_email = normalise_email(new_email)
+    result = otp.check_code("email_change", new_email, code)
+    if not result.ok:
+        raise AccountError(result.message, "code")
+    if db.session.scalar(select(User.id).where(User.email == new_email)) is not None:
+        raise AccountError("That email address can't be used. Choose another one.", "code")
+    old_email = user.email
+    user.email = new_email
+    user.email_verified_at = utcnow()
+    record("email.changed", actor=user, target=user, old=old_email, new=new_email)
+    db.session.commit()
+    queue_email(
+        old_email,
+        "Your Pasar email address was changed",
+        "email_changed",
+        user=user,
+        new_email=new_email,
+    )
+
+
+def sign_out_everywhere(user: User) -> None:
+    """Rotate the session token: every session and remember-me cookie stops working."""
+    user.rotate_session_token()
+    record("signout.everywhere", actor=user, target=user)
+    db.session.commit()

@@ -1,0 +1,116 @@
+"""One-time email codes: 6 digits, stored hashed in Redis, short-lived, single use, rate limited."""
+
+import hashlib
+import hmac
+import secrets
+from dataclasses import dataclass
+
+from flask import current_app
+
+from app.extensions import redis_client
+
+PURPOSES = ("verify", "signin", "email_change")
+CODE_TTL = 10 * 60  # a code lives ten minutes
+COOLDOWN = 60  # seconds between two sends to one address
+SENDS_PER_HOUR = 5  # per address and per IP
+MAX_ATTEMPTS = 5  # wrong guesses before the code is void
+
+
+class OtpRefused(Exception):
+    """A code can't be sent right now; `message` says why and `retry_after` when to try."""
+
+    def __init__(self, message: str, retry_after: int):
+        super().__init__(message)
+        self.message = message
+        self.retry_after = retry_after
+
+
+@dataclass(frozen=True)
+class CheckResult:
+    """The outcome of checking a code."""
+
+    ok: bool
+    message: str = ""
+
+
+def _hashed(value: str) -> str:
+    # Keys carry a hash of the email, so Redis never holds the address itself.
+    return hashlib.sha256(value.encode()).hexdigest()[:32]
+
+
+def _keys(purpose: str, email: str) -> dict[str, str]:
+    if purpose not in PURPOSES:
+        raise ValueError(f"unknown OTP purpose {purpose!r}")
+    base = f"otp:{purpose}:{_hashed(email)}"
+    return {"code": f"{base}:code", "attempts": f"{base}:attempts", "cooldown": f"{base}:cooldown"}
+
+
+def _digest(purpose: str, email: str, code: str) -> str:
+    key = current_app.config["SECRET_KEY"].encode()
+    return hmac.new(key, f"{purpose}:{email}:{code}".encode(), hashlib.sha256).hexdigest()
+
+
+def cooldown_left(purpose: str, email: str) -> int:
+    """Seconds until another code may be sent to `email` (0 if it may be sent now)."""
+    ttl = redis_client.get().ttl(_keys(purpose, email)["cooldown"])
+    return max(ttl, 0)
+
+
+def issue_code(purpose: str, email: str, ip: str | None) -> str:
+    """Create a fresh code for `email` (replacing any older one) or raise OtpRefused."""
+    r = redis_client.get()
+    keys = _keys(purpose, email)
+    wait = cooldown_left(purpose, email)
+    if wait:
+        raise OtpRefused(f"Please wait {wait} seconds before asking for another code.", wait)
+    counters = [f"otp:sends:email:{_hashed(email)}", f"otp:sends:ip:{_hashed(ip or '-')}"]
+    for counter in counters:
+        sent = int(r.get(counter) or 0)
+        if sent >= SENDS_PER_HOUR:
+            retry = max(r.ttl(counter), 1)
+            raise OtpRefused(
+                "Too many codes were requested. Please try again "
+                f"in {max(retry // 60, 1)} minute{'s' if retry >= 120 else ''}.",
+                retry,
+            )
+    code = f"{secrets.randbelow(10**6):06d}"
+    with r.pipeline() as pipe:
+        for counter in counters:
+            pipe.incr(counter)
+            pipe.expire(counter, 3600, nx=True)
+        pipe.set(keys["code"], _digest(purpose, email, code), ex=CODE_TTL)
+        pipe.delete(keys["attempts"])
+        pipe.set(keys["cooldown"], 1, ex=COOLDOWN)
+        pipe.execute()
+    return code
+
+
+def check_code(purpose: str, email: str, code: str) -> CheckResult:
+    """Consume the code if it is right; count a wrong guess and void the code after too many."""
+    r = redis_client.get()
+    keys = _keys(purpose, email)
+    code = (code or "").strip().replace(" ", "")
+    stored = r.get(keys["code"])
+    if stored is None:
+        return CheckResult(False, "That code has expired or was already used. Request a new one.")
+    if (
+        len(code) == 6
+        and code.isdigit()
+        and hmac.compare_digest(stored.decode(), _digest(purpose, email, code))
+    ):
+        # Only the request that actually deletes the key wins: a replay in parallel loses.
+        if r.delete(keys["code"]):
+            r.delete(keys["attempts"])
+            return CheckResult(True)
+        return CheckResult(False, "That code has expired or was already used. Request a new one.")
+    attempts = r.incr(keys["attempts"])
+    r.expire(keys["attempts"], CODE_TTL)
+    if attempts >= MAX_ATTEMPTS:
+        r.delete(keys["code"])
+        return CheckResult(
+            False, "Too many wrong codes. This code no longer works; request a new one."
+        )
+    left = MAX_ATTEMPTS - attempts
+    return CheckResult(
+        False, f"That code isn't right. {left} attempt{'s' if left != 1 else ''} left."
+    )

@@ -1,0 +1,427 @@
+"""Sign-up, sign-in (password or emailed code), verification, password reset and account pages.
+
+These pages answer on every host: the platform and each store share one account.
+"""
+
+from flask import (
+    Blueprint,
+    abort,
+    flash,
+    redirect,
+    render_template,
+    request,
+    session,
+    url_for,
+)
+from flask_limiter.util import get_remote_address
+from flask_login import current_user, login_required, login_user
+
+from app.accounts import otp, service
+from app.accounts.forms import (
+    ChangeEmailForm,
+    ChangePasswordForm,
+    CodeForm,
+    EmailForm,
+    NewPasswordForm,
+    ProfileForm,
+    RegisterForm,
+    SignInForm,
+)
+from app.accounts.redirects import safe_next
+from app.accounts.service import AccountError
+from app.accounts.tokens import user_for_reset_token
+from app.extensions import limiter
+from app.rendering import is_htmx
+from jobs import enqueue
+
+bp = Blueprint("accounts", __name__, url_prefix="/account")
+
+# Where each code flow keeps the address it is confirming, between its two pages.
+FLOW_SESSION_KEYS = {
+    "verify": "verify_email",
+    "signin": "signin_email",
+    "email_change": "email_change_to",
+}
+
+
+def _email_key() -> str:
+    """Rate-limit key for the account a form names (normalised, so case games don't help)."""
+    try:
+        return "account:" + service.normalise_email(request.form.get("email", ""))
+    except AccountError:
+        return "account:invalid"
+
+
+def _flow_key() -> str:
+    purpose = request.view_args.get("purpose") if request.view_args else None
+    return "flow:" + str(_flow_email(purpose) if purpose in FLOW_SESSION_KEYS else "none")
+
+
+def _failed(response) -> bool:
+    return response.status_code == 422
+
+
+per_ip = limiter.limit("30 per 5 minutes", methods=["POST"], key_func=get_remote_address)
+signin_failures = limiter.limit(
+    "10 per 15 minutes",
+    methods=["POST"],
+    key_func=_email_key,
+    deduct_when=_failed,
+    error_message="Too many failed sign-ins for this account",
+)
+
+
+def _render_form(template: str, form, status: int | None = None, **context):
+    """Render a form page; a submitted form with errors answers 422."""
+    if status is None:
+        status = 422 if request.method == "POST" and form.errors else 200
+    return render_template(template, form=form, **context), status
+
+
+def _field_error(form, error: AccountError, default_field: str):
+    field = getattr(form, error.field or default_field, None) or getattr(form, default_field)
+    field.errors = [*field.errors, error.message]
+
+
+def _flow_email(purpose: str) -> str | None:
+    if purpose == "verify" and current_user.is_authenticated and not current_user.is_verified:
+        return current_user.email
+    return session.get(FLOW_SESSION_KEYS[purpose])
+
+
+def _resend_state(purpose: str):
+    """The resend button, disabled with the seconds left while the cooldown runs."""
+    email = _flow_email(purpose)
+    wait = otp.cooldown_left(purpose, email) if email else 0
+    return render_template("account/_partials/resend.html", purpose=purpose, wait=wait)
+
+
+@bp.route("/register", methods=["GET", "POST"])
+@per_ip
+@limiter.limit("10 per hour", methods=["POST"], key_func=get_remote_address)
+def register():
+    """Create an account with email and password; a code confirms the address."""
+    if current_user.is_authenticated:
+        return redirect(url_for("accounts.profile"))
+    form = RegisterForm()
+    if form.validate_on_submit():
+        try:
+            email = service.register(
+                form.email.data, form.password.data, form.name.data, request.remote_addr
+            )
+        except AccountError as exc:
+            _field_error(form, exc, "email")
+        except otp.OtpRefused as exc:
+            flash(exc.message, "warning")
+            session["verify_email"] = service.normalise_email(form.email.data)
+            return redirect(url_for("accounts.verify"), code=303)
+        else:
+            session["verify_email"] = email
+            flash(f"We sent a 6-digit code to {email}. Enter it below to finish.", "info")
+            return redirect(url_for("accounts.verify"), code=303)
+    return _render_form("account/register.html", form)
+
+
+@bp.route("/verify", methods=["GET", "POST"])
+@per_ip
+def verify():
+    """Enter the emailed code that confirms the address."""
+    email = _flow_email("verify")
+    if email is None:
+        if current_user.is_authenticated:
+            flash("Your email address is already verified.", "info")
+            return redirect(url_for("accounts.profile"))
+        return redirect(url_for("accounts.register"))
+    form = CodeForm()
+    if form.validate_on_submit():
+        try:
+            user = service.verify_email(email, form.code.data)
+        except AccountError as exc:
+            _field_error(form, exc, "code")
+        else:
+            if not (current_user.is_authenticated and current_user.id == user.id):
+                service.sign_in(user, method="verification code")
+            session.pop("verify_email", None)
+            flash("Your email address is verified. Welcome to Pasar!", "success")
+            return redirect(url_for("accounts.profile"), code=303)
+    return _render_form(
+        "account/code.html",
+        form,
+        purpose="verify",
+        email=email,
+        wait=otp.cooldown_left("verify", email),
+        title="Check your email",
+        action=url_for("accounts.verify"),
+    )
+
+
+@bp.get("/code/<purpose>/resend")
+def resend_state(purpose: str):
+    """The resend control (polled once by htmx when its cooldown ends)."""
+    if purpose not in FLOW_SESSION_KEYS:
+        abort(404)
+    return _resend_state(purpose)
+
+
+@bp.post("/code/<purpose>/resend")
+@per_ip
+@limiter.limit("10 per hour", key_func=_flow_key)
+def resend(purpose: str):
+    """Send a new code for a flow in progress."""
+    if purpose not in FLOW_SESSION_KEYS:
+        abort(404)
+    email = _flow_email(purpose)
+    if email is None:
+        abort(400, description="There is no code to resend. Start again.")
+    try:
+        if purpose == "verify":
+            service.resend_verification(email, request.remote_addr)
+        else:
+            service.send_code(purpose, email, request.remote_addr)
+    except otp.OtpRefused as exc:
+        message, category = exc.message, "warning"
+    else:
+        message, category = f"We sent a new code to {email}.", "success"
+    if is_htmx():
+        return render_template(
+            "account/_partials/resend_result.html",
+            message=message,
+            category=category,
+            purpose=purpose,
+            wait=otp.cooldown_left(purpose, email),
+        )
+    flash(message, category)
+    return redirect(url_for(f"accounts.{_flow_page(purpose)}"), code=303)
+
+
+def _flow_page(purpose: str) -> str:
+    return {
+        "verify": "verify",
+        "signin": "signin_code_verify",
+        "email_change": "change_email_verify",
+    }[purpose]
+
+
+@bp.route("/signin", methods=["GET", "POST"])
+@per_ip
+@signin_failures
+def signin():
+    """Sign in with email and password."""
+    target = safe_next(request.values.get("next"), default=url_for("accounts.profile"))
+    if current_user.is_authenticated and request.method == "GET":
+        return redirect(target)
+    form = SignInForm(next=request.args.get("next", ""))
+    if form.validate_on_submit():
+        user = service.authenticate(form.email.data, form.password.data)
+        if user is None:
+            form.password.errors = ["Email or password is incorrect."]
+        else:
+            service.sign_in(user, remember=form.remember.data)
+            flash(f"Welcome back{', ' + user.name if user.name else ''}!", "success")
+            return redirect(safe_next(form.next.data, default="/"), code=303)
+    return _render_form("account/signin.html", form)
+
+
+@bp.route("/signin/code", methods=["GET", "POST"])
+@per_ip
+@limiter.limit("10 per hour", methods=["POST"], key_func=_email_key)
+def signin_code():
+    """Ask for a sign-in code by email (the passwordless way in; it also signs up)."""
+    form = EmailForm(next=request.args.get("next", ""))
+    if form.validate_on_submit():
+        try:
+            email = service.normalise_email(form.email.data)
+        except AccountError as exc:
+            _field_error(form, exc, "email")
+        else:
+            session["signin_email"] = email
+            session["signin_next"] = safe_next(form.next.data, default="/")
+            try:
+                service.send_code("signin", email, request.remote_addr)
+            except otp.OtpRefused as exc:
+                flash(exc.message, "warning")
+            else:
+                flash(f"We sent a 6-digit code to {email}.", "info")
+            return redirect(url_for("accounts.signin_code_verify"), code=303)
+    return _render_form("account/signin_code.html", form)
+
+
+@bp.route("/signin/code/verify", methods=["GET", "POST"])
+@per_ip
+def signin_code_verify():
+    """Enter the emailed sign-in code."""
+    email = session.get("signin_email")
+    if email is None:
+        return redirect(url_for("accounts.signin_code"))
+    form = CodeForm()
+    if form.validate_on_submit():
+        try:
+            user = service.finish_code_sign_in(email, form.code.data)
+        except AccountError as exc:
+            _field_error(form, exc, "code")
+        else:
+            target = session.get("signin_next") or "/"
+            service.sign_in(user, method="email code")
+            flash("You're signed in.", "success")
+            return redirect(safe_next(target), code=303)
+    return _render_form(
+        "account/code.html",
+        form,
+        purpose="signin",
+        email=email,
+        wait=otp.cooldown_left("signin", email),
+        title="Enter your sign-in code",
+        action=url_for("accounts.signin_code_verify"),
+    )
+
+
+@bp.post("/signout")
+def signout():
+    """Sign out of this browser."""
+    service.sign_out()
+    flash("You're signed out.", "info")
+    return redirect("/", code=303)
+
+
+@bp.route("/reset", methods=["GET", "POST"])
+@per_ip
+@limiter.limit("5 per 15 minutes", methods=["POST"], key_func=get_remote_address)
+@limiter.limit("3 per hour", methods=["POST"], key_func=_email_key)
+def reset_request():
+    """Ask for a password-reset link; the answer is the same for every address."""
+    form = EmailForm()
+    if form.validate_on_submit():
+        try:
+            email = service.normalise_email(form.email.data)
+        except AccountError as exc:
+            _field_error(form, exc, "email")
+        else:
+            from jobs.accounts import send_password_reset
+
+            enqueue(send_password_reset, email, request.host_url)
+            flash(
+                f"If there is an account for {email}, we've emailed it a link to choose a "
+                "new password. The link works once, for an hour.",
+                "info",
+            )
+            return redirect(url_for("accounts.signin"), code=303)
+    return _render_form("account/reset_request.html", form)
+
+
+@bp.route("/reset/<token>", methods=["GET", "POST"])
+@per_ip
+def reset_password(token: str):
+    """Choose a new password from an emailed link."""
+    user = user_for_reset_token(token)
+    if user is None:
+        return render_template("account/reset_invalid.html"), 400
+    form = NewPasswordForm()
+    if form.validate_on_submit():
+        try:
+            service.reset_password(user, form.password.data)
+        except AccountError as exc:
+            _field_error(form, exc, "password")
+        else:
+            service.sign_out()
+            flash("Your password is changed. Sign in with your new password.", "success")
+            return redirect(url_for("accounts.signin"), code=303)
+    return _render_form("account/reset_password.html", form, token=token)
+
+
+@bp.route("/", methods=["GET", "POST"])
+@login_required
+def profile():
+    """The account's profile: name, email and security."""
+    form = ProfileForm(obj=current_user)
+    if form.validate_on_submit():
+        try:
+            service.update_profile(current_user, form.name.data)
+        except AccountError as exc:
+            _field_error(form, exc, "name")
+        else:
+            flash("Your profile is saved.", "success")
+            return redirect(url_for("accounts.profile"), code=303)
+    return _render_form("account/profile.html", form)
+
+
+@bp.route("/email", methods=["GET", "POST"])
+@login_required
+@per_ip
+@limiter.limit("10 per hour", methods=["POST"], key_func=lambda: f"user:{current_user.id}")
+def change_email():
+    """Start changing the account's email address."""
+    form = ChangeEmailForm()
+    if form.validate_on_submit():
+        try:
+            new_email = service.start_email_change(
+                current_user, form.email.data, form.password.data, request.remote_addr
+            )
+        except AccountError as exc:
+            _field_error(form, exc, "email")
+        except otp.OtpRefused as exc:
+            form.email.errors = [exc.message]
+        else:
+            session["email_change_to"] = new_email
+            flash(f"We sent a 6-digit code to {new_email}.", "info")
+            return redirect(url_for("accounts.change_email_verify"), code=303)
+    return _render_form("account/change_email.html", form)
+
+
+@bp.route("/email/verify", methods=["GET", "POST"])
+@login_required
+@per_ip
+def change_email_verify():
+    """Confirm the new email address with its code."""
+    email = session.get("email_change_to")
+    if email is None:
+        return redirect(url_for("accounts.change_email"))
+    form = CodeForm()
+    if form.validate_on_submit():
+        try:
+            service.finish_email_change(current_user, email, form.code.data)
+        except AccountError as exc:
+            _field_error(form, exc, "code")
+        else:
+            session.pop("email_change_to", None)
+            flash(f"Your email address is now {email}.", "success")
+            return redirect(url_for("accounts.profile"), code=303)
+    return _render_form(
+        "account/code.html",
+        form,
+        purpose="email_change",
+        email=email,
+        wait=otp.cooldown_left("email_change", email),
+        title="Confirm your new email",
+        action=url_for("accounts.change_email_verify"),
+    )
+
+
+@bp.route("/password", methods=["GET", "POST"])
+@login_required
+@per_ip
+@limiter.limit(
+    "10 per hour", methods=["POST"], key_func=lambda: f"user:{current_user.id}", deduct_when=_failed
+)
+def change_password():
+    """Change the password (other sessions are signed out)."""
+    form = ChangePasswordForm()
+    if form.validate_on_submit():
+        try:
+            service.change_password(current_user, form.current_password.data, form.password.data)
+        except AccountError as exc:
+            _field_error(form, exc, "password")
+        else:
+            login_user(current_user._get_current_object(), fresh=True)  # keep this session
+            flash("Your password is changed. Other devices have been signed out.", "success")
+            return redirect(url_for("accounts.profile"), code=303)
+    return _render_form("account/change_password.html", form)
+
+
+@bp.post("/signout-everywhere")
+@login_required
+def signout_everywhere():
+    """Sign out of every browser and device, this one included."""
+    service.sign_out_everywhere(current_user)
+    service.sign_out()
+    flash("You're signed out everywhere.", "info")
+    return redirect(url_for("accounts.signin"), code=303)

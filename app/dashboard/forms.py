@@ -1,0 +1,68 @@
+"""Dashboard forms."""
+
+from zoneinfo import available_timezones
+
+from babel import Locale
+from babel.numbers import list_currencies
+from flask_wtf import FlaskForm
+from wtforms import SelectField, StringField
+from wtforms.fields.choices import SelectChoice
+from wtforms.validators import DataRequired, Length
+
+COMMON_LOCALES = [
+    "en_US",
+    "en_GB",
+    "en_AU",
+    "id_ID",
+    "ms_MY",
+    "de_DE",
+    "fr_FR",
+    "nl_NL",
+    "es_ES",
+    "it_IT",
+    "pt_BR",
+    "ja_JP",
+    "zh_CN",
+    "th_TH",
+    "vi_VN",
+]
+
+
+def currency_choices():
+    return [SelectChoice(code, code) for code in sorted(list_currencies())]
+
+
+def locale_choices():
+    return [SelectChoice(code, Locale.parse(code).display_name) for code in COMMON_LOCALES]
+
+
+def timezone_choices():
+    return [SelectChoice(tz, tz.replace("_", " ")) for tz in sorted(available_timezones())]
+
+
+class StoreSettingsForm(FlaskForm):
+    name = StringField(
+        "Store name", validators=[DataRequired("Give the store a name."), Length(max=120)]
+    )
+    accent_color = StringField(
+        "Accent colour",
+        render_kw={"type": "color"},
+        description="Used for buttons, links and the header.",
+    )
+    currency = SelectField("Currency", validate_choice=False)
+    locale = SelectField("Number and date format", validate_choice=False)
+    timezone = SelectField("Time zone", validate_choice=False)
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.currency.choices = currency_choices()
+        self.locale.choices = locale_choices()
+        self.timezone.choices = timezone_choices()
+
+
+class RoleForm(FlaskForm):
+    role = SelectField(
+        "Role",
+        choices=[SelectChoice("manager", "Manager"), SelectChoice("staff", "Staff")],
+        validate_choice=False,
+    )

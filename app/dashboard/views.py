@@ -1,0 +1,93 @@
+"""The vendor's dashboard on the store's own host, under /admin."""
+
+from flask import flash, g, redirect, render_template, url_for
+from flask_login import current_user
+
+from app.accounts.models import Membership, User
+from app.accounts.permissions import PERMISSIONS, require_store_permission
+from app.accounts.roles import RoleError, change_role
+from app.dashboard.forms import RoleForm, StoreSettingsForm
+from app.extensions import db
+from tenants.context import current_store, store_blueprint
+from tenants.provisioning import StoreSettingsError, update_store_settings
+from tenants.query import get_for_store_or_404, scoped_select
+
+bp = store_blueprint("dashboard", __name__, url_prefix="/admin")
+
+
+@bp.get("/")
+@require_store_permission("dashboard.view")
+def home():
+    """The dashboard's front page: the store at a glance and what your role allows."""
+    allowed = sorted(
+        p
+        for p, roles in PERMISSIONS.items()
+        if g.store_role == "superuser" or g.store_role in roles
+    )
+    return render_template("admin/home.html", allowed=allowed)
+
+
+@bp.route("/settings", methods=["GET", "POST"])
+@require_store_permission("settings.change")
+def settings():
+    """The store's name, currency, locale, time zone and accent colour."""
+    store = current_store()
+    form = StoreSettingsForm(obj=store)
+    status = 200
+    if form.validate_on_submit():
+        try:
+            changed = update_store_settings(
+                store,
+                actor=current_user,
+                name=form.name.data,
+                currency=form.currency.data,
+                locale=form.locale.data,
+                timezone=form.timezone.data,
+                accent_color=form.accent_color.data,
+            )
+        except StoreSettingsError as exc:
+            getattr(form, exc.field).errors = [exc.message]
+            status = 422
+        else:
+            flash("Settings saved." if changed else "Nothing to change.", "success")
+            return redirect(url_for("dashboard.settings"), code=303)
+    elif form.errors:
+        status = 422
+    return render_template("admin/settings.html", form=form), status
+
+
+@bp.get("/staff")
+@require_store_permission("staff.manage")
+def staff():
+    """The store's members and their roles."""
+    return _staff_page()
+
+
+def _staff_page(status: int = 200):
+    members = db.session.execute(
+        scoped_select(Membership)
+        .join(User, User.id == Membership.user_id)
+        .add_columns(User)
+        .order_by(Membership.created_at, Membership.id)
+    ).all()
+    return render_template("admin/staff.html", members=members, role_form=RoleForm()), status
+
+
+@bp.post("/staff/<int:membership_id>/role")
+@require_store_permission("staff.manage")
+def staff_role(membership_id: int):
+    """Change a member's role (the owner's can't be changed here)."""
+    membership = get_for_store_or_404(Membership, membership_id)
+    form = RoleForm()
+    if not form.validate():
+        flash("The form expired. Please try again.", "error")
+        return _staff_page(400)
+    try:
+        changed = change_role(membership, form.role.data or "", actor=current_user)
+    except RoleError as exc:
+        flash(str(exc), "error")
+        return _staff_page(422)
+    if changed:
+        email = db.session.get(User, membership.user_id).email
+        flash(f"{email} is now {membership.role}.", "success")
+    return redirect(url_for("dashboard.staff"), code=303)

@@ -1,0 +1,163 @@
+"""The role matrix: every dashboard and console route, for every kind of user."""
+
+import pytest
+from sqlalchemy import select
+
+from app.accounts.models import Membership
+from app.audit.models import AuditLog
+from app.extensions import db
+from tests.conftest import sign_in_as
+from tests.factories import add_member, make_store, make_user
+
+USERS = [
+    "anonymous",
+    "shopper",
+    "unverified_staff",
+    "staff",
+    "manager",
+    "owner",
+    "other_owner",
+    "superuser",
+]
+
+SETTINGS = {
+    "name": "Alpha Goods",
+    "accent_color": "#123456",
+    "currency": "USD",
+    "locale": "en_US",
+    "timezone": "UTC",
+}
+
+# (method, path, data, host) -> expected status per user. "{staff}" is the staff membership id.
+ROUTES = [
+    ("GET", "/admin/", None, "store"),
+    ("GET", "/admin/settings", None, "store"),
+    ("POST", "/admin/settings", SETTINGS, "store"),
+    ("GET", "/admin/staff", None, "store"),
+    ("POST", "/admin/staff/{staff}/role", {"role": "manager"}, "store"),
+    ("GET", "/console/", None, "platform"),
+]
+
+EXPECTED = {
+    #                      /admin/ settings  POST     staff   role     console
+    "anonymous": (302, 302, 302, 302, 302, 302),
+    "shopper": (404, 404, 404, 404, 404, 404),
+    "unverified_staff": (403, 403, 403, 403, 403, 404),
+    "staff": (200, 403, 403, 403, 403, 404),
+    "manager": (200, 200, 303, 403, 403, 404),
+    "owner": (200, 200, 303, 200, 303, 404),
+    "other_owner": (404, 404, 404, 404, 404, 404),
+    "superuser": (200, 200, 303, 200, 303, 200),
+}
+
+
+@pytest.fixture
+def cast(app, store_a):
+    """One user of each kind around store A (and a store B whose owner is a stranger to A)."""
+    people = {
+        "shopper": make_user("shopper@example.com"),
+        "unverified_staff": make_user("unverified@example.com", verified=False),
+        "staff": make_user("staff@example.com"),
+        "manager": make_user("manager@example.com"),
+        "superuser": make_user("root@example.com", superuser=True),
+    }
+    with app.app_context():
+        people["owner"] = db.session.scalar(
+            select(Membership).where(Membership.store_id == store_a.id, Membership.role == "owner")
+        ).user
+        db.session.expunge(people["owner"])
+    store_b = make_store("bravo", "Bravo Supply")
+    with app.app_context():
+        people["other_owner"] = db.session.scalar(
+            select(Membership).where(Membership.store_id == store_b.id)
+        ).user
+        db.session.expunge(people["other_owner"])
+    memberships = {
+        "staff": add_member(store_a, people["staff"], "staff"),
+        "manager": add_member(store_a, people["manager"], "manager"),
+    }
+    add_member(store_a, people["unverified_staff"], "staff")
+    return people, memberships
+
+
+@pytest.mark.parametrize("user_kind", USERS)
+@pytest.mark.parametrize("route_index", range(len(ROUTES)))
+def test_role_matrix(app, client_for, store_a, cast, user_kind, route_index):
+    people, memberships = cast
+    method, path, data, host = ROUTES[route_index]
+    path = path.format(staff=memberships["staff"].id)
+    client = client_for(store_a if host == "store" else None)
+    if user_kind != "anonymous":
+        sign_in_as(client, people[user_kind])
+    response = client.open(path, method=method, data=data)
+    expected = EXPECTED[user_kind][route_index]
+    assert response.status_code == expected, (user_kind, method, path)
+    if expected == 302:
+        assert response.headers["Location"].startswith("/account/signin?next=")
+
+
+def test_every_dashboard_and_console_route_is_guarded_and_in_the_matrix(app):
+    """A new dashboard or console route must declare its permission and join ROUTES."""
+    covered = {(method, path.split("{")[0].rstrip("/")) for method, path, _, _ in ROUTES}
+    for rule in app.url_map.iter_rules():
+        if not rule.endpoint.startswith(("dashboard.", "console.")):
+            continue
+        view = app.view_functions[rule.endpoint]
+        assert getattr(view, "permission", None), f"{rule.endpoint} has no permission guard"
+        prefix = rule.rule.split("<")[0].rstrip("/")
+        for method in rule.methods - {"HEAD", "OPTIONS"}:
+            assert (method, prefix) in covered, f"{method} {rule.rule} is not in the role matrix"
+
+
+def test_a_membership_id_from_another_store_is_404(app, client_for, store_a, cast):
+    people, _ = cast
+    store_c = make_store("charlie", "Charlie Co")
+    outsider = add_member(store_c, make_user("c-staff@example.com"), "staff")
+    client = client_for(store_a)
+    sign_in_as(client, people["owner"])
+    response = client.post(f"/admin/staff/{outsider.id}/role", data={"role": "manager"})
+    assert response.status_code == 404
+    with app.app_context():
+        assert db.session.get(Membership, outsider.id).role == "staff"
+
+
+def test_role_change_is_audited_and_owner_is_protected(app, client_for, store_a, cast):
+    people, memberships = cast
+    client = client_for(store_a)
+    sign_in_as(client, people["owner"])
+    response = client.post(f"/admin/staff/{memberships['staff'].id}/role", data={"role": "manager"})
+    assert response.status_code == 303
+    with app.app_context():
+        entry = db.session.scalar(select(AuditLog).where(AuditLog.action == "role.changed"))
+        assert entry.details["old"] == "staff" and entry.details["new"] == "manager"
+        assert entry.actor_id == people["owner"].id and entry.store_id == store_a.id
+        owner_membership = db.session.scalar(
+            select(Membership).where(Membership.store_id == store_a.id, Membership.role == "owner")
+        )
+    for role in ("staff", "owner", "emperor", ""):
+        refused = client.post(f"/admin/staff/{owner_membership.id}/role", data={"role": role})
+        assert refused.status_code == 422
+    with app.app_context():
+        assert db.session.get(Membership, owner_membership.id).role == "owner"
+
+
+def test_settings_are_validated_and_saved(app, client_for, store_a, cast):
+    people, _ = cast
+    client = client_for(store_a)
+    sign_in_as(client, people["manager"])
+    bad = client.post("/admin/settings", data={**SETTINGS, "currency": "XXQ"})
+    assert bad.status_code == 422 and "not a currency" in bad.get_data(as_text=True)
+    bad_tz = client.post("/admin/settings", data={**SETTINGS, "timezone": "Mars/Base"})
+    assert bad_tz.status_code == 422
+    script = client.post("/admin/settings", data={**SETTINGS, "accent_color": "red;}</style>"})
+    assert script.status_code == 422
+    ok = client.post(
+        "/admin/settings", data={**SETTINGS, "name": "Alpha Goods & Co", "currency": "EUR"}
+    )
+    assert ok.status_code == 303
+    page = client_for(store_a).get("/")
+    assert "Alpha Goods &amp; Co" in page.get_data(as_text=True)
+    with app.app_context():
+        assert db.session.scalar(
+            select(AuditLog.action).where(AuditLog.action == "store.settings_changed")
+        )
