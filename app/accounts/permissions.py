@@ -38,6 +38,18 @@ PERMISSIONS: dict[str, frozenset[str]] = {
     "settings.change": MANAGERS,
 }
 
+LABELS = {
+    "dashboard.view": "Open the dashboard",
+    "products.edit": "Edit products",
+    "inventory.adjust": "Adjust stock",
+    "orders.view": "See orders",
+    "orders.fulfil": "Ship and deliver orders",
+    "orders.refund": "Refund, cancel and mark orders paid",
+    "stock.sync": "Sync stock from CSV and export",
+    "staff.manage": "Manage staff",
+    "settings.change": "Change store settings",
+}
+
 
 def role_in_store(user, store) -> str | None:
     """The user's role in `store` (cached for the request), or None."""

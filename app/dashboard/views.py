@@ -4,7 +4,7 @@ from flask import flash, g, redirect, render_template, url_for
 from flask_login import current_user
 
 from app.accounts.models import Membership, User
-from app.accounts.permissions import PERMISSIONS, require_store_permission
+from app.accounts.permissions import LABELS, PERMISSIONS, require_store_permission
 from app.accounts.roles import RoleError, change_role
 from app.dashboard.forms import RoleForm, StoreSettingsForm
 from app.extensions import db

@@ -52,7 +52,7 @@ def _server_env(mode: str, tmp_path: Path, port: int) -> dict:
         "SECRET_KEY": "browser-test-secret-key",
         "PYTHONUNBUFFERED": "1",
     }
-    for name in ("DATABASE_URL", "REDIS_URL", "MAIL_SERVER"):
+    for name in ("DATABASE_URL", "REDIS_URL", "MAIL_SERVER", "JOBS_INLINE"):
         env.pop(name, None)
     if mode == "embedded":
         env["DATABASE_URL"] = f"sqlite:///{tmp_path / 'browser.db'}"
@@ -82,13 +82,29 @@ def _flask(env, *args):
     )
 
 
+@pytest.fixture(scope="session")
+def live_smtp():
+    """A real SMTP server the live servers send their mail to; `.messages` holds it all."""
+    from aiosmtpd.controller import Controller
+
+    from tests.conftest import CollectingHandler
+
+    handler = CollectingHandler()
+    controller = Controller(handler, hostname="127.0.0.1", port=free_port())
+    controller.start()
+    handler.port = controller.port
+    yield handler
+    controller.stop()
+
+
 @pytest.fixture(scope="session", params=["embedded", "production"])
-def live_server(request, tmp_path_factory):
+def live_server(request, tmp_path_factory, live_smtp):
     """Migrate, seed the demo and serve it with gunicorn (and an rq worker in production mode)."""
     mode = request.param
     tmp_path = tmp_path_factory.mktemp(f"live-{mode}")
     port = free_port()
     env = _server_env(mode, tmp_path, port)
+    env.update(MAIL_SERVER="127.0.0.1", MAIL_PORT=str(live_smtp.port), JOB_RETRY_INTERVALS="1,1,1")
     _flask(env, "db", "upgrade")
     _flask(env, "seed-demo")
     log = open(tmp_path / "server.log", "wb")  # noqa: SIM115
@@ -99,8 +115,8 @@ def live_server(request, tmp_path_factory):
             "gunicorn",
             "--bind",
             f"127.0.0.1:{port}",
-            "--workers",
-            "2",
+            # Embedded mode keeps codes and limits in process memory: one process, threads.
+            *(["--workers", "1", "--threads", "4"] if mode == "embedded" else ["--workers", "2"]),
             "--access-logfile",
             "-",
             "wsgi:app",
