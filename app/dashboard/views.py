@@ -19,11 +19,11 @@ bp = store_blueprint("dashboard", __name__, url_prefix="/admin")
 @require_store_permission("dashboard.view")
 def home():
     """The dashboard's front page: the store at a glance and what your role allows."""
-    allowed = sorted(
-        p
+    allowed = [
+        LABELS[p]
         for p, roles in PERMISSIONS.items()
         if g.store_role == "superuser" or g.store_role in roles
-    )
+    ]
     return render_template("admin/home.html", allowed=allowed)
 
 
