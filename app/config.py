@@ -38,14 +38,16 @@ def load_config(instance_path: str, overrides: dict | None = None) -> dict:
     )
     redis_url = env.get("REDIS_URL") or None
     platform_domain = (env.get("PLATFORM_DOMAIN") or "pasar.localhost:5000").strip().lower()
-    secure = _bool(env.get("SESSION_COOKIE_SECURE"), default=False)
+    scheme = env.get("PREFERRED_URL_SCHEME") or "http"
+    # Behind HTTPS, cookies are Secure and HSTS is on unless explicitly turned off.
+    secure = _bool(env.get("SESSION_COOKIE_SECURE"), default=scheme == "https")
 
     config = {
         "SECRET_KEY": env.get("SECRET_KEY") or DEFAULT_SECRET_KEY,
         "SQLALCHEMY_DATABASE_URI": database_url,
         "REDIS_URL": redis_url,
         "PLATFORM_DOMAIN": platform_domain,
-        "PREFERRED_URL_SCHEME": env.get("PREFERRED_URL_SCHEME") or "http",
+        "PREFERRED_URL_SCHEME": scheme,
         "MAIL_SERVER": env.get("MAIL_SERVER") or None,
         "MAIL_PORT": int(env.get("MAIL_PORT") or 25),
         "MAIL_USERNAME": env.get("MAIL_USERNAME") or None,

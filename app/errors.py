@@ -116,7 +116,18 @@ def handle_unexpected_error(exc: InternalServerError):
     return render_error(InternalServerError(), bare=True)
 
 
+def handle_otp_unavailable(exc):
+    """Codes live in Redis; while it is away, say so instead of failing with a 500."""
+    from werkzeug.exceptions import ServiceUnavailable
+
+    log.warning("one-time codes unavailable: %s", exc.__cause__)
+    return render_error(ServiceUnavailable(description=exc.message))
+
+
 def register(app: Flask) -> None:
     """Install the handlers on the app."""
+    from app.accounts.otp import OtpUnavailable
+
+    app.register_error_handler(OtpUnavailable, handle_otp_unavailable)
     app.register_error_handler(HTTPException, handle_http_error)
     app.register_error_handler(InternalServerError, handle_unexpected_error)

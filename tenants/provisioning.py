@@ -67,6 +67,8 @@ def create_store(
     accent_color: str = "#0f766e",
 ) -> Store:
     """Create a store and its owner's membership in one transaction, or raise StoreSettingsError."""
+    if not owner.is_verified:
+        raise StoreSettingsError("owner", "Verify your email address before opening a store.")
     problem = slug_problem(slug)
     if problem:
         raise StoreSettingsError("slug", problem)

@@ -16,6 +16,31 @@ SENDS_PER_HOUR = 5  # per address and per IP
 MAX_ATTEMPTS = 5  # wrong guesses before the code is void
 
 
+class OtpUnavailable(Exception):
+    """Redis, where codes live, can't be reached; codes can't be sent or checked just now."""
+
+    message = (
+        "We can't send or check codes right now. Please try again in a minute, "
+        "or sign in with your password."
+    )
+
+
+def _guard(func):
+    """Turn a Redis outage into OtpUnavailable, which the pages show as a message."""
+    from functools import wraps
+
+    import redis
+
+    @wraps(func)
+    def wrapped(*args, **kwargs):
+        try:
+            return func(*args, **kwargs)
+        except redis.RedisError as exc:
+            raise OtpUnavailable() from exc
+
+    return wrapped
+
+
 class OtpRefused(Exception):
     """A code can't be sent right now; `message` says why and `retry_after` when to try."""
 
@@ -51,11 +76,17 @@ def _digest(purpose: str, email: str, code: str) -> str:
 
 
 def cooldown_left(purpose: str, email: str) -> int:
-    """Seconds until another code may be sent to `email` (0 if it may be sent now)."""
-    ttl = redis_client.get().ttl(_keys(purpose, email)["cooldown"])
+    """Seconds until another code may be sent to `email` (0 if now, or if Redis is away)."""
+    import redis
+
+    try:
+        ttl = redis_client.get().ttl(_keys(purpose, email)["cooldown"])
+    except redis.RedisError:
+        return 0
     return max(ttl, 0)
 
 
+@_guard
 def issue_code(purpose: str, email: str, ip: str | None) -> str:
     """Create a fresh code for `email` (replacing any older one) or raise OtpRefused."""
     r = redis_client.get()
@@ -85,6 +116,7 @@ def issue_code(purpose: str, email: str, ip: str | None) -> str:
     return code
 
 
+@_guard
 def check_code(purpose: str, email: str, code: str) -> CheckResult:
     """Consume the code if it is right; count a wrong guess and void the code after too many."""
     r = redis_client.get()

@@ -71,3 +71,12 @@ def test_wsgi_exits_with_a_clear_message(tmp_path):
     assert result.returncode != 0
     assert "Pasar cannot start" in result.stderr and "SECRET_KEY" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+def test_https_turns_on_secure_cookies_and_hsts(tmp_path, monkeypatch):
+    monkeypatch.setenv("PREFERRED_URL_SCHEME", "https")
+    config = load_config(str(tmp_path))
+    assert config["SESSION_COOKIE_SECURE"] and config["REMEMBER_COOKIE_SECURE"] and config["HSTS"]
+    assert config["SESSION_COOKIE_HTTPONLY"] and config["SESSION_COOKIE_SAMESITE"] == "Lax"
+    monkeypatch.setenv("PREFERRED_URL_SCHEME", "http")
+    assert not load_config(str(tmp_path))["SESSION_COOKIE_SECURE"]

@@ -59,3 +59,26 @@ def test_readyz_is_ok_when_everything_answers(client):
     assert response.status_code == 200
     assert response.get_json()["database"] == "ok"
     assert response.get_json()["status"] == "ok"
+
+
+def test_accounts_with_redis_down(database_urls):
+    """Password sign-in keeps working; code flows say they can't run now (503, not 500)."""
+    from tests.factories import PASSWORD, make_user
+
+    app = make_app(database_urls("sqlite"), DEAD_REDIS, RATELIMIT_STORAGE_URI=DEAD_REDIS)
+    try:
+        with app.app_context():
+            make_user("sam@example.com")
+        client = HostClient(app, app.response_class)
+        ok = client.post("/account/signin", data={"email": "sam@example.com", "password": PASSWORD})
+        assert ok.status_code == 303
+        client = HostClient(app, app.response_class)
+        for path, data in [
+            ("/account/signin/code", {"email": "sam@example.com"}),
+            ("/account/register", {"email": "new@example.com", "password": "correct-horse-9"}),
+        ]:
+            response = client.post(path, data=data)
+            assert response.status_code == 503, path
+            assert "sign in with your password" in response.get_data(as_text=True)
+    finally:
+        truncate_all(app)

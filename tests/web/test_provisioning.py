@@ -112,3 +112,9 @@ def test_suspend_and_reactivate_are_audited(app, ctx):
     assert actions == ["store.created", "store.suspended", "store.reactivated"]
     with pytest.raises(StoreSettingsError):
         set_store_status(store, "deleted")
+
+
+def test_an_unverified_user_cannot_open_a_store(app, ctx):
+    owner = db.session.merge(make_user("fresh@example.com", verified=False))
+    with pytest.raises(StoreSettingsError, match="Verify your email"):
+        create_store(slug="kopi", name="Kopi", owner=owner)
