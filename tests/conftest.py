@@ -2,6 +2,7 @@
 
 import os
 import uuid
+from contextlib import contextmanager
 
 import pytest
 from flask.testing import FlaskClient
@@ -274,8 +275,8 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
-@pytest.fixture
-def smtp_server():
+@contextmanager
+def running_smtp_server():
     """A real SMTP server on localhost; `.messages` holds what it received, `.port` its port."""
     from aiosmtpd.controller import Controller
 
@@ -283,8 +284,17 @@ def smtp_server():
     controller = Controller(handler, hostname="127.0.0.1", port=free_port())
     controller.start()
     handler.port = controller.port
-    yield handler
-    controller.stop()
+    try:
+        yield handler
+    finally:
+        controller.stop()
+
+
+@pytest.fixture
+def smtp_server():
+    """An SMTP server for one test."""
+    with running_smtp_server() as handler:
+        yield handler
 
 
 def sign_in_as(client, user) -> None:

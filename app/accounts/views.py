@@ -83,6 +83,26 @@ def _field_error(form, error: AccountError, default_field: str):
     field.errors = [*field.errors, error.message]
 
 
+def _code_step(purpose: str, email: str, title: str, done):
+    """The page where an emailed code is entered: `done(code)` acts on a submitted code and
+    returns the response, or raises AccountError, which is shown on the code field."""
+    form = CodeForm()
+    if form.validate_on_submit():
+        try:
+            return done(form.code.data)
+        except AccountError as exc:
+            _field_error(form, exc, "code")
+    return _render_form(
+        "account/code.html",
+        form,
+        purpose=purpose,
+        email=email,
+        wait=otp.cooldown_left(purpose, email),
+        title=title,
+        action=request.path,
+    )
+
+
 def _flow_email(purpose: str) -> str | None:
     if purpose == "verify" and current_user.is_authenticated and not current_user.is_verified:
         return current_user.email
@@ -132,27 +152,16 @@ def verify():
             flash("Your email address is already verified.", "info")
             return redirect(url_for("accounts.profile"))
         return redirect(url_for("accounts.register"))
-    form = CodeForm()
-    if form.validate_on_submit():
-        try:
-            user = service.verify_email(email, form.code.data)
-        except AccountError as exc:
-            _field_error(form, exc, "code")
-        else:
-            if not (current_user.is_authenticated and current_user.id == user.id):
-                service.sign_in(user, method="verification code")
-            session.pop("verify_email", None)
-            flash("Your email address is verified. Welcome to Pasar!", "success")
-            return redirect(url_for("accounts.profile"), code=303)
-    return _render_form(
-        "account/code.html",
-        form,
-        purpose="verify",
-        email=email,
-        wait=otp.cooldown_left("verify", email),
-        title="Check your email",
-        action=url_for("accounts.verify"),
-    )
+
+    def done(code: str):
+        user = service.verify_email(email, code)
+        if not (current_user.is_authenticated and current_user.id == user.id):
+            service.sign_in(user, method="verification code")
+        session.pop("verify_email", None)
+        flash("Your email address is verified. Welcome to Pasar!", "success")
+        return redirect(url_for("accounts.profile"), code=303)
+
+    return _code_step("verify", email, "Check your email", done)
 
 
 @bp.get("/code/<purpose>/resend")
@@ -253,26 +262,15 @@ def signin_code_verify():
     email = session.get("signin_email")
     if email is None:
         return redirect(url_for("accounts.signin_code"))
-    form = CodeForm()
-    if form.validate_on_submit():
-        try:
-            user = service.finish_code_sign_in(email, form.code.data)
-        except AccountError as exc:
-            _field_error(form, exc, "code")
-        else:
-            target = session.get("signin_next") or "/"
-            service.sign_in(user, method="email code")
-            flash("You're signed in.", "success")
-            return redirect(safe_next(target), code=303)
-    return _render_form(
-        "account/code.html",
-        form,
-        purpose="signin",
-        email=email,
-        wait=otp.cooldown_left("signin", email),
-        title="Enter your sign-in code",
-        action=url_for("accounts.signin_code_verify"),
-    )
+
+    def done(code: str):
+        user = service.finish_code_sign_in(email, code)
+        target = session.get("signin_next") or "/"
+        service.sign_in(user, method="email code")
+        flash("You're signed in.", "success")
+        return redirect(safe_next(target), code=303)
+
+    return _code_step("signin", email, "Enter your sign-in code", done)
 
 
 @bp.post("/signout")
@@ -375,25 +373,14 @@ def change_email_verify():
     email = session.get("email_change_to")
     if email is None:
         return redirect(url_for("accounts.change_email"))
-    form = CodeForm()
-    if form.validate_on_submit():
-        try:
-            service.finish_email_change(current_user, email, form.code.data)
-        except AccountError as exc:
-            _field_error(form, exc, "code")
-        else:
-            session.pop("email_change_to", None)
-            flash(f"Your email address is now {email}.", "success")
-            return redirect(url_for("accounts.profile"), code=303)
-    return _render_form(
-        "account/code.html",
-        form,
-        purpose="email_change",
-        email=email,
-        wait=otp.cooldown_left("email_change", email),
-        title="Confirm your new email",
-        action=url_for("accounts.change_email_verify"),
-    )
+
+    def done(code: str):
+        service.finish_email_change(current_user, email, code)
+        session.pop("email_change_to", None)
+        flash(f"Your email address is now {email}.", "success")
+        return redirect(url_for("accounts.profile"), code=303)
+
+    return _code_step("email_change", email, "Confirm your new email", done)
 
 
 @bp.route("/password", methods=["GET", "POST"])

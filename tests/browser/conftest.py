@@ -17,6 +17,7 @@ from tests.conftest import (
     _reset_postgres,
     free_port,
     require,
+    running_smtp_server,
 )
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -85,16 +86,8 @@ def _flask(env, *args):
 @pytest.fixture(scope="session")
 def live_smtp():
     """A real SMTP server the live servers send their mail to; `.messages` holds it all."""
-    from aiosmtpd.controller import Controller
-
-    from tests.conftest import CollectingHandler
-
-    handler = CollectingHandler()
-    controller = Controller(handler, hostname="127.0.0.1", port=free_port())
-    controller.start()
-    handler.port = controller.port
-    yield handler
-    controller.stop()
+    with running_smtp_server() as handler:
+        yield handler
 
 
 @pytest.fixture(scope="session", params=["embedded", "production"])
