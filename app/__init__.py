@@ -43,7 +43,7 @@ def register_extensions(app: Flask) -> None:
     """Bind the extension instances to this app."""
     from app import models  # noqa: F401  (every table in the metadata)
     from app.accounts import auth  # noqa: F401  (registers the user loader)
-    from app.database import render_migration_item
+    from app.database import include_in_migrations, render_migration_item
     from tenants.sessions import TenantSessionInterface
 
     db.init_app(app)
@@ -54,6 +54,7 @@ def register_extensions(app: Flask) -> None:
         render_as_batch=True,
         compare_type=True,
         render_item=render_migration_item,
+        include_object=include_in_migrations,
     )
     login_manager.init_app(app)
     csrf.init_app(app)
@@ -100,16 +101,21 @@ def register_request_hooks(app: Flask) -> None:
 def register_blueprints(app: Flask) -> None:
     """Attach every area's blueprint."""
     from app.accounts.views import bp as accounts_bp
+    from app.addresses.views import bp as addresses_bp
     from app.console.views import bp as console_bp
     from app.dashboard.views import bp as dashboard_bp
     from app.health.views import bp as health_bp
     from app.marketplace.views import bp as marketplace_bp
     from app.storefront.views import bp as storefront_bp
 
+    from app.storage import bp as media_bp
+
     app.register_blueprint(health_bp)
+    app.register_blueprint(media_bp)
     app.register_blueprint(marketplace_bp)
     app.register_blueprint(storefront_bp)
     app.register_blueprint(accounts_bp)
+    app.register_blueprint(addresses_bp)
     app.register_blueprint(dashboard_bp)
     app.register_blueprint(console_bp)
     app.add_url_rule("/", endpoint="home", view_func=_home)

@@ -11,12 +11,14 @@ from tenants.urls import platform_url, store_url
 
 
 @click.command("seed-demo")
+@click.option("--products", default=200, show_default=True, help="Products per demo store.")
+@click.option("--no-images", is_flag=True, help="Skip the generated product pictures.")
 @with_appcontext
-def seed_demo_command():
-    """Create the demo stores and logins (idempotent) and print them."""
+def seed_demo_command(products: int, no_images: bool):
+    """Create the demo stores, logins and catalogs (idempotent) and print the logins."""
     from app.demo import DEMO_PASSWORD, seed_demo
 
-    logins = seed_demo()
+    logins = seed_demo(products=products, images=not no_images)
     click.echo(f"Demo ready. Platform: {platform_url()}")
     from sqlalchemy import select
 

@@ -58,6 +58,7 @@ def load_config(instance_path: str, overrides: dict | None = None) -> dict:
         "MAIL_TIMEOUT": int(env.get("MAIL_TIMEOUT") or 10),
         "MAX_CONTENT_LENGTH": int(env.get("MAX_CONTENT_LENGTH") or 16 * 1024 * 1024),
         "MAX_URL_LENGTH": 2048,
+        "MEDIA_ROOT": env.get("MEDIA_ROOT") or str(Path(instance_path) / "media"),
         "JOB_TIMEOUT": int(env.get("JOB_TIMEOUT") or 300),
         "JOB_RETRY_INTERVALS": [
             int(x) for x in (env.get("JOB_RETRY_INTERVALS") or "10,30,60").split(",")

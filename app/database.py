@@ -51,3 +51,14 @@ def render_migration_item(type_, obj, autogen_context):
     if type_ == "type" and isinstance(obj, UTCDateTime):
         return "sa.DateTime(timezone=True)"
     return False
+
+
+# Search structures made by hand in migrations (see app/catalog/search.py), not by the models.
+SEARCH_OBJECTS = ("search_vector", "ix_products_search_vector")
+
+
+def include_in_migrations(obj, name, type_, reflected, compare_to):
+    """Alembic: leave the hand-made full-text search objects out of model comparisons."""
+    if name in SEARCH_OBJECTS:
+        return False
+    return not (type_ == "table" and name and name.startswith("product_fts"))

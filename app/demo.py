@@ -56,8 +56,13 @@ def _ensure_user(email: str, name: str, is_superuser: bool = False) -> User:
     return user
 
 
-def seed_demo() -> list[tuple[str, str, str]]:
-    """Create whatever demo rows are missing (safe to run again); returns (role, email, where)."""
+def seed_demo(products: int = 200, images: bool = True) -> list[tuple[str, str, str]]:
+    """Create whatever demo rows are missing (safe to run again); returns (role, email, where).
+
+    Each store is filled up to `products` products with variants, categories and pictures.
+    """
+    from app.catalog.demo import seed_store_catalog
+
     logins = []
     for spec in DEMO_USERS:
         _ensure_user(spec["email"], spec["name"], spec["is_superuser"])
@@ -80,5 +85,7 @@ def seed_demo() -> list[tuple[str, str, str]]:
         ):
             db.session.add(Membership(store=store, user=owner, role="owner"))
         logins.append(("owner", spec["owner"], spec["slug"]))
+        db.session.commit()
+        seed_store_catalog(store, products, images=images)
     db.session.commit()
     return logins

@@ -1,8 +1,34 @@
 """Every model, imported in one place so the metadata (and Alembic) sees every table."""
 
 from app.accounts.models import Membership, User
+from app.addresses.models import Address
 from app.audit.models import AuditLog
+from app.catalog.models import (
+    Category,
+    Product,
+    ProductCategory,
+    ProductFAQ,
+    ProductImage,
+    ProductSlugRedirect,
+    ProductTag,
+    Variant,
+)
 from app.notifications.models import EmailMessage
 from tenants.models import Store
 
-__all__ = ["AuditLog", "EmailMessage", "Membership", "Store", "User"]
+__all__ = [
+    "Address",
+    "AuditLog",
+    "Category",
+    "EmailMessage",
+    "Membership",
+    "Product",
+    "ProductCategory",
+    "ProductFAQ",
+    "ProductImage",
+    "ProductSlugRedirect",
+    "ProductTag",
+    "Store",
+    "User",
+    "Variant",
+]

@@ -13,7 +13,7 @@ from tenants.models import Store
 from tenants.slugs import RESERVED_SLUGS
 
 # Endpoints that answer on any host, before and without tenancy (probes, static files).
-HOST_INDEPENDENT_ENDPOINTS = {"static", "health.healthz", "health.readyz"}
+HOST_INDEPENDENT_ENDPOINTS = {"static", "media.media_file", "health.healthz", "health.readyz"}
 
 
 def resolve_store_for_request():

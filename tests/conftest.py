@@ -1,6 +1,7 @@
 """Fixtures shared by every tier: apps on SQLite and PostgreSQL, clients per host, stores."""
 
 import os
+import tempfile
 import uuid
 from contextlib import contextmanager
 
@@ -144,6 +145,7 @@ def make_app(database_url: str, redis_url: str | None = None, **overrides):
         "JOBS_INLINE": True,
         # Forms are posted without tokens; the CSRF tests switch it back on.
         "WTF_CSRF_ENABLED": False,
+        "MEDIA_ROOT": tempfile.mkdtemp(prefix="pasar-media-"),
     }
     if redis_url:
         config["RATELIMIT_STORAGE_URI"] = redis_url

@@ -55,3 +55,33 @@ def add_member(store, user, role: str):
         db.session.add(membership)
         db.session.commit()
         return detach(membership)
+
+
+def make_product(
+    store,
+    title: str = "Test Shirt",
+    *,
+    status: str = "active",
+    variants=None,
+    option_names=None,
+    **fields,
+):
+    """A product in `store` (one $19.99 variant unless `variants` says otherwise)."""
+    from app.catalog.service import VariantData, create_product
+    from tenants.models import Store
+
+    with _context():
+        if variants is None:
+            sku = f"SKU-{title.upper().replace(' ', '-')[:40]}-{store.id}"
+            variants = [VariantData(sku=sku, price=1999, stock=10)]
+        product = create_product(
+            db.session.get(Store, store.id),
+            title=title,
+            status=status,
+            variants=variants,
+            option_names=option_names,
+            **fields,
+        )
+        db.session.refresh(product)
+        product.variants  # noqa: B018  (load them before detaching)
+        return detach(product)

@@ -51,6 +51,7 @@ def _server_env(mode: str, tmp_path: Path, port: int) -> dict:
         **os.environ,
         "PLATFORM_DOMAIN": f"pasar.localhost:{port}",
         "SECRET_KEY": "browser-test-secret-key",
+        "MEDIA_ROOT": str(tmp_path / "media"),
         "PYTHONUNBUFFERED": "1",
     }
     for name in ("DATABASE_URL", "REDIS_URL", "MAIL_SERVER", "JOBS_INLINE"):
@@ -99,7 +100,7 @@ def live_server(request, tmp_path_factory, live_smtp):
     env = _server_env(mode, tmp_path, port)
     env.update(MAIL_SERVER="127.0.0.1", MAIL_PORT=str(live_smtp.port), JOB_RETRY_INTERVALS="1,1,1")
     _flask(env, "db", "upgrade")
-    _flask(env, "seed-demo")
+    _flask(env, "seed-demo", "--products", "30")
     log = open(tmp_path / "server.log", "wb")  # noqa: SIM115
     proc = subprocess.Popen(
         [

@@ -3,6 +3,7 @@
 from sqlalchemy import func, select
 
 from app.accounts.models import Membership, User
+from app.catalog.models import Category, Product, ProductImage, Variant
 from app.extensions import db
 from tenants.models import Store
 
@@ -13,10 +14,20 @@ def _count(model):
 
 def test_seed_demo_is_idempotent_and_prints_the_logins(app):
     runner = app.test_cli_runner()
-    first = runner.invoke(args=["seed-demo"])
+    first = runner.invoke(args=["seed-demo", "--products", "12"])
     assert first.exit_code == 0, first.output
     with app.app_context():
-        counts = (_count(Store), _count(User), _count(Membership))
+        counts = (
+            _count(Store),
+            _count(User),
+            _count(Membership),
+            _count(Product),
+            _count(Variant),
+            _count(ProductImage),
+            _count(Category),
+        )
+        assert counts[3] == 36 and counts[5] == 36  # 12 products, each with a picture, per store
+        assert db.session.scalar(select(func.count()).where(ProductImage.status == "ready")) == 36
         stores = db.session.scalars(select(Store)).all()
         assert len(stores) >= 3
         assert len({s.name for s in stores}) == len(stores)
@@ -30,10 +41,18 @@ def test_seed_demo_is_idempotent_and_prints_the_logins(app):
                 )
             )
             assert owners == 1
-    second = runner.invoke(args=["seed-demo"])
+    second = runner.invoke(args=["seed-demo", "--products", "12"])
     assert second.exit_code == 0, second.output
     with app.app_context():
-        assert (_count(Store), _count(User), _count(Membership)) == counts
+        assert (
+            _count(Store),
+            _count(User),
+            _count(Membership),
+            _count(Product),
+            _count(Variant),
+            _count(ProductImage),
+            _count(Category),
+        ) == counts
     for text in (
         "admin@example.com",
         "shopper@example.com",

@@ -3,7 +3,7 @@
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 
-from app.database import render_migration_item
+from app.database import include_in_migrations, render_migration_item
 from app.extensions import db
 
 
@@ -11,7 +11,11 @@ def test_migrations_produce_the_models_schema(app):
     with app.app_context(), db.engine.connect() as conn:
         context = MigrationContext.configure(
             conn,
-            opts={"compare_type": True, "render_item": render_migration_item},
+            opts={
+                "compare_type": True,
+                "render_item": render_migration_item,
+                "include_object": include_in_migrations,
+            },
         )
         diff = compare_metadata(context, db.metadata)
     assert diff == []

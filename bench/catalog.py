@@ -1,0 +1,230 @@
+"""Catalog benchmark: listing, filtered listing, search and product page latency on PostgreSQL.
+
+Seeds one store with N products (bulk inserts, no pictures), then requests each page many times
+through the Flask app (test client, so the numbers are app + database time, no network) and
+reports p50 and p95 in milliseconds. Run at two sizes to see how the pages scale:
+
+    BENCH_DATABASE_URL=postgresql://postgres@127.0.0.1:5432/pasar_bench \\
+        .venv/bin/python bench/catalog.py --products 1000 100000 --runs 60
+
+Results are recorded in bench/RESULTS.md.
+"""
+
+import argparse
+import os
+import random
+import statistics
+import sys
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from sqlalchemy import create_engine, insert, text
+from sqlalchemy.engine import make_url
+
+WORDS = [
+    "cotton",
+    "linen",
+    "wool",
+    "denim",
+    "canvas",
+    "silk",
+    "shirt",
+    "hoodie",
+    "trousers",
+    "jacket",
+    "cap",
+    "tote",
+    "scarf",
+    "classic",
+    "urban",
+    "trail",
+    "summit",
+    "coastal",
+    "heritage",
+    "nordic",
+    "weekend",
+    "harbor",
+    "canyon",
+    "organic",
+    "vintage",
+    "slim",
+]
+TAGS = ["new", "sale", "bestseller", "organic", "outdoor", "gift", "limited", "basic"]
+
+
+def reset_database(url: str) -> None:
+    parsed = make_url(url)
+    admin = create_engine(parsed.set(database="postgres"), isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text(f'DROP DATABASE IF EXISTS "{parsed.database}" WITH (FORCE)'))
+        conn.execute(text(f'CREATE DATABASE "{parsed.database}"'))
+    admin.dispose()
+
+
+def seed(app, count: int) -> dict:
+    """One store with `count` active products (1-6 variants each), categories and tags."""
+    from app.accounts.service import create_user
+    from app.catalog.models import Category, Product, ProductCategory, ProductTag, Variant
+    from app.extensions import db
+    from tenants.provisioning import create_store
+
+    rng = random.Random(42)
+    with app.app_context():
+        owner = create_user("bench@example.com", "bench-password-1", verified=True)
+        db.session.flush()
+        store = create_store(slug="bench", name="Bench Store", owner=owner)
+        parents = [
+            Category(store_id=store.id, name=f"Group {i}", slug=f"group-{i}", position=i)
+            for i in range(5)
+        ]
+        db.session.add_all(parents)
+        db.session.flush()
+        leaves = [
+            Category(
+                store_id=store.id,
+                name=f"Shelf {i}",
+                slug=f"shelf-{i}",
+                parent_id=parents[i % 5].id,
+                position=i,
+            )
+            for i in range(20)
+        ]
+        db.session.add_all(leaves)
+        db.session.commit()
+        leaf_ids = [c.id for c in leaves]
+        store_id = store.id
+        batch = 2000
+        for start in range(0, count, batch):
+            products, variants, tags, links = [], [], [], []
+            for n in range(start, min(start + batch, count)):
+                words = rng.sample(WORDS, 3)
+                title = f"{words[0].title()} {words[1].title()} {words[2].title()} {n}"
+                price = rng.randint(500, 30000)
+                product_tags = rng.sample(TAGS, 2)
+                products.append(
+                    {
+                        "id": n + 1,
+                        "store_id": store_id,
+                        "title": title,
+                        "slug": f"product-{n + 1}",
+                        "status": "active",
+                        "description_md": " ".join(rng.choices(WORDS, k=30)),
+                        "description_html": "",
+                        "tags_text": " ".join(product_tags),
+                        "min_price": price,
+                        "max_price": price + 500,
+                        "in_stock": n % 9 != 0,
+                        "featured": n % 50 == 0,
+                        "option1_name": "Size",
+                    }
+                )
+                for v in range(1 + n % 6):
+                    variants.append(
+                        {
+                            "store_id": store_id,
+                            "product_id": n + 1,
+                            "sku": f"B-{n + 1}-{v}",
+                            "option1": f"S{v}",
+                            "price": price + (500 if v else 0),
+                            "stock": 0 if n % 9 == 0 else 5,
+                            "position": v,
+                        }
+                    )
+                tags += [
+                    {"store_id": store_id, "product_id": n + 1, "tag": t} for t in product_tags
+                ]
+                links.append(
+                    {
+                        "store_id": store_id,
+                        "product_id": n + 1,
+                        "category_id": leaf_ids[n % len(leaf_ids)],
+                    }
+                )
+            db.session.execute(insert(Product), products)
+            db.session.execute(insert(Variant), variants)
+            db.session.execute(insert(ProductTag), tags)
+            db.session.execute(insert(ProductCategory), links)
+            db.session.commit()
+        db.session.execute(text("SELECT setval('products_id_seq', (SELECT max(id) FROM products))"))
+        db.session.execute(text("ANALYZE"))
+        db.session.commit()
+    return {"slug": "bench", "product": f"product-{count // 2}", "category": "shelf-3"}
+
+
+def measure(client, path: str, runs: int) -> tuple[float, float]:
+    for _ in range(3):  # warm up caches and the connection pool
+        assert client.get(path).status_code == 200, path
+    timings = []
+    for _ in range(runs):
+        started = time.perf_counter()
+        response = client.get(path)
+        timings.append((time.perf_counter() - started) * 1000)
+        assert response.status_code == 200, (path, response.status_code)
+    timings.sort()
+    return statistics.median(timings), timings[int(len(timings) * 0.95) - 1]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--products", type=int, nargs="+", default=[1000, 100000])
+    parser.add_argument("--runs", type=int, default=60)
+    args = parser.parse_args()
+    url = os.environ.get("BENCH_DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/pasar_bench")
+    url = url.replace("postgresql://", "postgresql+psycopg://", 1)
+
+    from flask_migrate import upgrade
+
+    from app import create_app
+    from app.extensions import db
+
+    pages = {
+        "listing": "/products/",
+        "filtered listing": "/products/?category={category}&min_price=20&max_price=200"
+        "&in_stock=1&tag=sale&sort=price_asc",
+        "search": "/search?q=cotton+shirt",
+        "product page": "/products/{product}",
+    }
+    rows = []
+    for count in args.products:
+        reset_database(url)
+        app = create_app(
+            {
+                "SQLALCHEMY_DATABASE_URI": url,
+                "SECRET_KEY": "bench",
+                "PLATFORM_DOMAIN": "pasar.bench",
+                "REDIS_URL": None,
+                "RATELIMIT_ENABLED": False,
+            }
+        )
+        with app.app_context():
+            upgrade()
+        started = time.perf_counter()
+        info = seed(app, count)
+        print(f"seeded {count:,} products in {time.perf_counter() - started:.1f}s", flush=True)
+        for name, path in pages.items():
+            p50, p95 = _measure_host(app, path.format(**info), args.runs)
+            rows.append((count, name, p50, p95))
+            print(f"{count:>8,}  {name:<17} p50 {p50:7.1f} ms   p95 {p95:7.1f} ms", flush=True)
+        with app.app_context():
+            db.engine.dispose()
+    print("\n| products | page | p50 (ms) | p95 (ms) |\n| ---: | --- | ---: | ---: |")
+    for count, name, p50, p95 in rows:
+        print(f"| {count:,} | {name} | {p50:.1f} | {p95:.1f} |")
+
+
+def _measure_host(app, path: str, runs: int) -> tuple[float, float]:
+    client = app.test_client()
+    original_open = client.open
+
+    def open_on_store(*a, **kw):
+        kw.setdefault("headers", {})["Host"] = "bench.pasar.bench"
+        return original_open(*a, **kw)
+
+    client.open = open_on_store
+    return measure(client, path, runs)
+
+
+if __name__ == "__main__":
+    main()

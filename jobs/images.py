@@ -1,0 +1,70 @@
+"""The image job: re-encode an uploaded product image and make its sizes (Pillow)."""
+
+import io
+import logging
+import warnings
+
+from PIL import Image, ImageOps, UnidentifiedImageError
+
+from app.catalog.images import SIZES
+from app.catalog.models import ProductImage
+from app.extensions import db
+from app.storage import get_storage
+
+log = logging.getLogger(__name__)
+
+# Bigger than any real product photo; Pillow refuses decompression bombs above it.
+MAX_PIXELS = 50_000_000
+
+
+def process_product_image(image_id: int) -> str:
+    """Make the WebP sizes of one image; safe to run twice. Returns the image's status."""
+    image = db.session.get(ProductImage, image_id)
+    if image is None or image.status == "ready":
+        return "missing" if image is None else image.status
+    storage = get_storage()
+    original = storage.read(f"{image.key}/original")
+    try:
+        picture = _open(original)
+    except (
+        UnidentifiedImageError,
+        Image.DecompressionBombError,
+        Image.DecompressionBombWarning,
+        OSError,
+        ValueError,
+    ) as exc:
+        # A bad file won't get better on a retry: record why, and stop.
+        image.status = "failed"
+        image.error = f"{type(exc).__name__}: {exc}"[:500]
+        db.session.commit()
+        log.warning("image %s refused: %s", image_id, image.error)
+        return image.status
+    for name, edge in SIZES.items():
+        copy = picture.copy()
+        copy.thumbnail((edge, edge), Image.Resampling.LANCZOS)
+        buffer = io.BytesIO()
+        copy.save(buffer, "WEBP", quality=82, method=4)
+        storage.save(f"{image.key}/{name}.webp", buffer.getvalue())
+    image.width, image.height = picture.size
+    image.status = "ready"
+    image.error = None
+    db.session.commit()
+    return image.status
+
+
+def _open(data: bytes) -> Image.Image:
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", Image.DecompressionBombWarning)
+        previous = Image.MAX_IMAGE_PIXELS
+        Image.MAX_IMAGE_PIXELS = MAX_PIXELS
+        try:
+            picture = Image.open(io.BytesIO(data))
+            if picture.format not in ("JPEG", "PNG", "WEBP"):
+                raise ValueError(f"unsupported format {picture.format}")
+            picture.load()
+        finally:
+            Image.MAX_IMAGE_PIXELS = previous
+    picture = ImageOps.exif_transpose(picture)  # honour the camera's rotation, then drop EXIF
+    if picture.mode not in ("RGB", "RGBA"):
+        picture = picture.convert("RGBA" if "A" in picture.getbands() else "RGB")
+    return picture
