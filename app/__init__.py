@@ -106,9 +106,8 @@ def register_blueprints(app: Flask) -> None:
     from app.dashboard.views import bp as dashboard_bp
     from app.health.views import bp as health_bp
     from app.marketplace.views import bp as marketplace_bp
-    from app.storefront.views import bp as storefront_bp
-
     from app.storage import bp as media_bp
+    from app.storefront.views import bp as storefront_bp
 
     app.register_blueprint(health_bp)
     app.register_blueprint(media_bp)
