@@ -21,6 +21,12 @@ def create_app(test_config: dict | None = None) -> Flask:
     )
     os.makedirs(app.instance_path, exist_ok=True)
     app.config.from_mapping(load_config(app.instance_path, test_config))
+    if app.config["TRUSTED_PROXIES"]:
+        # Client IPs (rate limits, audit) and the scheme come from the trusted proxies only.
+        from werkzeug.middleware.proxy_fix import ProxyFix
+
+        hops = app.config["TRUSTED_PROXIES"]
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops, x_host=hops)
     configure_logging(app)
     register_extensions(app)
     register_request_hooks(app)

@@ -18,7 +18,7 @@ def seed_demo_command(products: int, no_images: bool):
     """Create the demo stores, logins and catalogs (idempotent) and print the logins."""
     from app.demo import DEMO_PASSWORD, seed_demo
 
-    logins = seed_demo(products=products, images=not no_images)
+    logins = seed_demo(products=products, images=not no_images, progress=click.echo)
     click.echo(f"Demo ready. Platform: {platform_url()}")
     from sqlalchemy import select
 

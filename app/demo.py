@@ -56,7 +56,9 @@ def _ensure_user(email: str, name: str, is_superuser: bool = False) -> User:
     return user
 
 
-def seed_demo(products: int = 200, images: bool = True) -> list[tuple[str, str, str]]:
+def seed_demo(
+    products: int = 200, images: bool = True, progress=lambda message: None
+) -> list[tuple[str, str, str]]:
     """Create whatever demo rows are missing (safe to run again); returns (role, email, where).
 
     Each store is filled up to `products` products with variants, categories and pictures.
@@ -86,6 +88,8 @@ def seed_demo(products: int = 200, images: bool = True) -> list[tuple[str, str, 
             db.session.add(Membership(store=store, user=owner, role="owner"))
         logins.append(("owner", spec["owner"], spec["slug"]))
         db.session.commit()
-        seed_store_catalog(store, products, images=images)
+        progress(f"Filling {store.name} with up to {products} products...")
+        added = seed_store_catalog(store, products, images=images)
+        progress(f"  {added} products added.")
     db.session.commit()
     return logins

@@ -80,3 +80,21 @@ def test_https_turns_on_secure_cookies_and_hsts(tmp_path, monkeypatch):
     assert config["SESSION_COOKIE_HTTPONLY"] and config["SESSION_COOKIE_SAMESITE"] == "Lax"
     monkeypatch.setenv("PREFERRED_URL_SCHEME", "http")
     assert not load_config(str(tmp_path))["SESSION_COOKIE_SECURE"]
+
+
+def test_trusted_proxies_set_the_client_ip(tmp_path, monkeypatch):
+    from flask import request
+
+    from app import create_app
+
+    monkeypatch.setenv("TRUSTED_PROXIES", "1")
+    app = create_app({"SQLALCHEMY_DATABASE_URI": f"sqlite:///{tmp_path / 'x.db'}", "TESTING": True})
+
+    @app.get("/_ip")
+    def ip():
+        return request.remote_addr
+
+    response = app.test_client().get(
+        "/_ip", headers={"Host": "pasar.localhost:5000", "X-Forwarded-For": "203.0.113.9"}
+    )
+    assert response.get_data(as_text=True) == "203.0.113.9"
