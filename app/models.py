@@ -13,6 +13,7 @@ from app.catalog.models import (
     ProductTag,
     Variant,
 )
+from app.inventory.models import StockMovement
 from app.notifications.models import EmailMessage
 from tenants.models import Store
 
@@ -28,6 +29,7 @@ __all__ = [
     "ProductImage",
     "ProductSlugRedirect",
     "ProductTag",
+    "StockMovement",
     "Store",
     "User",
     "Variant",

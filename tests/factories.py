@@ -83,5 +83,9 @@ def make_product(
             **fields,
         )
         db.session.refresh(product)
-        product.variants  # noqa: B018  (load them before detaching)
-        return detach(product)
+        variants = list(product.variants)  # loaded (with their columns) before detaching
+        for variant in variants:
+            db.session.refresh(variant)
+            db.session.expunge(variant)
+        db.session.expunge(product)
+        return product

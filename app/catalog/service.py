@@ -195,11 +195,30 @@ def create_product(
         product.category_links.append(ProductCategory(store_id=store.id, category_id=category.id))
     refresh_summary(product)
     db.session.add(product)
+    db.session.flush()
+    _record_opening_stock(product)
     if commit:
         db.session.commit()
-    else:
-        db.session.flush()
     return product
+
+
+def _record_opening_stock(product: Product) -> None:
+    """The stock a product starts with enters the ledger as received, so the sums agree."""
+    from app.inventory.models import StockMovement
+
+    for variant in product.variants:
+        if variant.stock:
+            db.session.add(
+                StockMovement(
+                    store_id=variant.store_id,
+                    variant_id=variant.id,
+                    kind="receive",
+                    quantity=variant.stock,
+                    stock_after=variant.stock,
+                    reason="Opening stock",
+                    reference=f"product:{product.id}",
+                )
+            )
 
 
 def count_products(store: Store) -> int:

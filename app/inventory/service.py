@@ -1,0 +1,121 @@
+"""Changing stock: a conditional UPDATE per variant plus a ledger row, in the caller's transaction.
+
+Stock never goes negative: the UPDATE only matches while enough stock is left (and the schema's
+CHECK (stock >= 0) is the backstop). Variants are always updated in id order so that two
+orders touching the same variants lock them in the same order and cannot deadlock.
+"""
+
+from collections import defaultdict
+
+from sqlalchemy import func, select, update
+
+from app.catalog.models import Variant
+from app.extensions import db
+from app.inventory.models import MOVEMENT_KINDS, StockMovement
+
+
+class InsufficientStock(Exception):
+    """Not enough stock for a variant; `variant_id`, `wanted` and `available` say how short."""
+
+    def __init__(self, variant_id: int, wanted: int, available: int):
+        super().__init__(f"variant {variant_id}: wanted {wanted}, {available} left")
+        self.variant_id = variant_id
+        self.wanted = wanted
+        self.available = available
+
+
+def apply_movement(
+    store_id: int,
+    variant_id: int,
+    quantity: int,
+    kind: str,
+    *,
+    reason: str = "",
+    reference: str | None = None,
+    user_id: int | None = None,
+) -> int:
+    """Add `quantity` (negative to take) to a variant's stock and record it; returns the new stock.
+
+    Raises InsufficientStock if taking would go below zero, LookupError for a variant that
+    isn't the store's. Does not commit: the caller's transaction decides.
+    """
+    if kind not in MOVEMENT_KINDS:
+        raise ValueError(f"unknown movement kind {kind!r}")
+    if not isinstance(quantity, int) or quantity == 0:
+        raise ValueError("a movement changes stock by a non-zero whole number")
+    result = db.session.execute(
+        update(Variant)
+        .where(
+            Variant.id == variant_id, Variant.store_id == store_id, Variant.stock + quantity >= 0
+        )
+        .values(stock=Variant.stock + quantity)
+        .returning(Variant.stock)
+    ).first()
+    if result is None:
+        available = db.session.scalar(
+            select(Variant.stock).where(Variant.id == variant_id, Variant.store_id == store_id)
+        )
+        if available is None:
+            raise LookupError(f"variant {variant_id} is not in store {store_id}")
+        raise InsufficientStock(variant_id, -quantity, available)
+    db.session.add(
+        StockMovement(
+            store_id=store_id,
+            variant_id=variant_id,
+            kind=kind,
+            quantity=quantity,
+            stock_after=result.stock,
+            reason=reason[:300],
+            reference=reference,
+            user_id=user_id,
+        )
+    )
+    return result.stock
+
+
+def take_stock(
+    store_id: int,
+    quantities: list[tuple[int, int]],
+    *,
+    kind: str = "sale",
+    reference: str | None = None,
+    user_id: int | None = None,
+) -> None:
+    """Take stock for several (variant_id, quantity) lines, all or nothing, in id order.
+
+    Lines of the same variant are added up first. Variants that don't track inventory are
+    skipped. On InsufficientStock the caller must roll back its transaction.
+    """
+    wanted: dict[int, int] = defaultdict(int)
+    for variant_id, quantity in quantities:
+        if not isinstance(quantity, int) or quantity <= 0:
+            raise ValueError("quantities are positive whole numbers")
+        wanted[variant_id] += quantity
+    tracked = set(
+        db.session.scalars(
+            select(Variant.id).where(
+                Variant.store_id == store_id,
+                Variant.id.in_(wanted),
+                Variant.track_inventory.is_(True),
+            )
+        )
+    )
+    for variant_id in sorted(wanted):
+        if variant_id in tracked:
+            apply_movement(
+                store_id,
+                variant_id,
+                -wanted[variant_id],
+                kind,
+                reference=reference,
+                user_id=user_id,
+            )
+
+
+def ledger_total(variant_id: int) -> int:
+    """The sum of a variant's movements (which must equal its stock)."""
+    return db.session.scalar(
+        select(func.coalesce(func.sum(StockMovement.quantity), 0)).where(
+            StockMovement.variant_id == variant_id
+        )
+    )
