@@ -3,6 +3,7 @@
 from app.accounts.models import Membership, User
 from app.addresses.models import Address
 from app.audit.models import AuditLog
+from app.cart.models import Cart, CartItem
 from app.catalog.models import (
     Category,
     Product,
@@ -15,14 +16,30 @@ from app.catalog.models import (
 )
 from app.inventory.models import StockMovement
 from app.notifications.models import EmailMessage
+from app.orders.models import (
+    Coupon,
+    CouponRedemption,
+    Order,
+    OrderCounter,
+    OrderEvent,
+    OrderLine,
+)
 from tenants.models import Store
 
 __all__ = [
     "Address",
     "AuditLog",
+    "Cart",
+    "CartItem",
     "Category",
+    "Coupon",
+    "CouponRedemption",
     "EmailMessage",
     "Membership",
+    "Order",
+    "OrderCounter",
+    "OrderEvent",
+    "OrderLine",
     "Product",
     "ProductCategory",
     "ProductFAQ",

@@ -36,3 +36,13 @@ def sweep_email_outbox() -> int:
     if ids:
         log.info("re-enqueued %d stale emails", len(ids))
     return len(ids)
+
+
+def expire_unpaid_orders_job() -> int:
+    """Cancel orders left unpaid past their time and return their stock (runs every minute)."""
+    from app.orders.service import expire_unpaid_orders
+
+    expired = expire_unpaid_orders()
+    if expired:
+        log.info("expired %d unpaid orders", expired)
+    return expired

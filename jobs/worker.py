@@ -62,9 +62,9 @@ def worker_command(burst: bool, queues: tuple[str, ...]):
 
 def periodic_jobs():
     """(function, queue, interval in seconds) for every job that runs on a timer."""
-    from jobs.maintenance import sweep_email_outbox
+    from jobs.maintenance import expire_unpaid_orders_job, sweep_email_outbox
 
-    return [(sweep_email_outbox, "default", 300)]
+    return [(sweep_email_outbox, "default", 300), (expire_unpaid_orders_job, "default", 60)]
 
 
 @click.command("cron")

@@ -89,3 +89,49 @@ def test_a_job_over_its_timeout_is_stopped_and_failed(production_app, worker):
 
         fetched = wait_for(failed, timeout=20, what="the job to time out")
         assert "JobTimeoutException" in fetched.latest_result().exc_string
+
+
+def test_cron_registers_the_periodic_jobs():
+    from jobs.maintenance import expire_unpaid_orders_job, sweep_email_outbox
+    from jobs.worker import periodic_jobs
+
+    assert {func for func, _, _ in periodic_jobs()} == {
+        sweep_email_outbox,
+        expire_unpaid_orders_job,
+    }
+
+
+def test_the_expiry_job_runs_on_the_worker(production_app, worker):
+    from datetime import timedelta
+
+    from app.database import utcnow
+    from app.orders.models import Order
+    from jobs.maintenance import expire_unpaid_orders_job
+    from tests.factories import make_store
+
+    with production_app.app_context():
+        store = make_store("expiry", "Expiry Shop")
+        order = Order(
+            store_id=store.id,
+            number=1001,
+            idempotency_key="k" * 20,
+            email="a@example.com",
+            status="pending_payment",
+            currency="USD",
+            subtotal=100,
+            total=100,
+            expires_at=utcnow() - timedelta(minutes=1),
+        )
+        db.session.add(order)
+        db.session.commit()
+        order_id = order.id
+        db.session.remove()  # SQLite: release the write lock before the worker needs it
+        job = enqueue(expire_unpaid_orders_job)
+
+        def done():
+            job.refresh()
+            return job.get_status() == "finished"
+
+        wait_for(done, what="the expiry job")
+        db.session.expire_all()
+        assert db.session.get(Order, order_id).status == "cancelled"

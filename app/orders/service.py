@@ -1,0 +1,301 @@
+"""Placing orders (one transaction), moving them through their states, expiring unpaid ones."""
+
+import re
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+from sqlalchemy import func, insert, select, update
+from sqlalchemy.exc import IntegrityError
+
+from app.catalog.models import Product, Variant
+from app.checkout.pricing import Coupon as CouponTerms
+from app.checkout.pricing import Line, ShippingRate, TaxRule, compute_totals
+from app.database import utcnow
+from app.extensions import db
+from app.inventory.service import InsufficientStock, apply_movement, take_stock
+from app.orders import states
+from app.orders.models import Coupon, CouponRedemption, Order, OrderCounter, OrderEvent, OrderLine
+from tenants.models import Store
+
+UNPAID_TTL = timedelta(minutes=30)
+_KEY_RE = re.compile(r"^[A-Za-z0-9_-]{16,64}$")
+
+
+class CheckoutError(ValueError):
+    """Checkout refused; the message is for the shopper."""
+
+    def __init__(self, message: str, field: str = "cart"):
+        super().__init__(message)
+        self.message = message
+        self.field = field
+
+
+class SoldOut(CheckoutError):
+    """Some items ran out while the shopper was checking out."""
+
+    def __init__(self, variant_id: int, available: int):
+        super().__init__(
+            "Sorry, an item in your cart just sold out."
+            if available == 0
+            else f"Sorry, only {available} of an item in your cart are left."
+        )
+        self.variant_id = variant_id
+        self.available = available
+
+
+@dataclass(frozen=True)
+class Checkout:
+    """Everything a checkout submits; prices are never taken from it, only from the catalog."""
+
+    email: str
+    lines: list[tuple[int, int]]  # (variant_id, quantity)
+    idempotency_key: str
+    shipping_address: dict
+    billing_address: dict | None = None
+    shipping: ShippingRate = field(default_factory=ShippingRate)
+    shipping_method: str = "Standard"
+    tax: TaxRule = field(default_factory=TaxRule)
+    coupon_code: str | None = None
+    user_id: int | None = None
+    payment_provider: str = "test"
+
+
+def find_order_by_key(store: Store, key: str) -> Order | None:
+    return db.session.scalar(
+        select(Order).where(Order.store_id == store.id, Order.idempotency_key == key)
+    )
+
+
+def _next_number(store_id: int) -> int:
+    """The store's next order number; the counter row stays locked until the transaction ends."""
+    bump = (
+        update(OrderCounter)
+        .where(OrderCounter.store_id == store_id)
+        .values(last_number=OrderCounter.last_number + 1)
+        .returning(OrderCounter.last_number)
+    )
+    number = db.session.scalar(bump)
+    if number is None:
+        try:
+            with db.session.begin_nested():
+                db.session.execute(insert(OrderCounter).values(store_id=store_id, last_number=1000))
+        except IntegrityError:
+            pass  # another checkout created it first
+        number = db.session.scalar(bump)
+    return number
+
+
+def _valid_coupon(store: Store, code: str, email: str, now: datetime) -> Coupon:
+    coupon = db.session.scalar(
+        select(Coupon).where(Coupon.store_id == store.id, Coupon.code == code.strip().upper())
+    )
+    if coupon is None or not coupon.active:
+        raise CheckoutError("That coupon code isn't valid.", "coupon")
+    if coupon.starts_at and now < coupon.starts_at:
+        raise CheckoutError("That coupon isn't active yet.", "coupon")
+    if coupon.ends_at and now >= coupon.ends_at:
+        raise CheckoutError("That coupon has expired.", "coupon")
+    if coupon.usage_limit is not None and coupon.times_used >= coupon.usage_limit:
+        raise CheckoutError("That coupon has been used up.", "coupon")
+    if coupon.per_customer_limit is not None:
+        used = db.session.scalar(
+            select(func.count()).where(
+                CouponRedemption.coupon_id == coupon.id, CouponRedemption.email == email
+            )
+        )
+        if used >= coupon.per_customer_limit:
+            raise CheckoutError("You've already used that coupon.", "coupon")
+    return coupon
+
+
+def place_order(store: Store, checkout: Checkout, *, now: datetime | None = None) -> Order:
+    """Create the order, its lines, the stock sales and the coupon use in one transaction.
+
+    The same idempotency key returns the first order instead of making another. Raises
+    CheckoutError (SoldOut when stock ran out) with nothing written.
+    """
+    now = now or utcnow()
+    if not _KEY_RE.fullmatch(checkout.idempotency_key or ""):
+        raise CheckoutError("This checkout form is invalid. Reload the page and try again.")
+    existing = find_order_by_key(store, checkout.idempotency_key)
+    if existing is not None:
+        return existing
+    if not store.is_active:
+        raise CheckoutError("This store isn't taking orders at the moment.")
+    quantities: dict[int, int] = {}
+    for variant_id, quantity in checkout.lines:
+        if not isinstance(quantity, int) or isinstance(quantity, bool) or not 1 <= quantity <= 999:
+            raise CheckoutError("Quantities must be whole numbers from 1 to 999.")
+        quantities[variant_id] = quantities.get(variant_id, 0) + quantity
+    if not quantities:
+        raise CheckoutError("Your cart is empty.")
+    rows = db.session.execute(
+        select(Variant, Product)
+        .join(Product, Product.id == Variant.product_id)
+        .where(Variant.store_id == store.id, Variant.id.in_(quantities), Product.status == "active")
+    ).all()
+    if len(rows) != len(quantities):
+        raise CheckoutError("An item in your cart is no longer available.")
+    email = checkout.email.strip().lower()
+    coupon = (
+        _valid_coupon(store, checkout.coupon_code, email, now) if checkout.coupon_code else None
+    )
+    by_id = {variant.id: (variant, product) for variant, product in rows}
+    ordered = sorted(quantities)
+    totals = compute_totals(
+        [Line(by_id[v][0].price, quantities[v]) for v in ordered],
+        coupon=CouponTerms(coupon.kind, coupon.value, coupon.min_subtotal) if coupon else None,
+        shipping=checkout.shipping,
+        tax=checkout.tax,
+    )
+    if coupon is not None and totals.discount == 0:
+        raise CheckoutError(
+            totals.notes[0] if totals.notes else "That coupon doesn't apply.", "coupon"
+        )
+    try:
+        number = _next_number(store.id)
+        order = Order(
+            store_id=store.id,
+            number=number,
+            idempotency_key=checkout.idempotency_key,
+            user_id=checkout.user_id,
+            email=email,
+            status=states.PENDING_PAYMENT,
+            currency=store.currency,
+            subtotal=totals.subtotal,
+            discount=totals.discount,
+            shipping=totals.shipping,
+            tax=totals.tax,
+            tax_inclusive=checkout.tax.inclusive,
+            total=totals.total,
+            coupon_code=coupon.code if coupon else None,
+            shipping_address=dict(checkout.shipping_address),
+            billing_address=dict(checkout.billing_address or checkout.shipping_address),
+            shipping_method=checkout.shipping_method,
+            payment_provider=checkout.payment_provider,
+            placed_at=now,
+            expires_at=now + UNPAID_TTL,
+        )
+        for variant_id in ordered:
+            variant, product = by_id[variant_id]
+            order.lines.append(
+                OrderLine(
+                    store_id=store.id,
+                    variant_id=variant.id,
+                    product_title=product.title,
+                    variant_title=variant.title,
+                    sku=variant.sku,
+                    unit_price=variant.price,
+                    quantity=quantities[variant_id],
+                    line_total=variant.price * quantities[variant_id],
+                )
+            )
+        order.events.append(
+            OrderEvent(
+                store_id=store.id,
+                from_status=None,
+                to_status=states.PENDING_PAYMENT,
+                note="Order placed",
+                actor_id=checkout.user_id,
+                created_at=now,
+            )
+        )
+        db.session.add(order)
+        db.session.flush()
+        take_stock(
+            store.id,
+            [(v, quantities[v]) for v in ordered],
+            kind="sale",
+            reference=f"order:{order.id}",
+            user_id=checkout.user_id,
+        )
+        if coupon is not None:
+            used = db.session.execute(
+                update(Coupon)
+                .where(
+                    Coupon.id == coupon.id,
+                    (Coupon.usage_limit.is_(None)) | (Coupon.times_used < Coupon.usage_limit),
+                )
+                .values(times_used=Coupon.times_used + 1)
+            ).rowcount
+            if not used:
+                raise CheckoutError("That coupon has been used up.", "coupon")
+            db.session.add(
+                CouponRedemption(
+                    store_id=store.id, coupon_id=coupon.id, order_id=order.id, email=email
+                )
+            )
+        db.session.commit()
+    except InsufficientStock as exc:
+        db.session.rollback()
+        raise SoldOut(exc.variant_id, exc.available) from None
+    except CheckoutError:
+        db.session.rollback()
+        raise
+    except IntegrityError:
+        db.session.rollback()
+        existing = find_order_by_key(store, checkout.idempotency_key)
+        if existing is None:
+            raise
+        return existing  # the same submit won the race a moment ago
+    return order
+
+
+def transition(order: Order, to_status: str, *, actor_id: int | None = None, note: str = ""):
+    """Move an order to `to_status` (IllegalTransition if the state machine says no)."""
+    states.check_transition(order.status, to_status)
+    order.events.append(
+        OrderEvent(
+            store_id=order.store_id,
+            from_status=order.status,
+            to_status=to_status,
+            note=note,
+            actor_id=actor_id,
+        )
+    )
+    order.status = to_status
+    if to_status == states.PAID:
+        order.paid_at = utcnow()
+
+
+def return_stock(order: Order, *, kind: str = "cancellation", actor_id: int | None = None):
+    """Put an order's items back in stock (variants that still exist and track inventory)."""
+    for line in sorted(order.lines, key=lambda line: line.variant_id or 0):
+        if line.variant_id is None:
+            continue
+        tracked = db.session.scalar(
+            select(Variant.track_inventory).where(
+                Variant.id == line.variant_id, Variant.store_id == order.store_id
+            )
+        )
+        if tracked:
+            apply_movement(
+                order.store_id,
+                line.variant_id,
+                line.quantity,
+                kind,
+                reference=f"order:{order.id}",
+                user_id=actor_id,
+            )
+
+
+def expire_unpaid_orders(now: datetime | None = None, batch: int = 200) -> int:
+    """Cancel orders left unpaid past their expiry and return their stock; safe to run twice."""
+    now = now or utcnow()
+    ids = db.session.scalars(
+        select(Order.id)
+        .where(Order.status == states.PENDING_PAYMENT, Order.expires_at < now)
+        .order_by(Order.id)
+        .limit(batch)
+    ).all()
+    expired = 0
+    for order_id in ids:
+        order = db.session.scalar(select(Order).where(Order.id == order_id).with_for_update())
+        if order is None or order.status != states.PENDING_PAYMENT:
+            db.session.rollback()
+            continue  # paid or cancelled meanwhile
+        transition(order, states.CANCELLED, note="Not paid in time")
+        return_stock(order)
+        db.session.commit()
+        expired += 1
+    return expired
