@@ -24,6 +24,7 @@ from app.orders.models import (
     OrderEvent,
     OrderLine,
 )
+from app.payments.models import Payment, WebhookEvent
 from tenants.models import Store
 
 __all__ = [
@@ -40,6 +41,7 @@ __all__ = [
     "OrderCounter",
     "OrderEvent",
     "OrderLine",
+    "Payment",
     "Product",
     "ProductCategory",
     "ProductFAQ",
@@ -50,4 +52,5 @@ __all__ = [
     "Store",
     "User",
     "Variant",
+    "WebhookEvent",
 ]
