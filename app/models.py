@@ -14,6 +14,7 @@ from app.catalog.models import (
     ProductTag,
     Variant,
 )
+from app.checkout.models import CheckoutSettings
 from app.inventory.models import StockMovement
 from app.notifications.models import EmailMessage
 from app.orders.models import (
@@ -33,6 +34,7 @@ __all__ = [
     "Cart",
     "CartItem",
     "Category",
+    "CheckoutSettings",
     "Coupon",
     "CouponRedemption",
     "EmailMessage",

@@ -8,18 +8,23 @@ correct state. An amount or currency that doesn't match the order flags the even
 import hashlib
 import hmac
 import json
+from decimal import Decimal
 
+from babel.numbers import get_currency_precision
 from flask import current_app
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
+from app.checkout.models import CheckoutSettings
+from app.checkout.secrets import decrypt
 from app.database import utcnow
 from app.extensions import db
 from app.orders import states
 from app.orders.models import Order
 from app.orders.service import transition
 from app.payments.models import Payment, WebhookEvent
-from app.payments.signatures import SignatureError, verify_stripe
+from app.payments.providers import midtrans_status
+from app.payments.signatures import SignatureError, verify_midtrans, verify_stripe
 
 TEST_GATEWAY = "test"
 
@@ -30,24 +35,12 @@ def gateway_secret(store_id: int) -> str:
     return hmac.new(key, f"test-gateway:{store_id}".encode(), hashlib.sha256).hexdigest()
 
 
-def record_test_gateway_event(store, raw_body: bytes, signature: str | None) -> tuple[int, str]:
-    """Verify and store a test-gateway webhook; returns (HTTP status, what happened).
-
-    Nothing is stored unless the signature is genuine; a repeated event id is a no-op.
-    """
-    try:
-        verify_stripe(raw_body, signature, gateway_secret(store.id))
-    except SignatureError:
-        return 400, "bad signature"
-    try:
-        payload = json.loads(raw_body)
-        event_id, event_type = str(payload["id"]), str(payload["type"])
-        if not (0 < len(event_id) <= 120 and 0 < len(event_type) <= 60):
-            raise ValueError
-    except (ValueError, KeyError, TypeError):
+def record_event(provider: str, store, event_id: str, event_type: str, payload: dict):
+    """Store a verified event once and enqueue its application; returns (status, outcome)."""
+    if not (0 < len(event_id) <= 120 and 0 < len(event_type) <= 60):
         return 400, "malformed event"
     event = WebhookEvent(
-        provider=TEST_GATEWAY,
+        provider=provider,
         event_id=event_id,
         store_id=store.id,
         event_type=event_type,
@@ -66,6 +59,136 @@ def record_test_gateway_event(store, raw_body: bytes, signature: str | None) -> 
     return 200, "recorded"
 
 
+def record_test_gateway_event(store, raw_body: bytes, signature: str | None) -> tuple[int, str]:
+    """Verify and store a test-gateway webhook (nothing is stored unless it is genuine)."""
+    try:
+        verify_stripe(raw_body, signature, gateway_secret(store.id))
+    except SignatureError:
+        return 400, "bad signature"
+    try:
+        payload = json.loads(raw_body)
+        event_id, event_type = str(payload["id"]), str(payload["type"])
+    except (ValueError, KeyError, TypeError):
+        return 400, "malformed event"
+    return record_event(TEST_GATEWAY, store, event_id, event_type, payload)
+
+
+def record_stripe_event(store, raw_body: bytes, signature: str | None) -> tuple[int, str]:
+    """Verify a Stripe webhook with the store's endpoint secret, normalise and store it."""
+    settings = db.session.get(CheckoutSettings, store.id)
+    secret = decrypt(settings.stripe_webhook_secret) if settings else None
+    try:
+        verify_stripe(raw_body, signature, secret or "")
+    except SignatureError:
+        return 400, "bad signature"
+    try:
+        event = json.loads(raw_body)
+        event_id, kind, obj = str(event["id"]), str(event["type"]), event["data"]["object"]
+    except (ValueError, KeyError, TypeError):
+        return 400, "malformed event"
+    payload = {"stripe_type": kind}
+    if kind == "checkout.session.completed" and obj.get("payment_status") == "paid":
+        payload.update(
+            type="payment.succeeded",
+            order_number=_int((obj.get("metadata") or {}).get("order_number")),
+            amount=obj.get("amount_total"),
+            currency=str(obj.get("currency", "")).upper(),
+            payment_id=obj.get("payment_intent") or obj.get("id"),
+        )
+    elif kind == "refund.created" and obj.get("status") in ("succeeded", "pending"):
+        charge = db.session.scalar(
+            select(Payment).where(
+                Payment.provider == "stripe",
+                Payment.provider_ref == str(obj.get("payment_intent")),
+                Payment.kind == "charge",
+            )
+        )
+        order = db.session.get(Order, charge.order_id) if charge else None
+        payload.update(
+            type="refund.succeeded",
+            order_number=order.number if order else None,
+            amount=obj.get("amount"),
+            currency=str(obj.get("currency", "")).upper(),
+            refund_id=obj.get("id"),
+        )
+    else:
+        payload["type"] = kind
+    return record_event("stripe", store, event_id, payload["type"], payload)
+
+
+def record_midtrans_notification(store, raw_body: bytes) -> tuple[int, str]:
+    """Verify a Midtrans notification by its signature_key and store it as a hint.
+
+    The signature has no timestamp, so the job asks Midtrans for the real status before
+    anything is applied: a replayed notification can only make Pasar look again.
+    """
+    settings = db.session.get(CheckoutSettings, store.id)
+    server_key = decrypt(settings.midtrans_server_key) if settings else None
+    try:
+        notification = json.loads(raw_body)
+        if not isinstance(notification, dict):
+            raise ValueError
+        verify_midtrans(notification, server_key or "")
+    except (ValueError, SignatureError):
+        return 400, "bad signature"
+    event_id = (
+        f"{notification.get('transaction_id', '')}:"
+        f"{notification.get('transaction_status', '')}:{notification['status_code']}"
+    )
+    return record_event(
+        "midtrans", store, event_id, "midtrans.notification", {"order_id": notification["order_id"]}
+    )
+
+
+def _int(value) -> int | None:
+    try:
+        return int(value)
+    except (TypeError, ValueError):
+        return None
+
+
+def _midtrans_truth(event: WebhookEvent) -> dict:
+    """Ask Midtrans for the transaction's current status and express it like other events."""
+    settings = db.session.get(CheckoutSettings, event.store_id)
+    order_id = str(event.payload.get("order_id", ""))
+    status = midtrans_status(settings, order_id)  # network errors propagate: RQ retries
+    number = _int(order_id.rpartition("-")[2])
+    order = db.session.scalar(
+        select(Order).where(Order.store_id == event.store_id, Order.number == number)
+    )
+    currency = order.currency if order else "IDR"
+    scale = 10 ** get_currency_precision(currency)
+    gross = int(Decimal(str(status.get("gross_amount", "0"))) * scale)
+    transaction = status.get("transaction_status")
+    if transaction == "settlement" or (
+        transaction == "capture" and status.get("fraud_status") in (None, "accept")
+    ):
+        return {
+            "type": "payment.succeeded",
+            "order_number": number,
+            "amount": gross,
+            "currency": str(status.get("currency", currency)).upper(),
+            "payment_id": status.get("transaction_id"),
+        }
+    if transaction in ("refund", "partial_refund"):
+        refunded = int(Decimal(str(status.get("refund_amount", gross))) * scale)
+        already = -sum(
+            db.session.scalars(
+                select(Payment.amount).where(
+                    Payment.order_id == (order.id if order else 0), Payment.kind == "refund"
+                )
+            )
+        )
+        return {
+            "type": "refund.succeeded",
+            "order_number": number,
+            "amount": refunded - already,
+            "currency": currency,
+            "refund_id": f"{status.get('transaction_id')}:{refunded}",
+        }
+    return {"type": f"midtrans.{transaction}", "order_number": number}
+
+
 def _finish(event: WebhookEvent, status: str, note: str = "") -> str:
     event.status = status
     event.note = note[:1000]
@@ -79,7 +202,8 @@ def apply_webhook_event(event_pk: int) -> str:
     event = db.session.get(WebhookEvent, event_pk)
     if event is None or event.status != "received":
         return "missing" if event is None else event.status
-    data = event.payload
+    data = _midtrans_truth(event) if event.provider == "midtrans" else event.payload
+    kind = data.get("type", event.event_type)
     order = db.session.scalar(
         select(Order)
         .where(Order.store_id == event.store_id, Order.number == data.get("order_number"))
@@ -88,7 +212,7 @@ def apply_webhook_event(event_pk: int) -> str:
     if order is None:
         return _finish(event, "flagged", "unknown order")
     amount, currency = data.get("amount"), data.get("currency")
-    if event.event_type == "payment.succeeded":
+    if kind == "payment.succeeded":
         if amount != order.total or currency != order.currency:
             return _finish(
                 event,
@@ -115,7 +239,7 @@ def apply_webhook_event(event_pk: int) -> str:
             )
         )
         return _finish(event, "applied")
-    if event.event_type == "refund.succeeded":
+    if kind == "refund.succeeded":
         if (
             currency != order.currency
             or not isinstance(amount, int)
@@ -144,4 +268,4 @@ def apply_webhook_event(event_pk: int) -> str:
             )
         )
         return _finish(event, "applied")
-    return _finish(event, "ignored", f"unhandled event type {event.event_type}")
+    return _finish(event, "ignored", f"unhandled event type {kind}")

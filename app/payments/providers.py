@@ -1,0 +1,141 @@
+"""Payment providers behind one interface: start a payment, refund, and (Midtrans) re-check.
+
+- test: Pasar's own hosted page; the shopper approves or declines and Pasar sends itself a
+  signed webhook, so the whole flow runs offline.
+- stripe: a Checkout Session through the official library; webhooks verified by signature.
+- midtrans: a Snap transaction; notifications are re-checked against the status API.
+
+Provider base URLs come from the config (STRIPE_API_BASE, MIDTRANS_API_BASE,
+MIDTRANS_SNAP_BASE), so tests point them at a local stand-in server.
+"""
+
+from dataclasses import dataclass
+from decimal import Decimal
+
+import requests
+import stripe
+from babel.numbers import get_currency_precision
+from flask import current_app
+
+from app.checkout.models import CheckoutSettings
+from app.checkout.secrets import decrypt
+
+
+class ProviderError(RuntimeError):
+    """The provider refused or could not be reached; the message is safe to show."""
+
+
+@dataclass(frozen=True)
+class PaymentStart:
+    """Where to send the shopper to pay, and the provider's reference for this attempt."""
+
+    redirect_url: str
+    reference: str
+
+
+def major_units(amount_minor: int, currency: str) -> Decimal:
+    return Decimal(amount_minor).scaleb(-get_currency_precision(currency))
+
+
+def midtrans_order_id(store, order) -> str:
+    """The order id Pasar gives Midtrans: unique across stores, readable in their dashboard."""
+    return f"{store.slug}-{order.number}"
+
+
+def _stripe(settings: CheckoutSettings) -> stripe.StripeClient:
+    key = decrypt(settings.stripe_secret_key)
+    if not key:
+        raise ProviderError("Stripe is not set up for this store yet.")
+    base = current_app.config.get("STRIPE_API_BASE")
+    return stripe.StripeClient(
+        key, base_addresses={"api": base} if base else None, max_network_retries=2
+    )
+
+
+def start_stripe(
+    store, order, settings: CheckoutSettings, *, success_url: str, cancel_url: str
+) -> PaymentStart:
+    """Create a Stripe Checkout Session for the order's total."""
+    try:
+        session = _stripe(settings).v1.checkout.sessions.create(
+            params={
+                "mode": "payment",
+                "customer_email": order.email,
+                "client_reference_id": str(order.id),
+                "metadata": {"store_id": str(store.id), "order_number": str(order.number)},
+                "line_items": [
+                    {
+                        "quantity": 1,
+                        "price_data": {
+                            "currency": order.currency.lower(),
+                            "unit_amount": order.total,
+                            "product_data": {"name": f"{store.name} order #{order.number}"},
+                        },
+                    }
+                ],
+                "success_url": success_url,
+                "cancel_url": cancel_url,
+            },
+            # A retried request can't create a second session for the same order.
+            options={"idempotency_key": f"pasar-order-{order.id}"},
+        )
+    except stripe.StripeError as exc:
+        current_app.logger.warning("stripe session for order %s failed: %s", order.id, exc)
+        raise ProviderError("We couldn't start the payment with Stripe. Please try again.") from exc
+    return PaymentStart(redirect_url=session.url, reference=session.id)
+
+
+def _midtrans_auth(settings: CheckoutSettings) -> tuple[str, str]:
+    key = decrypt(settings.midtrans_server_key)
+    if not key:
+        raise ProviderError("Midtrans is not set up for this store yet.")
+    return (key, "")
+
+
+def _midtrans_base(settings: CheckoutSettings, kind: str) -> str:
+    configured = current_app.config.get(f"MIDTRANS_{kind.upper()}_BASE")
+    if configured:
+        return configured.rstrip("/")
+    host = {"snap": "app", "api": "api"}[kind]
+    return f"https://{host}.{'' if settings.midtrans_production else 'sandbox.'}midtrans.com"
+
+
+def start_midtrans(store, order, settings: CheckoutSettings, *, finish_url: str) -> PaymentStart:
+    """Create a Snap transaction; Midtrans wants the gross amount in whole currency units."""
+    amount = major_units(order.total, order.currency)
+    if amount != amount.to_integral_value():
+        raise ProviderError("Midtrans needs a whole-number amount.")
+    body = {
+        "transaction_details": {
+            "order_id": midtrans_order_id(store, order),
+            "gross_amount": int(amount),
+        },
+        "customer_details": {"email": order.email},
+        "callbacks": {"finish": finish_url},
+    }
+    try:
+        response = requests.post(
+            f"{_midtrans_base(settings, 'snap')}/snap/v1/transactions",
+            json=body,
+            auth=_midtrans_auth(settings),
+            timeout=15,
+        )
+        response.raise_for_status()
+        data = response.json()
+        return PaymentStart(redirect_url=data["redirect_url"], reference=data["token"])
+    except (requests.RequestException, ValueError, KeyError) as exc:
+        current_app.logger.warning("midtrans snap for order %s failed: %s", order.id, exc)
+        raise ProviderError(
+            "We couldn't start the payment with Midtrans. Please try again."
+        ) from exc
+
+
+def midtrans_status(settings: CheckoutSettings, order_id: str) -> dict:
+    """The transaction's status as Midtrans reports it now (the truth behind a notification)."""
+    response = requests.get(
+        f"{_midtrans_base(settings, 'api')}/v2/{order_id}/status",
+        auth=_midtrans_auth(settings),
+        timeout=15,
+    )
+    response.raise_for_status()
+    return response.json()
