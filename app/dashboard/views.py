@@ -91,3 +91,6 @@ def staff_role(membership_id: int):
         email = db.session.get(User, membership.user_id).email
         flash(f"{email} is now {membership.role}.", "success")
     return redirect(url_for("dashboard.staff"), code=303)
+
+
+from app.dashboard import catalog  # noqa: E402, F401  (the catalog pages join this blueprint)

@@ -1,5 +1,7 @@
 """The role matrix: every dashboard and console route, for every kind of user."""
 
+import io
+
 import pytest
 from sqlalchemy import select
 
@@ -7,7 +9,7 @@ from app.accounts.models import Membership
 from app.audit.models import AuditLog
 from app.extensions import db
 from tests.conftest import sign_in_as
-from tests.factories import add_member, make_store, make_user
+from tests.factories import add_member, make_product, make_store, make_user
 
 USERS = [
     "anonymous",
@@ -28,7 +30,23 @@ SETTINGS = {
     "timezone": "UTC",
 }
 
-# (method, path, data, host) -> expected status per user. "{staff}" is the staff membership id.
+PRODUCT = {"title": "Renamed", "slug": "renamed", "status": "active", "tags": "a, b"}
+NEW_PRODUCT = {"title": "New", "sku": "NEW-1", "price": "9.99", "stock": "1", "status": "draft"}
+VARIANT = {"sku": "ROLE-1", "price": "5.00", "stock": "2", "track_inventory": "y"}
+
+
+def one_png() -> dict:
+    """A fresh upload each time (a file object can be read once)."""
+    from PIL import Image
+
+    buffer = io.BytesIO()
+    Image.new("RGB", (40, 30), (1, 2, 3)).save(buffer, "PNG")
+    buffer.seek(0)
+    return {"images": [(buffer, "a.png")]}
+
+
+# (method, path, data, host) -> expected status per user. "{staff}" is the staff membership id;
+# {product}, {variant}, {image} and {category} are rows of store A (the `catalog` fixture).
 ROUTES = [
     ("GET", "/admin/", None, "store"),
     ("GET", "/admin/settings", None, "store"),
@@ -36,6 +54,36 @@ ROUTES = [
     ("GET", "/admin/staff", None, "store"),
     ("POST", "/admin/staff/{staff}/role", {"role": "manager"}, "store"),
     ("GET", "/console/", None, "platform"),
+    ("GET", "/admin/products/", None, "store"),
+    ("POST", "/admin/products/bulk", {"action": "archive", "ids": "{product}"}, "store"),
+    ("GET", "/admin/products/new", None, "store"),
+    ("POST", "/admin/products/new", NEW_PRODUCT, "store"),
+    ("GET", "/admin/products/{product}/edit", None, "store"),
+    ("POST", "/admin/products/{product}/edit", PRODUCT, "store"),
+    (
+        "POST",
+        "/admin/products/{product}/options",
+        {"option1_name": "Size", "option1_values": "S, M"},
+        "store",
+    ),
+    ("POST", "/admin/products/{product}/duplicate", None, "store"),
+    ("POST", "/admin/products/{product}/archive", None, "store"),
+    ("POST", "/admin/products/{product}/delete", None, "store"),
+    ("GET", "/admin/products/{product}/variants/{variant}", None, "store"),
+    ("GET", "/admin/products/{product}/variants/{variant}/edit", None, "store"),
+    ("POST", "/admin/products/{product}/variants/{variant}", VARIANT, "store"),
+    ("POST", "/admin/products/{product}/images", one_png, "store"),
+    ("GET", "/admin/products/{product}/images/{image}", None, "store"),
+    ("POST", "/admin/products/{product}/images/{image}", {"alt": "Front"}, "store"),
+    ("POST", "/admin/products/{product}/images/{image}/move", {"direction": "down"}, "store"),
+    ("POST", "/admin/products/{product}/images/{image}/delete", None, "store"),
+    ("GET", "/admin/categories/", None, "store"),
+    ("GET", "/admin/categories/new", None, "store"),
+    ("POST", "/admin/categories/new", {"name": "Hats", "parent_id": ""}, "store"),
+    ("GET", "/admin/categories/{category}/edit", None, "store"),
+    ("POST", "/admin/categories/{category}/edit", {"name": "Caps", "parent_id": ""}, "store"),
+    ("POST", "/admin/categories/{category}/delete", None, "store"),
+    ("POST", "/admin/categories/{category}/move", {"direction": "up"}, "store"),
 ]
 
 EXPECTED = {
@@ -49,6 +97,27 @@ EXPECTED = {
     "other_owner": (404, 404, 404, 404, 404, 404),
     "superuser": (200, 200, 303, 200, 303, 200),
 }
+
+# Status of each catalog route (ROUTES[6:], all "products.edit") when a member may use it.
+CATALOG_ALLOWED = (
+    *(200, 303, 200, 303),  # product list, bulk, new, create
+    *(200, 303, 303, 303, 303, 303),  # edit, save, options, duplicate, archive, delete
+    *(200, 200, 303),  # variant row, variant edit row, variant save
+    *(303, 200, 303, 303, 303),  # image upload, card, alt, move, delete
+    *(200, 200, 303, 200, 303, 303, 303),  # categories list, new, create, edit, save, delete, move
+)
+CATALOG_EXPECTED = {
+    "anonymous": (302,) * len(CATALOG_ALLOWED),
+    "shopper": (404,) * len(CATALOG_ALLOWED),
+    "unverified_staff": (403,) * len(CATALOG_ALLOWED),
+    "staff": CATALOG_ALLOWED,
+    "manager": CATALOG_ALLOWED,
+    "owner": CATALOG_ALLOWED,
+    "other_owner": (404,) * len(CATALOG_ALLOWED),
+    "superuser": CATALOG_ALLOWED,
+}
+for _kind, _codes in CATALOG_EXPECTED.items():
+    EXPECTED[_kind] = EXPECTED[_kind] + _codes
 
 
 @pytest.fixture
@@ -80,12 +149,33 @@ def cast(app, store_a):
     return people, memberships
 
 
+@pytest.fixture
+def catalog(app, store_a):
+    """A product with one variant and one image, and a category, in store A."""
+    from app.catalog.images import add_image
+    from app.catalog.models import Category, Product
+    from app.catalog.service import VariantData
+
+    product = make_product(store_a, "Role Tee", variants=[VariantData("ROLE-TEE", 1500, stock=3)])
+    with app.app_context():
+        image = add_image(db.session.get(Product, product.id), one_png()["images"][0][0].read())
+        category = Category(store_id=store_a.id, name="Tops", slug="tops")
+        db.session.add(category)
+        db.session.commit()
+        ids = {"image": image.id, "category": category.id}
+    return {"product": product.id, "variant": product.variants[0].id, **ids}
+
+
 @pytest.mark.parametrize("user_kind", USERS)
 @pytest.mark.parametrize("route_index", range(len(ROUTES)))
-def test_role_matrix(app, client_for, store_a, cast, user_kind, route_index):
+def test_role_matrix(app, client_for, store_a, cast, catalog, user_kind, route_index):
     people, memberships = cast
     method, path, data, host = ROUTES[route_index]
-    path = path.format(staff=memberships["staff"].id)
+    ids = {"staff": memberships["staff"].id, **catalog}
+    path = path.format(**ids)
+    data = data() if callable(data) else data
+    if data:
+        data = {k: v.format(**ids) if isinstance(v, str) else v for k, v in data.items()}
     client = client_for(store_a if host == "store" else None)
     if user_kind != "anonymous":
         sign_in_as(client, people[user_kind])
