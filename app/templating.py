@@ -16,7 +16,10 @@ def register(app: Flask) -> None:
         """A static file's URL; needs no URL adapter, so error pages for junk hosts can use it."""
         return f"{static_prefix}/{path}"
 
+    from app.catalog.images import image_url
+
     app.jinja_env.globals.update(
+        image_url=image_url,
         platform_url=platform_url,
         store_url=store_url,
         asset=asset,

@@ -89,3 +89,42 @@ def make_product(
             db.session.expunge(variant)
         db.session.expunge(product)
         return product
+
+
+def make_category(store, name: str, *, parent=None, position: int = 0, slug: str | None = None):
+    """A category of `store` (under `parent`, if given)."""
+    from app.catalog.models import Category
+    from app.catalog.text import slugify
+
+    with _context():
+        category = Category(
+            store_id=store.id,
+            name=name,
+            slug=slug or slugify(name),
+            parent_id=parent.id if parent is not None else None,
+            position=position,
+        )
+        db.session.add(category)
+        db.session.commit()
+        return detach(category)
+
+
+def png_bytes(size=(640, 480), colour=(200, 80, 40)) -> bytes:
+    """A small PNG picture."""
+    import io
+
+    from PIL import Image
+
+    buffer = io.BytesIO()
+    Image.new("RGB", size, colour).save(buffer, "PNG")
+    return buffer.getvalue()
+
+
+def make_image(product, *, alt: str = "", size=(64, 48)):
+    """An image of `product`, processed at once (jobs run inline in tests)."""
+    from app.catalog.images import add_image
+    from app.catalog.models import Product
+
+    with _context():
+        image = add_image(db.session.get(Product, product.id), png_bytes(size), alt=alt)
+        return detach(image)

@@ -1,0 +1,91 @@
+"""Cross-store search on the platform host: active products of active stores, linked to their hosts."""
+
+from urllib.parse import quote_plus
+
+import pytest
+
+from app.catalog.service import VariantData
+from app.extensions import db
+from tenants.models import Store
+from tenants.provisioning import set_store_status
+from tests.conftest import PLATFORM
+from tests.factories import make_image, make_product, make_store
+
+HTMX = {"HX-Request": "true"}
+
+
+def html_of(response) -> str:
+    assert response.status_code == 200, response.status_code
+    return response.get_data(as_text=True)
+
+
+def test_platform_search_finds_products_of_every_active_store(app, client, store_a, store_b):
+    alpha = make_product(store_a, "Lantern Brass", variants=[VariantData("LA", 1999, stock=1)])
+    make_image(alpha, alt="Brass lantern")
+    make_product(
+        store_b,
+        "Lantern Paper",
+        option_names=["Size"],
+        variants=[
+            VariantData("LB-S", 1250, ["S"], stock=1),
+            VariantData("LB-L", 2500, ["L"], stock=1),
+        ],
+    )
+    make_product(store_b, "Lantern Draft", status="draft")
+    closed = make_store("closed", "Closed Shop")
+    make_product(closed, "Lantern Closed")
+    with app.app_context():
+        set_store_status(db.session.get(Store, closed.id), "suspended")
+    html = html_of(client.get("/search?q=lantern"))
+    assert f'href="http://alpha.{PLATFORM}/products/lantern-brass"' in html
+    assert f'href="http://bravo.{PLATFORM}/products/lantern-paper"' in html
+    assert "Alpha Goods" in html and "Bravo Supply" in html
+    assert "$19.99" in html  # Alpha prices in USD, en_US
+    assert "12,50\xa0€" in html  # Bravo in EUR, de_DE
+    assert "thumb.webp" in html and 'alt="Brass lantern"' in html
+    assert "Lantern Draft" not in html and "Lantern Closed" not in html
+    assert "2 products" in html
+
+
+def test_platform_search_swaps_results_under_htmx(client, store_a):
+    make_product(store_a, "Lantern Brass")
+    response = client.get("/search?q=lantern", headers=HTMX)
+    html = html_of(response)
+    assert html.lstrip().startswith('<section id="results"') and "<html" not in html
+    assert "Lantern Brass" in html and "HX-Request" in response.headers["Vary"]
+
+
+def test_platform_home_has_the_search_and_the_directory(client, store_a):
+    html = html_of(client.get("/"))
+    assert 'action="/search"' in html and "Stores" in html and "Alpha Goods" in html
+
+
+def test_empty_and_unmatched_queries(client, store_a):
+    make_product(store_a, "Lantern Brass")
+    assert "Type what you are looking for" in html_of(client.get("/search"))
+    assert "Nothing matches “zzz”" in html_of(client.get("/search?q=zzz"))
+
+
+@pytest.mark.parametrize(
+    "query",
+    ['"quoted"', "100%", "back\\slash", "<script>alert(1)</script>", "x" * 2000, "%00", "\u0000"],
+)
+def test_hostile_queries_never_fail(client, store_a, query):
+    make_product(store_a, "<script>alert(2)</script> Lantern")
+    for headers in ({}, HTMX):
+        response = client.get(f"/search?q={quote_plus(query)}&page=-1", headers=headers)
+        assert response.status_code == 200
+        assert "<script>" not in response.get_data(as_text=True).split("</head>")[-1]
+
+
+def test_results_paginate_and_clamp(client, store_a):
+    for n in range(26):
+        make_product(store_a, f"Candle {n}")
+    html = html_of(client.get("/search?q=candle&page=99"))
+    assert "Page 2 of 2" in html and html.count('<li class="product-card') == 2
+
+
+def test_store_search_stays_inside_the_store(client_for, store_a, store_b):
+    make_product(store_b, "Lantern Paper")
+    html = html_of(client_for(store_a).get("/search?q=lantern"))
+    assert "Lantern Paper" not in html and "No products match" in html
