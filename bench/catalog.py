@@ -181,8 +181,8 @@ def main() -> None:
 
     pages = {
         "listing": "/products/",
-        "filtered listing": "/products/?category={category}&min_price=20&max_price=200"
-        "&in_stock=1&tag=sale&sort=price_asc",
+        "filtered listing": "/products/?category={category}&min=20&max=200&in_stock=1"
+        "&tag=sale&sort=price-asc",
         "search": "/search?q=cotton+shirt",
         "product page": "/products/{product}",
     }

@@ -231,7 +231,9 @@ def seed_store_catalog(store: Store, count: int = 200, *, images: bool = True) -
         added += 1
         if images:
             db.session.commit()
-            add_image(product, _placeholder(title, store.accent_color, rng_n), alt=title)
+            add_image(
+                product, _placeholder(title, store.accent_color, rng_n), alt=title, process_now=True
+            )
         elif added % 500 == 0:
             db.session.commit()
     db.session.commit()

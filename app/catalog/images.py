@@ -23,8 +23,11 @@ def sniff_image_type(data: bytes) -> str | None:
     return None
 
 
-def add_image(product, data: bytes, *, alt: str = "") -> ProductImage:
-    """Store an uploaded image for `product` and queue its processing; CatalogError if refused."""
+def add_image(product, data: bytes, *, alt: str = "", process_now: bool = False) -> ProductImage:
+    """Store an uploaded image for `product` and queue its processing; CatalogError if refused.
+
+    `process_now` runs the processing here instead (CLI seeding, where nobody waits on a page).
+    """
     from jobs import enqueue
     from jobs.images import process_product_image
 
@@ -45,7 +48,10 @@ def add_image(product, data: bytes, *, alt: str = "") -> ProductImage:
     )
     db.session.add(image)
     db.session.commit()
-    enqueue(process_product_image, image.id, queue="default")
+    if process_now:
+        process_product_image(image.id)
+    else:
+        enqueue(process_product_image, image.id, queue="default")
     return image
 
 
