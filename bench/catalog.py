@@ -51,6 +51,30 @@ WORDS = [
     "vintage",
     "slim",
 ]
+# Descriptions draw on a large vocabulary, as real ones do; a handful of words would make
+# every product match every query and measure nothing but the ranking of the whole table.
+VOCABULARY = [
+    f"{a}{b}{c}"
+    for a in "bdfgklmnprstvz"
+    for b in "aeiou"
+    for c in (
+        "la",
+        "ri",
+        "no",
+        "ka",
+        "te",
+        "mo",
+        "su",
+        "di",
+        "ve",
+        "po",
+        "xi",
+        "ju",
+        "qa",
+        "wy",
+        "ze",
+    )
+]
 TAGS = ["new", "sale", "bestseller", "organic", "outdoor", "gift", "limited", "basic"]
 
 
@@ -110,7 +134,7 @@ def seed(app, count: int) -> dict:
                         "title": title,
                         "slug": f"product-{n + 1}",
                         "status": "active",
-                        "description_md": " ".join(rng.choices(WORDS, k=30)),
+                        "description_md": " ".join(rng.choices(VOCABULARY, k=30)),
                         "description_html": "",
                         "tags_text": " ".join(product_tags),
                         "min_price": price,

@@ -28,12 +28,14 @@ from app.catalog.models import (
 from app.catalog.search import apply_search, search_terms
 from app.catalog.service import MAX_PRICE
 from app.catalog.text import normalise_tags, plain_text
+from app.catalog.cache import cached
 from app.extensions import db
 from app.money import to_decimal
 from tenants.models import Store
 from tenants.query import get_for_store, scoped_select
 
 PAGE_SIZE = 24
+COUNT_CAP = 10_000
 MAX_PAGE = 10_000  # beyond any real catalog; keeps OFFSET arithmetic sane for junk input
 SUGGEST_LIMIT = 8
 RELATED_LIMIT = 4
@@ -140,6 +142,11 @@ class Listing:
     @property
     def last_index(self) -> int:
         return min(self.page * self.page_size, self.total)
+
+    @property
+    def capped(self) -> bool:
+        """True when there are more matches than were counted (shown as "10,000+")."""
+        return self.total > COUNT_CAP
 
 
 def clean(value, limit: int) -> str:
@@ -281,7 +288,11 @@ def descendant_ids(store: Store, category: Category) -> list[int]:
 
 
 def store_tags(store: Store, limit: int = FILTER_TAGS) -> list[str]:
-    """The tags most used on the store's active products, alphabetically."""
+    """The tags most used on the store's active products, alphabetically (cached per store)."""
+    return cached(store.id, f"tags:{limit}", lambda: _store_tags(store, limit))
+
+
+def _store_tags(store: Store, limit: int) -> list[str]:
     count = func.count(ProductTag.id)
     rows = db.session.execute(
         select(ProductTag.tag, count)
@@ -380,7 +391,7 @@ def list_products(
     stmt, rank = apply_search(stmt, q)
     sort = resolve_sort(sort, searching=rank is not None)
 
-    total = db.session.scalar(select(func.count()).select_from(stmt.order_by(None).subquery()))
+    total = count_capped(stmt)
     pages = max(1, math.ceil(total / page_size))
     page = min(max(parse_page(page), 1), pages)
     order = {
@@ -408,6 +419,16 @@ def list_products(
         sort=sort,
         category=category,
     )
+
+
+def count_capped(stmt: Select) -> int:
+    """How many rows `stmt` matches, counting at most COUNT_CAP (+1 to know there are more).
+
+    Counting every match of a broad filter grows with the catalog; past the cap the pages say
+    "10,000+" and nobody pages that far.
+    """
+    ids = stmt.order_by(None).with_only_columns(Product.id).limit(COUNT_CAP + 1)
+    return db.session.scalar(select(func.count()).select_from(ids.subquery()))
 
 
 def resolve_sort(sort: str | None, *, searching: bool) -> str:
