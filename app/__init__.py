@@ -48,6 +48,7 @@ def configure_logging(app: Flask) -> None:
 def register_extensions(app: Flask) -> None:
     """Bind the extension instances to this app."""
     from app import models  # noqa: F401  (every table in the metadata)
+    from app.catalog import cache  # noqa: F401  (catalog-change listeners that expire caches)
     from app.accounts import auth  # noqa: F401  (registers the user loader)
     from app.database import include_in_migrations, render_migration_item
     from tenants.sessions import TenantSessionInterface
@@ -126,6 +127,7 @@ def register_blueprints(app: Flask) -> None:
     app.register_blueprint(console_bp)
     app.register_blueprint(payments_bp)
     app.add_url_rule("/", endpoint="home", view_func=_home)
+    app.add_url_rule("/search", endpoint="search", view_func=_search)
 
 
 def _home():
@@ -136,6 +138,16 @@ def _home():
     from app.storefront.views import home as store_home
 
     return store_home() if g.get("store") is not None else platform_home()
+
+
+def _search():
+    """Search: the store's products on a store host, every open store's on the platform host."""
+    from flask import g
+
+    from app.marketplace.views import search as platform_search
+    from app.storefront.views import search as store_search
+
+    return store_search() if g.get("store") is not None else platform_search()
 
 
 def register_errorhandlers(app: Flask) -> None:

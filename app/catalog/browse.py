@@ -16,6 +16,7 @@ from babel.numbers import NumberFormatError, get_currency_precision, parse_decim
 from sqlalchemy import Select, func, select
 from sqlalchemy.orm import selectinload
 
+from app.catalog.cache import cached
 from app.catalog.models import (
     Category,
     Product,
@@ -28,7 +29,6 @@ from app.catalog.models import (
 from app.catalog.search import apply_search, search_terms
 from app.catalog.service import MAX_PRICE
 from app.catalog.text import normalise_tags, plain_text
-from app.catalog.cache import cached
 from app.extensions import db
 from app.money import to_decimal
 from tenants.models import Store

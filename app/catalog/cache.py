@@ -5,6 +5,7 @@ store's products, tags or categories bumps the version, so a cached value is nev
 beyond the TTL's safety net. Redis trouble just means computing the value again.
 """
 
+import contextlib
 import json
 import logging
 
@@ -34,10 +35,8 @@ def cached(store_id: int, name: str, compute):
     except (redis.RedisError, ValueError):
         return compute()
     value = compute()
-    try:
+    with contextlib.suppress(redis.RedisError):
         r.set(key, json.dumps(value), ex=TTL)
-    except redis.RedisError:
-        pass
     return value
 
 
