@@ -48,8 +48,8 @@ def configure_logging(app: Flask) -> None:
 def register_extensions(app: Flask) -> None:
     """Bind the extension instances to this app."""
     from app import models  # noqa: F401  (every table in the metadata)
-    from app.catalog import cache  # noqa: F401  (catalog-change listeners that expire caches)
     from app.accounts import auth  # noqa: F401  (registers the user loader)
+    from app.catalog import cache  # noqa: F401  (catalog-change listeners that expire caches)
     from app.database import include_in_migrations, render_migration_item
     from tenants.sessions import TenantSessionInterface
 
@@ -109,6 +109,7 @@ def register_blueprints(app: Flask) -> None:
     """Attach every area's blueprint."""
     from app.accounts.views import bp as accounts_bp
     from app.addresses.views import bp as addresses_bp
+    from app.cart.views import bp as cart_bp
     from app.console.views import bp as console_bp
     from app.dashboard.views import bp as dashboard_bp
     from app.health.views import bp as health_bp
@@ -121,6 +122,7 @@ def register_blueprints(app: Flask) -> None:
     app.register_blueprint(media_bp)
     app.register_blueprint(marketplace_bp)
     app.register_blueprint(storefront_bp)
+    app.register_blueprint(cart_bp)
     app.register_blueprint(accounts_bp)
     app.register_blueprint(addresses_bp)
     app.register_blueprint(dashboard_bp)
