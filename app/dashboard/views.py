@@ -93,4 +93,10 @@ def staff_role(membership_id: int):
     return redirect(url_for("dashboard.staff"), code=303)
 
 
-from app.dashboard import catalog  # noqa: E402, F401  (the catalog pages join this blueprint)
+# The catalog pages, and the order, coupon and checkout pages, join this blueprint.
+from app.dashboard import (  # noqa: E402, F401
+    catalog,
+    checkout_settings,
+    coupons,
+    orders,
+)

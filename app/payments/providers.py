@@ -139,3 +139,55 @@ def midtrans_status(settings: CheckoutSettings, order_id: str) -> dict:
     )
     response.raise_for_status()
     return response.json()
+
+
+def refund_stripe(
+    settings: CheckoutSettings, payment_intent: str, amount: int, *, idempotency_key: str
+) -> str:
+    """Refund `amount` minor units of a Stripe payment; returns Stripe's refund id."""
+    try:
+        refund = _stripe(settings).v1.refunds.create(
+            params={"payment_intent": payment_intent, "amount": amount},
+            # A retried or double-submitted refund can't refund twice.
+            options={"idempotency_key": idempotency_key},
+        )
+    except stripe.StripeError as exc:
+        current_app.logger.warning("stripe refund of %s failed: %s", payment_intent, exc)
+        message = getattr(exc, "user_message", None) or "Stripe refused the refund."
+        raise ProviderError(f"{message} Nothing was refunded.") from exc
+    if getattr(refund, "status", None) in ("failed", "canceled"):
+        raise ProviderError("Stripe could not carry out the refund. Nothing was refunded.")
+    return refund.id
+
+
+def refund_midtrans(
+    settings: CheckoutSettings,
+    order_id: str,
+    amount: int,
+    currency: str,
+    *,
+    refund_key: str,
+    reason: str,
+) -> str:
+    """Refund `amount` minor units of a Midtrans transaction (sent in whole currency units)."""
+    whole = major_units(amount, currency)
+    if whole != whole.to_integral_value():
+        raise ProviderError("Midtrans can only refund whole-number amounts.")
+    try:
+        response = requests.post(
+            f"{_midtrans_base(settings, 'api')}/v2/{order_id}/refund",
+            json={"refund_key": refund_key, "amount": int(whole), "reason": reason[:255]},
+            auth=_midtrans_auth(settings),
+            timeout=15,
+        )
+        response.raise_for_status()
+        data = response.json()
+    except (requests.RequestException, ValueError) as exc:
+        current_app.logger.warning("midtrans refund of %s failed: %s", order_id, exc)
+        raise ProviderError("Midtrans could not be reached. Nothing was refunded.") from exc
+    # Midtrans answers HTTP 200 with its own status_code in the body.
+    if str(data.get("status_code")) not in ("200", "201"):
+        current_app.logger.warning("midtrans refund of %s refused: %s", order_id, data)
+        message = str(data.get("status_message") or "Midtrans refused the refund.")[:200]
+        raise ProviderError(f"Midtrans refused the refund: {message}")
+    return str(data.get("refund_key") or refund_key)

@@ -240,6 +240,17 @@ def apply_webhook_event(event_pk: int) -> str:
         )
         return _finish(event, "applied")
     if kind == "refund.succeeded":
+        # A refund made from the dashboard was recorded when it was made; its webhook (or, for
+        # Midtrans, a delta of zero against what is recorded) only confirms it.
+        already_recorded = db.session.scalar(
+            select(Payment.id).where(
+                Payment.provider == event.provider,
+                Payment.provider_ref == str(data.get("refund_id")),
+                Payment.kind == "refund",
+            )
+        )
+        if already_recorded or amount == 0:
+            return _finish(event, "ignored", "refund already recorded")
         if (
             currency != order.currency
             or not isinstance(amount, int)

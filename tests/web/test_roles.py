@@ -33,6 +33,8 @@ SETTINGS = {
 PRODUCT = {"title": "Renamed", "slug": "renamed", "status": "active", "tags": "a, b"}
 NEW_PRODUCT = {"title": "New", "sku": "NEW-1", "price": "9.99", "stock": "1", "status": "draft"}
 VARIANT = {"sku": "ROLE-1", "price": "5.00", "stock": "2", "track_inventory": "y"}
+COUPON = {"code": "ROLE-10", "kind": "percent", "value": "10", "active": "y"}
+CHECKOUT = {"shipping_flat": "4.00", "tax_rate": "10", "payment_provider": "test"}
 
 
 def one_png() -> dict:
@@ -84,6 +86,23 @@ ROUTES = [
     ("POST", "/admin/categories/{category}/edit", {"name": "Caps", "parent_id": ""}, "store"),
     ("POST", "/admin/categories/{category}/delete", None, "store"),
     ("POST", "/admin/categories/{category}/move", {"direction": "up"}, "store"),
+    ("GET", "/admin/orders/", None, "store"),
+    ("GET", "/admin/orders/{paid}", None, "store"),
+    ("GET", "/admin/orders/{paid}/packing-slip", None, "store"),
+    ("GET", "/admin/orders/{paid}/invoice", None, "store"),
+    ("POST", "/admin/orders/{paid}/ship", {"carrier": "DHL", "tracking_number": "1Z9"}, "store"),
+    ("POST", "/admin/orders/{fulfilled}/deliver", None, "store"),
+    ("POST", "/admin/orders/{pending}/mark-paid", None, "store"),
+    ("POST", "/admin/orders/{unpaid}/cancel", {"reason": "Asked"}, "store"),
+    ("POST", "/admin/orders/{paid}/refund", {"amount": "1.00"}, "store"),
+    ("GET", "/admin/coupons/", None, "store"),
+    ("GET", "/admin/coupons/new", None, "store"),
+    ("POST", "/admin/coupons/new", COUPON, "store"),
+    ("GET", "/admin/coupons/{coupon}/edit", None, "store"),
+    ("POST", "/admin/coupons/{coupon}/edit", {**COUPON, "code": "ROLE-20"}, "store"),
+    ("POST", "/admin/coupons/{coupon}/deactivate", None, "store"),
+    ("GET", "/admin/settings/checkout", None, "store"),
+    ("POST", "/admin/settings/checkout", CHECKOUT, "store"),
 ]
 
 EXPECTED = {
@@ -117,6 +136,35 @@ CATALOG_EXPECTED = {
     "superuser": CATALOG_ALLOWED,
 }
 for _kind, _codes in CATALOG_EXPECTED.items():
+    EXPECTED[_kind] = EXPECTED[_kind] + _codes
+
+# The order, coupon and checkout routes (ROUTES[37:]): orders.view and orders.fulfil for every
+# member; orders.refund (mark paid, cancel, refund) and settings.change for managers and owners.
+SALES_STAFF = (
+    *(200, 200, 200, 200),  # orders list, order, packing slip, invoice (orders.view)
+    *(303, 303),  # ship, deliver (orders.fulfil)
+    *(403, 403, 403),  # mark paid, cancel, refund (orders.refund)
+    *(403,) * 6,  # coupons list, new, create, edit, save, deactivate (settings.change)
+    *(403, 403),  # checkout settings page and save (settings.change)
+)
+SALES_MANAGER = (
+    *(200, 200, 200, 200),
+    *(303, 303),
+    *(303, 303, 303),
+    *(200, 200, 303, 200, 303, 303),
+    *(200, 303),
+)
+SALES_EXPECTED = {
+    "anonymous": (302,) * len(SALES_MANAGER),
+    "shopper": (404,) * len(SALES_MANAGER),
+    "unverified_staff": (403,) * len(SALES_MANAGER),
+    "staff": SALES_STAFF,
+    "manager": SALES_MANAGER,
+    "owner": SALES_MANAGER,
+    "other_owner": (404,) * len(SALES_MANAGER),
+    "superuser": SALES_MANAGER,
+}
+for _kind, _codes in SALES_EXPECTED.items():
     EXPECTED[_kind] = EXPECTED[_kind] + _codes
 
 
@@ -166,12 +214,36 @@ def catalog(app, store_a):
     return {"product": product.id, "variant": product.variants[0].id, **ids}
 
 
+@pytest.fixture
+def sales(app, store_a):
+    """Store A's orders in the states each action needs, and a coupon (numbers and id)."""
+    from tests.web.order_helpers import make_order, make_variant
+
+    variant = make_variant(store_a, "ROLE-LAMP", 2500, stock=20)
+    orders = {
+        kind: make_order(app, store_a, variant, quantity=1, status=status)["number"]
+        for kind, status in [
+            ("pending", "pending_payment"),
+            ("unpaid", "pending_payment"),
+            ("paid", "paid"),
+            ("fulfilled", "fulfilled"),
+        ]
+    }
+    with app.app_context():
+        from app.orders.models import Coupon
+
+        coupon = Coupon(store_id=store_a.id, code="ROLE-OLD", kind="percent", value=5)
+        db.session.add(coupon)
+        db.session.commit()
+        return {**orders, "coupon": coupon.id}
+
+
 @pytest.mark.parametrize("user_kind", USERS)
 @pytest.mark.parametrize("route_index", range(len(ROUTES)))
-def test_role_matrix(app, client_for, store_a, cast, catalog, user_kind, route_index):
+def test_role_matrix(app, client_for, store_a, cast, catalog, sales, user_kind, route_index):
     people, memberships = cast
     method, path, data, host = ROUTES[route_index]
-    ids = {"staff": memberships["staff"].id, **catalog}
+    ids = {"staff": memberships["staff"].id, **catalog, **sales}
     path = path.format(**ids)
     data = data() if callable(data) else data
     if data:

@@ -1,0 +1,452 @@
+"""What a vendor does with a placed order: mark it paid, ship, deliver, cancel, refund.
+
+Plain functions that the dashboard views and tests call with the order and the acting user's
+id. Each one locks the order row (SELECT ... FOR UPDATE) before it looks at the status, so two
+clicks can't both act; a refusal raises FulfilmentError with nothing written, and success
+commits before any email is queued.
+
+Refunds go through the provider that took the money: the built-in test gateway and manual
+payments are recorded offline, Stripe and Midtrans are asked to pay the money back first. The
+row lock is held across that one call (bounded by the client's timeout) so that a second
+refund of the same order waits for the first and then sees what is left to refund.
+"""
+
+import re
+import uuid
+from dataclasses import dataclass
+
+from sqlalchemy import func, select
+
+from app.catalog.editing import parse_amount
+from app.catalog.service import CatalogError
+from app.checkout.models import CheckoutSettings
+from app.extensions import db
+from app.inventory.models import StockMovement
+from app.money import format_money
+from app.notifications.service import queue_email
+from app.orders import states
+from app.orders.models import Order
+from app.orders.service import return_stock, transition
+from app.payments.models import Payment
+from app.payments.providers import (
+    ProviderError,
+    midtrans_order_id,
+    refund_midtrans,
+    refund_stripe,
+)
+from tenants.models import Store
+
+MAX_CARRIER = 60
+MAX_TRACKING = 100
+MAX_REASON = 500
+OFFLINE_PROVIDERS = ("test", "manual")
+_KEY_RE = re.compile(r"^[A-Za-z0-9_-]{16,64}$")
+
+
+class FulfilmentError(ValueError):
+    """An order action was refused; `message` is for the vendor, `status` the HTTP status.
+
+    409: the order's status doesn't allow it; 422: what was entered is wrong; 502: the payment
+    provider refused or could not be reached.
+    """
+
+    def __init__(self, message: str, *, status: int = 422, field: str | None = None):
+        super().__init__(message)
+        self.message = message
+        self.status = status
+        self.field = field
+
+
+@dataclass(frozen=True)
+class PaymentSummary:
+    """The money on an order: charged, refunded, and what may still be refunded."""
+
+    payments: list[Payment]
+    paid: int
+    refunded: int
+
+    @property
+    def refundable(self) -> int:
+        return max(self.paid - self.refunded, 0)
+
+    @property
+    def charge(self) -> Payment | None:
+        charges = [p for p in self.payments if p.kind == "charge"]
+        return charges[-1] if charges else None
+
+
+def payment_summary(order: Order) -> PaymentSummary:
+    """The order's payments and refunds, oldest first, with their totals."""
+    payments = list(
+        db.session.scalars(
+            select(Payment)
+            .where(Payment.order_id == order.id, Payment.store_id == order.store_id)
+            .order_by(Payment.created_at, Payment.id)
+        )
+    )
+    paid = sum(p.amount for p in payments if p.kind == "charge")
+    refunded = -sum(p.amount for p in payments if p.kind == "refund")
+    return PaymentSummary(payments=payments, paid=paid, refunded=refunded)
+
+
+def payment_state(order: Order) -> str:
+    """unpaid, paid, partially_refunded or refunded, as the orders list shows it."""
+    if order.paid_at is None:
+        return "unpaid"
+    if order.status == states.REFUNDED or order.status == states.CANCELLED:
+        return "refunded"  # a paid order is refunded in full when it is cancelled
+    if order.status == states.PARTIALLY_REFUNDED:
+        return "partially_refunded"
+    return "paid"
+
+
+def _reached(order: Order, status: str) -> bool:
+    return any(event.to_status == status for event in order.events)
+
+
+def next_steps(order: Order, summary: PaymentSummary | None = None) -> set[str]:
+    """The actions that make sense now: mark_paid, ship, deliver, refund, cancel.
+
+    The state machine allows a partially refunded order to become fulfilled or delivered, so
+    the order's history decides: ship once, and deliver only what was shipped.
+    """
+    summary = summary or payment_summary(order)
+    steps = set()
+    if states.can_transition(order.status, states.PAID):
+        steps.add("mark_paid")
+    if states.can_transition(order.status, states.FULFILLED) and not _reached(
+        order, states.FULFILLED
+    ):
+        steps.add("ship")
+    if (
+        states.can_transition(order.status, states.DELIVERED)
+        and _reached(order, states.FULFILLED)
+        and not _reached(order, states.DELIVERED)
+    ):
+        steps.add("deliver")
+    if summary.refundable > 0 and states.can_transition(order.status, states.PARTIALLY_REFUNDED):
+        steps.add("refund")
+    if states.can_transition(order.status, states.CANCELLED):
+        steps.add("cancel")
+    return steps
+
+
+def parse_refund_amount(text: str | None, currency: str) -> int:
+    """A refund amount typed as a decimal in the store currency, as minor units."""
+    try:
+        amount = parse_amount(text, currency, field="amount", label="The refund amount")
+    except CatalogError as exc:
+        raise FulfilmentError(exc.message, field="amount") from None
+    if amount <= 0:
+        raise FulfilmentError("The refund amount must be more than zero.", field="amount")
+    return amount
+
+
+def _lock(order: Order) -> Order:
+    """The order row, locked until the transaction ends, with fresh column values."""
+    locked = db.session.scalar(
+        select(Order)
+        .where(Order.id == order.id, Order.store_id == order.store_id)
+        .with_for_update()
+        .execution_options(populate_existing=True)
+    )
+    if locked is None:
+        raise FulfilmentError("That order no longer exists.", status=404)
+    return locked
+
+
+def _check(order: Order, wanted: str) -> None:
+    try:
+        states.check_transition(order.status, wanted)
+    except states.IllegalTransition as exc:
+        raise FulfilmentError(str(exc), status=409) from None
+
+
+def _store(order: Order) -> Store:
+    return db.session.get(Store, order.store_id)
+
+
+def _money(amount: int, order: Order, store: Store) -> str:
+    return format_money(amount, order.currency, store.locale)
+
+
+def _clean_text(value: str | None, limit: int) -> str:
+    text = " ".join((value or "").split())
+    if any(not ch.isprintable() for ch in text):
+        raise FulfilmentError("Use letters, digits and punctuation only.")
+    return text[:limit]
+
+
+def _abort() -> None:
+    db.session.rollback()
+
+
+def mark_paid(order: Order, actor_id: int | None) -> Order:
+    """Record an offline payment of the full total (bank transfer, cash) and mark it paid."""
+    try:
+        order = _lock(order)
+        _check(order, states.PAID)
+        transition(order, states.PAID, actor_id=actor_id, note="Marked paid (offline payment)")
+        db.session.add(
+            Payment(
+                store_id=order.store_id,
+                order_id=order.id,
+                provider="manual",
+                provider_ref=f"manual-{order.id}",
+                kind="charge",
+                amount=order.total,
+                currency=order.currency,
+            )
+        )
+        db.session.commit()
+    except BaseException:
+        _abort()
+        raise
+    return order
+
+
+def ship(order: Order, actor_id: int | None, *, carrier: str, tracking_number: str) -> Order:
+    """Mark the order shipped with its carrier and tracking number, and tell the shopper."""
+    try:
+        order = _lock(order)
+        _check(order, states.FULFILLED)
+        if _reached(order, states.FULFILLED):
+            raise FulfilmentError("This order has already been shipped.", status=409)
+        carrier = _clean_text(carrier, MAX_CARRIER + 1)
+        tracking_number = _clean_text(tracking_number, MAX_TRACKING + 1)
+        if not carrier:
+            raise FulfilmentError("Enter the carrier (for example DHL or JNE).", field="carrier")
+        if not tracking_number:
+            raise FulfilmentError("Enter the tracking number.", field="tracking_number")
+        if len(carrier) > MAX_CARRIER:
+            raise FulfilmentError(
+                f"Keep the carrier under {MAX_CARRIER} characters.", field="carrier"
+            )
+        if len(tracking_number) > MAX_TRACKING:
+            raise FulfilmentError(
+                f"Keep the tracking number under {MAX_TRACKING} characters.",
+                field="tracking_number",
+            )
+        transition(
+            order,
+            states.FULFILLED,
+            actor_id=actor_id,
+            note=f"Shipped with {carrier}, tracking {tracking_number}",
+        )
+        db.session.commit()
+    except BaseException:
+        _abort()
+        raise
+    store = _store(order)
+    queue_email(
+        order.email,
+        f"Your order #{order.number} from {store.name} is on its way",
+        "shipping_notice",
+        store=store,
+        order=order,
+        carrier=carrier,
+        tracking_number=tracking_number,
+    )
+    return order
+
+
+def mark_delivered(order: Order, actor_id: int | None) -> Order:
+    """Mark a shipped order delivered."""
+    try:
+        order = _lock(order)
+        _check(order, states.DELIVERED)
+        if not _reached(order, states.FULFILLED):
+            raise FulfilmentError("This order hasn't been shipped yet.", status=409)
+        if _reached(order, states.DELIVERED):
+            raise FulfilmentError("This order is already marked delivered.", status=409)
+        transition(order, states.DELIVERED, actor_id=actor_id, note="Marked delivered")
+        db.session.commit()
+    except BaseException:
+        _abort()
+        raise
+    return order
+
+
+def _refund_key(order: Order, key: str | None) -> str:
+    """The idempotency key of one refund attempt (from the form, so a resubmit repeats it)."""
+    if key and _KEY_RE.fullmatch(key):
+        return f"pasar-refund-{order.id}-{key}"
+    return f"pasar-refund-{order.id}-{uuid.uuid4().hex}"
+
+
+def _already_recorded(provider: str, ref: str) -> bool:
+    return (
+        db.session.scalar(
+            select(Payment.id).where(
+                Payment.provider == provider, Payment.provider_ref == ref, Payment.kind == "refund"
+            )
+        )
+        is not None
+    )
+
+
+def _pay_back(order: Order, store: Store, charge: Payment, amount: int, key: str, reason: str):
+    """Have the provider that took the money refund `amount`; returns (provider, reference)."""
+    provider = charge.provider
+    if provider in OFFLINE_PROVIDERS:
+        return provider, key
+    settings = db.session.get(CheckoutSettings, order.store_id)
+    if settings is None:
+        raise ProviderError(f"{provider.title()} is not set up for this store yet.")
+    if provider == "stripe":
+        return provider, refund_stripe(settings, charge.provider_ref, amount, idempotency_key=key)
+    if provider == "midtrans":
+        return provider, refund_midtrans(
+            settings,
+            midtrans_order_id(store, order),
+            amount,
+            order.currency,
+            refund_key=key,
+            reason=reason or f"Refund for order {order.number}",
+        )
+    raise ProviderError(f"Refunds through {provider} aren't supported.")
+
+
+def _record_refund(
+    order: Order, store: Store, summary: PaymentSummary, amount: int, key: str, reason: str
+) -> Payment:
+    """Pay back through the provider and add the refund row (the caller commits)."""
+    charge = summary.charge
+    if charge is None:
+        raise FulfilmentError("This order has no recorded payment to refund.", status=409)
+    if _already_recorded(charge.provider, key):
+        raise FulfilmentError("This refund has already been made.", status=409)
+    try:
+        provider, reference = _pay_back(order, store, charge, amount, key, reason)
+    except ProviderError as exc:
+        raise FulfilmentError(str(exc), status=502) from None
+    if provider != charge.provider or _already_recorded(provider, reference):
+        # Stripe answered a repeated idempotency key with the refund it made the first time.
+        raise FulfilmentError("This refund has already been made.", status=409)
+    payment = Payment(
+        store_id=order.store_id,
+        order_id=order.id,
+        provider=provider,
+        provider_ref=reference[:120],
+        kind="refund",
+        amount=-amount,
+        currency=order.currency,
+    )
+    db.session.add(payment)
+    return payment
+
+
+def _stock_returned(order: Order) -> bool:
+    return bool(
+        db.session.scalar(
+            select(func.count())
+            .select_from(StockMovement)
+            .where(
+                StockMovement.store_id == order.store_id,
+                StockMovement.reference == f"order:{order.id}",
+                StockMovement.kind.in_(("return", "cancellation")),
+            )
+        )
+    )
+
+
+def refund(
+    order: Order,
+    actor_id: int | None,
+    *,
+    amount: int,
+    restock: bool = False,
+    reason: str = "",
+    key: str | None = None,
+) -> Payment:
+    """Refund `amount` minor units (all or part of what is left) and tell the shopper.
+
+    `restock` puts the order's items back in stock (once per order). `key` identifies the
+    attempt, so the same form submitted twice refunds once.
+    """
+    if not isinstance(amount, int) or isinstance(amount, bool) or amount <= 0:
+        raise FulfilmentError("The refund amount must be more than zero.", field="amount")
+    try:
+        reason = _clean_text(reason, MAX_REASON)
+        order = _lock(order)
+        store = _store(order)
+        summary = payment_summary(order)
+        left = summary.refundable
+        wanted = states.REFUNDED if amount >= left else states.PARTIALLY_REFUNDED
+        _check(order, wanted)
+        if left <= 0:
+            raise FulfilmentError("Everything paid on this order has been refunded.", status=409)
+        if amount > left:
+            raise FulfilmentError(
+                f"You can refund at most {_money(left, order, store)} "
+                f"(paid {_money(summary.paid, order, store)}, "
+                f"refunded {_money(summary.refunded, order, store)}).",
+                field="amount",
+            )
+        payment = _record_refund(order, store, summary, amount, _refund_key(order, key), reason)
+        note = f"Refunded {_money(amount, order, store)}"
+        if restock:
+            if _stock_returned(order):
+                note += "; items were already back in stock"
+            else:
+                return_stock(order, kind="return", actor_id=actor_id)
+                note += "; items returned to stock"
+        if reason:
+            note += f". Reason: {reason}"
+        transition(order, wanted, actor_id=actor_id, note=note)
+        db.session.commit()
+    except BaseException:
+        _abort()
+        raise
+    _send_refund_notice(order, store, amount, full=wanted == states.REFUNDED, reason=reason)
+    return payment
+
+
+def cancel(order: Order, actor_id: int | None, *, reason: str = "") -> Order:
+    """Cancel an unpaid or paid (not yet shipped) order, refund it in full, return the stock."""
+    try:
+        reason = _clean_text(reason, MAX_REASON)
+        order = _lock(order)
+        _check(order, states.CANCELLED)
+        store = _store(order)
+        refunded = 0
+        if order.status == states.PAID:
+            summary = payment_summary(order)
+            if summary.refundable > 0:
+                refunded = summary.refundable
+                _record_refund(order, store, summary, refunded, f"pasar-cancel-{order.id}", reason)
+        return_stock(order, kind="cancellation", actor_id=actor_id)
+        note = "Cancelled"
+        if refunded:
+            note += f"; refunded {_money(refunded, order, store)}"
+        if reason:
+            note += f". Reason: {reason}"
+        transition(order, states.CANCELLED, actor_id=actor_id, note=note)
+        db.session.commit()
+    except BaseException:
+        _abort()
+        raise
+    if refunded:
+        _send_refund_notice(order, store, refunded, full=True, reason=reason, cancelled=True)
+    return order
+
+
+def _send_refund_notice(
+    order: Order, store: Store, amount: int, *, full: bool, reason: str, cancelled: bool = False
+) -> None:
+    subject = (
+        f"Your order #{order.number} from {store.name} was cancelled"
+        if cancelled
+        else f"A refund for your order #{order.number} from {store.name}"
+    )
+    queue_email(
+        order.email,
+        subject,
+        "refund_notice",
+        store=store,
+        order=order,
+        amount=amount,
+        full=full,
+        cancelled=cancelled,
+        reason=reason,
+    )
