@@ -75,7 +75,8 @@ def test_vendor_publishes_and_shopper_finds_filters_and_picks_a_variant(
     shopper.locator("#filter-min").fill("45")
     shopper.locator("#filter-max").fill("60")
     shopper.locator("#filter-min").press("Enter")
-    shopper.wait_for_url(re.compile(r"tag=linen"))
+    # Each change swaps the results and pushes the URL; wait for the one with every filter.
+    shopper.wait_for_url(re.compile(r"(?=.*tag=linen)(?=.*min=45)(?=.*max=60)"))
     cards = shopper.locator(".product-card")
     cards.filter(has_text=title).first.wait_for()
     assert "min=45" in shopper.url
