@@ -188,7 +188,9 @@ def seed_store_catalog(store: Store, count: int = 200, *, images: bool = True) -
         price_major = rng_n.randint(low, high)
         if store.currency == "IDR":
             price_major = price_major // 5000 * 5000
-        price = price_major * scale - (1 if scale > 1 and n % 3 == 0 else 0)
+        # x.99 prices where the currency has cents in practice (not rupiah).
+        cents = scale > 1 and store.currency != "IDR" and n % 3 == 0
+        price = price_major * scale - (1 if cents else 0)
         on_sale = n % 4 == 0
         variants = [
             VariantData(
