@@ -61,6 +61,11 @@ def load_config(instance_path: str, overrides: dict | None = None) -> dict:
         # How many reverse proxies (load balancer, ingress) sit in front and set X-Forwarded-*.
         "TRUSTED_PROXIES": int(env.get("TRUSTED_PROXIES") or 0),
         "MEDIA_ROOT": env.get("MEDIA_ROOT") or str(Path(instance_path) / "media"),
+        "SETTINGS_ENCRYPTION_KEY": env.get("SETTINGS_ENCRYPTION_KEY") or None,
+        # Only to point the provider clients at a sandbox proxy or a test stand-in.
+        "STRIPE_API_BASE": env.get("STRIPE_API_BASE") or None,
+        "MIDTRANS_API_BASE": env.get("MIDTRANS_API_BASE") or None,
+        "MIDTRANS_SNAP_BASE": env.get("MIDTRANS_SNAP_BASE") or None,
         "JOB_TIMEOUT": int(env.get("JOB_TIMEOUT") or 300),
         "JOB_RETRY_INTERVALS": [
             int(x) for x in (env.get("JOB_RETRY_INTERVALS") or "10,30,60").split(",")
