@@ -7,10 +7,9 @@ message on the field, status 422, and nothing written.
 
 from dataclasses import asdict
 
-from flask import abort, flash, redirect, render_template, request, url_for
+from flask import flash, redirect, render_template, request, url_for
 
 from app.accounts.permissions import require_store_permission
-from app.dashboard.catalog_forms import ConfirmForm
 from app.dashboard.views import bp
 from app.database import utcnow
 from app.extensions import db
@@ -36,11 +35,6 @@ def _input_from_request() -> CouponInput:
         per_customer_limit=form.get("per_customer_limit", ""),
         active=bool(form.get("active")),
     )
-
-
-def _check_form() -> None:
-    if not ConfirmForm().validate():
-        abort(400)
 
 
 def _form_page(values: CouponInput, coupon: Coupon | None, error: CouponError | None = None):
@@ -72,7 +66,6 @@ def coupon_new():
     """Create a coupon: percentage or fixed amount, with optional limits and dates."""
     if request.method == "GET":
         return _form_page(CouponInput(), None)
-    _check_form()
     values = _input_from_request()
     try:
         coupon = coupons.create_coupon(current_store(), values)
@@ -91,7 +84,6 @@ def coupon_edit(coupon_id: int):
     coupon = get_for_store_or_404(Coupon, coupon_id)
     if request.method == "GET":
         return _form_page(coupons.as_input(store, coupon), coupon)
-    _check_form()
     values = _input_from_request()
     try:
         coupons.update_coupon(store, coupon, values)
@@ -107,7 +99,6 @@ def coupon_edit(coupon_id: int):
 def coupon_deactivate(coupon_id: int):
     """Stop a coupon from working at checkout; it stays listed with its history."""
     coupon = get_for_store_or_404(Coupon, coupon_id)
-    _check_form()
     coupons.deactivate(coupon)
     flash(f"Coupon {coupon.code} is switched off.", "success")
     return redirect(url_for("dashboard.coupon_list"), code=303)

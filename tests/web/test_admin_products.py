@@ -447,3 +447,21 @@ def test_another_stores_category_in_the_form_is_404(app, owner, store_a, store_b
     assert created.status_code == 404
     with app.app_context():
         assert db.session.scalar(select(func.count()).select_from(Product)) == 1
+
+
+def test_dashboard_actions_need_the_csrf_token(app, client_for, store_a):
+    """The app-wide CSRF check guards every dashboard POST, including ones with no fields."""
+    from app.accounts.models import User
+    from tests.conftest import sign_in_as
+
+    product = make_product(store_a, "Guarded")
+    with app.app_context():
+        owner = db.session.scalar(select(User).where(User.email == "owner@alpha.example.com"))
+        db.session.expunge(owner)
+    app.config["WTF_CSRF_ENABLED"] = True
+    client = client_for(store_a)
+    sign_in_as(client, owner)
+    response = client.post(f"/admin/products/{product.id}/archive")
+    assert response.status_code == 400
+    with app.app_context():
+        assert db.session.get(Product, product.id).status == "active"
