@@ -69,7 +69,10 @@ def _server_env(mode: str, tmp_path: Path, port: int) -> dict:
         _ensure_postgres_database(url_text)
         _reset_postgres(url_text)
         env["DATABASE_URL"] = url_text
-        env["REDIS_URL"] = TEST_REDIS_URL.rsplit("/", 1)[0] + "/14"
+        # The next Redis database after the tests' own, so parallel runs with their own
+        # TEST_REDIS_URL don't share one.
+        base, _, number = TEST_REDIS_URL.rpartition("/")
+        env["REDIS_URL"] = f"{base}/{int(number or 0) + 1}"
     return env
 
 
