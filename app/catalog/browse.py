@@ -36,6 +36,7 @@ from tenants.query import get_for_store, scoped_select
 
 PAGE_SIZE = 24
 COUNT_CAP = 10_000
+PROBE = 1_000  # matches listed by id in one query before counting separately
 MAX_PAGE = 10_000  # beyond any real catalog; keeps OFFSET arithmetic sane for junk input
 SUGGEST_LIMIT = 8
 RELATED_LIMIT = 4
@@ -391,25 +392,38 @@ def list_products(
     stmt, rank = apply_search(stmt, q)
     sort = resolve_sort(sort, searching=rank is not None)
 
-    total = count_capped(stmt)
-    pages = max(1, math.ceil(total / page_size))
-    page = min(max(parse_page(page), 1), pages)
     order = {
         "newest": (Product.created_at.desc(), Product.id.desc()),
         "price-asc": (Product.min_price.asc(), Product.id.desc()),
         "price-desc": (Product.min_price.desc(), Product.id.desc()),
         "relevance": (rank, Product.created_at.desc(), Product.id.desc()),
     }[sort]
-    found = (
-        db.session.scalars(
-            stmt.order_by(*order)
-            .options(*card_options())
-            .limit(page_size)
-            .offset((page - 1) * page_size)
+    # The first PROBE matches' ids, in order: for a narrow filter that is every match, so the
+    # count and the page come from this one query instead of a count plus an ordered walk.
+    probed = db.session.scalars(
+        stmt.with_only_columns(Product.id).order_by(*order).limit(PROBE + 1)
+    ).all()
+    total = len(probed) if len(probed) <= PROBE else count_capped(stmt)
+    pages = max(1, math.ceil(total / page_size))
+    page = min(max(parse_page(page), 1), pages)
+    start = (page - 1) * page_size
+    if start + page_size <= len(probed) or len(probed) <= PROBE:
+        page_ids = probed[start : start + page_size]
+        loaded = (
+            db.session.scalars(
+                select(Product)
+                .where(Product.store_id == store.id, Product.id.in_(page_ids))
+                .options(*card_options())
+            ).all()
+            if page_ids
+            else []
+        )
+        by_id = {product.id: product for product in loaded}
+        found = [by_id[i] for i in page_ids if i in by_id]
+    else:
+        found = db.session.scalars(
+            stmt.order_by(*order).options(*card_options()).limit(page_size).offset(start)
         ).all()
-        if total
-        else []
-    )
     return Listing(
         cards=cards(list(found)),
         total=total,

@@ -54,7 +54,14 @@ class ProductCategory(StoreScoped, db.Model):
 
     __tablename__ = "product_categories"
     __table_args__ = (
-        Index("ix_product_categories_category_id_product_id", "category_id", "product_id"),
+        # Store first and product last: a category filter reads the index alone, in
+        # product order, and merges with the tag index below.
+        Index(
+            "ix_product_categories_store_id_category_id_product_id",
+            "store_id",
+            "category_id",
+            "product_id",
+        ),
     )
 
     product_id: Mapped[int] = mapped_column(
@@ -136,7 +143,8 @@ class ProductTag(StoreScoped, db.Model):
     __tablename__ = "product_tags"
     __table_args__ = (
         UniqueConstraint("product_id", "tag"),
-        Index("ix_product_tags_store_id_tag", "store_id", "tag"),
+        # Covers the tag filter (product_id included), so it never visits the table.
+        Index("ix_product_tags_store_id_tag_product_id", "store_id", "tag", "product_id"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
