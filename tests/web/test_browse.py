@@ -343,3 +343,31 @@ def test_marketplace_search_spans_active_stores_only(app, store_a, store_b):
         assert browse.search_marketplace("").total == 0
         assert browse.search_marketplace("lantern", page=-4).page == 1
         assert db.session.get(Product, results.hits[0].card.product.id) is not None
+
+
+@pytest.mark.parametrize("sort", ["newest", "price-asc", "price-desc", "relevance"])
+def test_pages_are_the_same_whether_matches_fit_the_id_probe_or_not(
+    app, store_a, monkeypatch, sort
+):
+    """Narrow results are paged from the probed ids, broad ones by an ordered walk: same pages."""
+    _stock_a_big_catalog(store_a, count=11)
+    with app.app_context():
+        store = row(store_a)
+        category = browse.find_category(store, "shirts")
+
+        def pages(probe: int) -> list[tuple]:
+            monkeypatch.setattr(browse, "PROBE", probe)
+            seen = []
+            for page in (1, 2, 3, 4, 99):
+                listing = browse.list_products(
+                    store, category=category, q="shirt", sort=sort, page=page, page_size=4
+                )
+                seen.append((listing.page, listing.pages, listing.total, tuple(titles(listing))))
+            return seen
+
+        probed_all = pages(1000)
+        probed_some = pages(5)  # page 1 from the ids, later pages walked, count separate
+        probed_none = pages(0)
+    assert probed_all == probed_some == probed_none
+    assert [p[0] for p in probed_all] == [1, 2, 3, 3, 3]  # past the end shows the last page
+    assert probed_all[0][2] == 11 and sum(len(p[3]) for p in probed_all[:3]) == 11
