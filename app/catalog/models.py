@@ -86,6 +86,17 @@ class Product(StoreScoped, db.Model):
         Index("ix_products_store_id_status_created_at", "store_id", "status", "created_at"),
         Index("ix_products_store_id_status_min_price", "store_id", "status", "min_price"),
         Index("ix_products_store_id_status_featured", "store_id", "status", "featured"),
+        # A category or tag filter finds product ids in its own index; this one then checks
+        # and sorts them by the listing columns without visiting the table.
+        Index(
+            "ix_products_id_listing",
+            "id",
+            "store_id",
+            "status",
+            "in_stock",
+            "min_price",
+            "created_at",
+        ),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)

@@ -1,8 +1,10 @@
 """Full-text product search with ranking: PostgreSQL tsvector (GIN) or SQLite FTS5.
 
 Title weighs most, then tags, then the description. Queries are reduced to plain word terms,
-each matched as a prefix, so quotes, %, backslashes or operators in what people type can
-never break the query; no terms means no search.
+so quotes, %, backslashes or operators in what people type can never break the query; no terms
+means no search. Like Algolia's default "prefixLast", only the last word is matched as a
+prefix (it is the one still being typed): whole earlier words use the index's posting lists
+directly, where a prefix on every word had the index scan every word that starts alike.
 """
 
 import re
@@ -32,12 +34,13 @@ def apply_search(stmt: Select, query: str | None) -> tuple[Select, object | None
     if not terms:
         return stmt, None
     if db.session.get_bind().dialect.name == "postgresql":
-        tsquery = func.to_tsquery("simple", " & ".join(f"{t}:*" for t in terms))
+        tsquery = func.to_tsquery("simple", " & ".join([*terms[:-1], f"{terms[-1]}:*"]))
         vector = literal_column("products.search_vector")
         stmt = stmt.where(vector.op("@@")(tsquery))
         return stmt, func.ts_rank_cd(vector, tsquery).desc()
-    # FTS5: each term quoted (any quote inside doubled) and matched as a prefix.
-    match = " ".join('"' + t.replace('"', '""') + '"*' for t in terms)
+    # FTS5: each term quoted (any quote inside doubled), the last one matched as a prefix.
+    quoted = ['"' + t.replace('"', '""') + '"' for t in terms]
+    match = " ".join([*quoted[:-1], quoted[-1] + "*"])
     ranked = (
         select(
             literal_column("rowid").label("product_id"),

@@ -1,4 +1,4 @@
-"""listing filter indexes: category and tag filters answered from the indexes alone
+"""listing filter indexes: category, tag and listing columns answered from indexes alone
 
 Revision ID: 0008
 Revises: 0007
@@ -16,6 +16,11 @@ depends_on = None
 
 
 def upgrade():
+    op.create_index(
+        'ix_products_id_listing',
+        'products',
+        ['id', 'store_id', 'status', 'in_stock', 'min_price', 'created_at'],
+    )
     op.drop_index('ix_product_categories_category_id_product_id', table_name='product_categories')
     op.create_index(
         'ix_product_categories_store_id_category_id_product_id',
@@ -29,6 +34,7 @@ def upgrade():
 
 
 def downgrade():
+    op.drop_index('ix_products_id_listing', table_name='products')
     op.drop_index('ix_product_tags_store_id_tag_product_id', table_name='product_tags')
     op.create_index('ix_product_tags_store_id_tag', 'product_tags', ['store_id', 'tag'])
     op.drop_index(

@@ -371,3 +371,15 @@ def test_pages_are_the_same_whether_matches_fit_the_id_probe_or_not(
     assert probed_all == probed_some == probed_none
     assert [p[0] for p in probed_all] == [1, 2, 3, 3, 3]  # past the end shows the last page
     assert probed_all[0][2] == 11 and sum(len(p[3]) for p in probed_all[:3]) == 11
+
+
+def test_only_the_last_search_word_is_a_prefix(app, store_a):
+    """Earlier words are whole words; the last is still being typed, so it matches a prefix."""
+    priced(store_a, "Cotton Shirt", 100)
+    priced(store_a, "Cotta Vase", 100)
+    with app.app_context():
+        store = row(store_a)
+        assert titles(browse.list_products(store, q="cotton shi")) == ["Cotton Shirt"]
+        assert titles(browse.list_products(store, q="cott")) == ["Cotta Vase", "Cotton Shirt"]
+        assert titles(browse.list_products(store, q="cott shirt")) == []
+        assert titles(browse.list_products(store, q="shirt cotton")) == ["Cotton Shirt"]
