@@ -114,6 +114,7 @@ def register_blueprints(app: Flask) -> None:
     from app.dashboard.views import bp as dashboard_bp
     from app.health.views import bp as health_bp
     from app.marketplace.views import bp as marketplace_bp
+    from app.onboarding.views import bp as onboarding_bp
     from app.payments.views import bp as payments_bp
     from app.storage import bp as media_bp
     from app.storefront.views import bp as storefront_bp
@@ -127,6 +128,7 @@ def register_blueprints(app: Flask) -> None:
     app.register_blueprint(addresses_bp)
     app.register_blueprint(dashboard_bp)
     app.register_blueprint(console_bp)
+    app.register_blueprint(onboarding_bp)
     app.register_blueprint(payments_bp)
     app.add_url_rule("/", endpoint="home", view_func=_home)
     app.add_url_rule("/search", endpoint="search", view_func=_search)

@@ -7,7 +7,7 @@ from flask import Blueprint, abort, current_app, g, redirect, request
 from sqlalchemy import select
 
 from app.extensions import db
-from tenants.errors import StoreNotFound, StoreUnavailable
+from tenants.errors import StoreNotFound, StoreNotPublished, StoreUnavailable
 from tenants.hosts import classify_host
 from tenants.models import Store
 from tenants.slugs import RESERVED_SLUGS
@@ -37,7 +37,27 @@ def resolve_store_for_request():
     g.host_kind = "store"
     if not store.is_active:
         raise StoreUnavailable()
+    if not store.is_published and not _may_see_unpublished(store):
+        raise StoreNotPublished()
     return None
+
+
+# Pages of an unpublished store that answer everyone: signing in (so its staff can get in),
+# the dashboard (which checks membership itself) and the payment providers' webhooks.
+_UNPUBLISHED_OPEN_PREFIXES = ("accounts.", "dashboard.", "payments.")
+
+
+def _may_see_unpublished(store: Store) -> bool:
+    """Whether this request may see a store its owner hasn't published yet."""
+    from flask_login import current_user
+
+    from app.accounts.permissions import role_in_store
+
+    if (request.endpoint or "").startswith(_UNPUBLISHED_OPEN_PREFIXES):
+        return True
+    if not current_user.is_authenticated:
+        return False
+    return bool(current_user.is_superuser or role_in_store(current_user, store))
 
 
 def find_store(kind: str, value: str | None) -> Store | None:

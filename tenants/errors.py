@@ -16,3 +16,10 @@ class StoreUnavailable(HTTPException):
     code = 503
     description = "This store is unavailable at the moment."
     template = "errors/store_unavailable.html"
+
+
+class StoreNotPublished(NotFound):
+    """The store exists but its owner hasn't published it yet (its members still see it)."""
+
+    description = "This store hasn't opened yet."
+    template = "errors/store_not_published.html"

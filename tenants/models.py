@@ -33,13 +33,26 @@ class Store(db.Model):
     accent_color: Mapped[str] = mapped_column(
         String(7), default="#0f766e", server_default="#0f766e"
     )
+    # A store opened by its vendor stays unpublished (visible to its members only) until
+    # its owner publishes it.
+    published_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, onupdate=utcnow)
 
     @property
     def is_active(self) -> bool:
-        """True when the storefront is open to shoppers."""
+        """True unless the platform suspended the store."""
         return self.status == "active"
+
+    @property
+    def is_published(self) -> bool:
+        """True once the owner has published the store."""
+        return self.published_at is not None
+
+    @property
+    def is_open(self) -> bool:
+        """True when shoppers can see the store: active and published."""
+        return self.is_active and self.is_published
 
     def __repr__(self) -> str:
         return f"<Store {self.slug}>"

@@ -5,11 +5,12 @@ from zoneinfo import available_timezones
 
 from babel import Locale, UnknownLocaleError
 from babel.numbers import list_currencies
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 from sqlalchemy.exc import IntegrityError
 
 from app.accounts.models import Membership, User
 from app.audit.service import record
+from app.database import utcnow
 from app.extensions import db
 from tenants.hosts import normalise_host
 from tenants.models import Store
@@ -65,8 +66,13 @@ def create_store(
     locale: str = "en_US",
     timezone: str = "UTC",
     accent_color: str = "#0f766e",
+    published: bool = True,
 ) -> Store:
-    """Create a store and its owner's membership in one transaction, or raise StoreSettingsError."""
+    """Create a store and its owner's membership in one transaction, or raise StoreSettingsError.
+
+    Stores a vendor opens themselves pass `published=False`: only their members see them until
+    the owner publishes (`publish_store`); the CLI and the demo make published stores.
+    """
     if not owner.is_verified:
         raise StoreSettingsError("owner", "Verify your email address before opening a store.")
     problem = slug_problem(slug)
@@ -80,7 +86,7 @@ def create_store(
     )
     if slug_is_taken(slug):
         raise StoreSettingsError("slug", "That subdomain is taken.")
-    store = Store(slug=slug, name=name, **settings)
+    store = Store(slug=slug, name=name, published_at=utcnow() if published else None, **settings)
     try:
         with db.session.begin_nested():
             db.session.add(store)
@@ -105,6 +111,30 @@ def set_custom_domain(store: Store, domain: str | None, *, actor: User | None = 
     store.custom_domain_verified_at = None
     record("store.custom_domain_set", actor=actor, store=store, target=store, domain=domain)
     db.session.commit()
+
+
+def subdomain_answer(slug: str) -> tuple[bool, str]:
+    """Whether a typed subdomain can be had, and the reason shown as the vendor types."""
+    problem = slug_problem(slug)
+    if problem:
+        return False, problem
+    if slug_is_taken(slug):
+        return False, "That subdomain is taken."
+    return True, "That subdomain is available."
+
+
+def publish_store(store: Store, *, actor: User | None = None) -> bool:
+    """Open an unpublished store to shoppers; False if it was already published."""
+    published = db.session.execute(
+        update(Store)
+        .where(Store.id == store.id, Store.published_at.is_(None))
+        .values(published_at=utcnow())
+    ).rowcount
+    if published:
+        record("store.published", actor=actor, store=store, target=store)
+    db.session.commit()
+    db.session.refresh(store)
+    return bool(published)
 
 
 def set_store_status(store: Store, status: str, *, actor: User | None = None, reason: str = ""):

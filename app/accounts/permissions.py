@@ -36,6 +36,7 @@ PERMISSIONS: dict[str, frozenset[str]] = {
     "stock.sync": MANAGERS,
     "staff.manage": frozenset({"owner"}),
     "settings.change": MANAGERS,
+    "store.publish": frozenset({"owner"}),
 }
 
 LABELS = {
@@ -48,6 +49,7 @@ LABELS = {
     "stock.sync": "Sync stock from CSV and export",
     "staff.manage": "Manage staff",
     "settings.change": "Change store settings",
+    "store.publish": "Publish the store",
 }
 
 

@@ -650,11 +650,15 @@ class MarketResults:
 
 
 def search_marketplace(query: str | None, page: int = 1, page_size: int = PAGE_SIZE):
-    """Active products of active stores matching `query`, best first, across every store."""
+    """Active products of open stores matching `query`, best first, across every store."""
     stmt = (
         select(Product)
         .join(Store, Store.id == Product.store_id)
-        .where(Product.status == "active", Store.status == "active")
+        .where(
+            Product.status == "active",
+            Store.status == "active",
+            Store.published_at.is_not(None),
+        )
     )
     stmt, rank = apply_search(stmt, query)
     if rank is None:

@@ -98,5 +98,6 @@ from app.dashboard import (  # noqa: E402, F401
     catalog,
     checkout_settings,
     coupons,
+    launch,
     orders,
 )

@@ -13,9 +13,11 @@ bp = platform_blueprint("marketplace", __name__)
 
 
 def home():
-    """The marketplace home: every active store, with a link to its subdomain."""
+    """The marketplace home: every open store, with a link to its subdomain."""
     stores = db.session.scalars(
-        select(Store).where(Store.status == "active").order_by(Store.name, Store.id)
+        select(Store)
+        .where(Store.status == "active", Store.published_at.is_not(None))
+        .order_by(Store.name, Store.id)
     ).all()
     return render_page_or_fragment("marketplace/home.html", "store_list", stores=stores)
 

@@ -167,6 +167,22 @@ SALES_EXPECTED = {
 for _kind, _codes in SALES_EXPECTED.items():
     EXPECTED[_kind] = EXPECTED[_kind] + _codes
 
+# Publishing a store (store.publish): its owner, and superusers. Store A is already published,
+# so an allowed POST just says so and redirects.
+ROUTES.append(("POST", "/admin/publish", None, "store"))
+PUBLISH_EXPECTED = {
+    "anonymous": 302,
+    "shopper": 404,
+    "unverified_staff": 403,
+    "staff": 403,
+    "manager": 403,
+    "owner": 303,
+    "other_owner": 404,
+    "superuser": 303,
+}
+for _kind, _code in PUBLISH_EXPECTED.items():
+    EXPECTED[_kind] = EXPECTED[_kind] + (_code,)
+
 
 @pytest.fixture
 def cast(app, store_a):

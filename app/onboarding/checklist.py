@@ -1,0 +1,45 @@
+"""The first-run checklist a new store's dashboard shows until its owner has done each step."""
+
+from dataclasses import dataclass
+
+from sqlalchemy import exists, select
+
+from app.catalog.models import Product
+from app.checkout.models import CheckoutSettings
+from app.extensions import db
+from tenants.models import Store
+
+
+@dataclass(frozen=True)
+class Step:
+    key: str
+    label: str
+    done: bool
+    endpoint: str  # the dashboard page where the step is done
+
+
+def checklist(store: Store) -> list[Step]:
+    """The store's launch steps, in order, each marked done or not (two queries)."""
+    has_product = db.session.scalar(select(exists().where(Product.store_id == store.id)))
+    settings = db.session.get(CheckoutSettings, store.id)
+    provider_ready = settings is not None and (
+        settings.payment_provider == "test"
+        or (settings.payment_provider == "stripe" and bool(settings.stripe_secret_key))
+        or (settings.payment_provider == "midtrans" and bool(settings.midtrans_server_key))
+    )
+    return [
+        Step("product", "Add a product", bool(has_product), "dashboard.product_new"),
+        Step(
+            "shipping",
+            "Set your shipping rates",
+            settings is not None,
+            "dashboard.checkout_settings",
+        ),
+        Step(
+            "payments",
+            "Choose how shoppers pay",
+            provider_ready,
+            "dashboard.checkout_settings",
+        ),
+        Step("publish", "Publish your store", store.is_published, "dashboard.home"),
+    ]
