@@ -37,8 +37,13 @@ def resolve_store_for_request():
     g.host_kind = "store"
     if not store.is_active:
         raise StoreUnavailable()
-    if not store.is_published and not _may_see_unpublished(store):
-        raise StoreNotPublished()
+    if not store.is_published:
+        # Its members and platform admins see the store as shoppers will, with a preview bar.
+        g.store_preview = _is_insider(store)
+        if not g.store_preview and not (request.endpoint or "").startswith(
+            _UNPUBLISHED_OPEN_PREFIXES
+        ):
+            raise StoreNotPublished()
     return None
 
 
@@ -47,14 +52,12 @@ def resolve_store_for_request():
 _UNPUBLISHED_OPEN_PREFIXES = ("accounts.", "dashboard.", "payments.")
 
 
-def _may_see_unpublished(store: Store) -> bool:
-    """Whether this request may see a store its owner hasn't published yet."""
+def _is_insider(store: Store) -> bool:
+    """Whether the signed-in user is one of the store's members or a platform admin."""
     from flask_login import current_user
 
     from app.accounts.permissions import role_in_store
 
-    if (request.endpoint or "").startswith(_UNPUBLISHED_OPEN_PREFIXES):
-        return True
     if not current_user.is_authenticated:
         return False
     return bool(current_user.is_superuser or role_in_store(current_user, store))

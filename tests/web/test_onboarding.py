@@ -182,8 +182,10 @@ def test_an_unpublished_store_is_hidden_from_shoppers_and_shown_to_its_staff(
     anonymous = client_for(store)
     page = anonymous.get("/")
     assert page.status_code == 404 and "This store is opening soon" in page.text
+    assert "Preview:" not in page.text
     assert anonymous.get("/products/").status_code == 404
-    assert anonymous.get("/account/signin").status_code == 200  # its staff can still sign in
+    signin = anonymous.get("/account/signin")
+    assert signin.status_code == 200 and "Preview:" not in signin.text  # staff can sign in
 
     stranger = client_for(store)
     sign_in_as(stranger, make_user("stranger@example.com"))
