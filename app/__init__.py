@@ -110,11 +110,13 @@ def register_blueprints(app: Flask) -> None:
     from app.accounts.views import bp as accounts_bp
     from app.addresses.views import bp as addresses_bp
     from app.cart.views import bp as cart_bp
+    from app.checkout.views import bp as checkout_bp
     from app.console.views import bp as console_bp
     from app.dashboard.views import bp as dashboard_bp
     from app.health.views import bp as health_bp
     from app.marketplace.views import bp as marketplace_bp
     from app.onboarding.views import bp as onboarding_bp
+    from app.payments.test_gateway import bp as test_gateway_bp
     from app.payments.views import bp as payments_bp
     from app.storage import bp as media_bp
     from app.storefront.views import bp as storefront_bp
@@ -124,12 +126,14 @@ def register_blueprints(app: Flask) -> None:
     app.register_blueprint(marketplace_bp)
     app.register_blueprint(storefront_bp)
     app.register_blueprint(cart_bp)
+    app.register_blueprint(checkout_bp)
     app.register_blueprint(accounts_bp)
     app.register_blueprint(addresses_bp)
     app.register_blueprint(dashboard_bp)
     app.register_blueprint(console_bp)
     app.register_blueprint(onboarding_bp)
     app.register_blueprint(payments_bp)
+    app.register_blueprint(test_gateway_bp)
     app.add_url_rule("/", endpoint="home", view_func=_home)
     app.add_url_rule("/search", endpoint="search", view_func=_search)
 

@@ -64,6 +64,10 @@ def load_config(instance_path: str, overrides: dict | None = None) -> dict:
         "SETTINGS_ENCRYPTION_KEY": env.get("SETTINGS_ENCRYPTION_KEY") or None,
         # Only to point the provider clients at a sandbox proxy or a test stand-in.
         "STRIPE_API_BASE": env.get("STRIPE_API_BASE") or None,
+        # How the test gateway sends its webhooks: "http" (like a real provider; the default
+        # with real workers) or "inprocess" (through the app itself; the default when jobs
+        # run inline, where a request posting to its own single process would wait on itself).
+        "TEST_GATEWAY_DELIVERY": env.get("TEST_GATEWAY_DELIVERY") or None,
         "MIDTRANS_API_BASE": env.get("MIDTRANS_API_BASE") or None,
         "MIDTRANS_SNAP_BASE": env.get("MIDTRANS_SNAP_BASE") or None,
         "JOB_TIMEOUT": int(env.get("JOB_TIMEOUT") or 300),

@@ -108,6 +108,11 @@ def _valid_coupon(store: Store, code: str, email: str, now: datetime) -> Coupon:
     return coupon
 
 
+def valid_coupon(store: Store, code: str, email: str, now: datetime | None = None) -> Coupon:
+    """The store's coupon with this code if `email` may use it now; CheckoutError says why not."""
+    return _valid_coupon(store, code, email.strip().lower(), now or utcnow())
+
+
 def place_order(store: Store, checkout: Checkout, *, now: datetime | None = None) -> Order:
     """Create the order, its lines, the stock sales and the coupon use in one transaction.
 

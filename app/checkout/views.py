@@ -1,0 +1,339 @@
+"""Checkout on a store's host: contact, address, shipping, review (with coupons), place and pay."""
+
+from flask import (
+    abort,
+    flash,
+    make_response,
+    redirect,
+    render_template,
+    request,
+    session,
+    url_for,
+)
+from flask_login import current_user
+from sqlalchemy import select
+
+from app.addresses import rules as address_rules
+from app.addresses.forms import AddressForm
+from app.addresses.service import AddressError, create_address, list_addresses
+from app.cart import service as cart_service
+from app.cart.views import _shopper
+from app.checkout import flow
+from app.checkout.store_settings import settings_for
+from app.database import utcnow
+from app.extensions import db, limiter
+from app.orders import states
+from app.orders.links import key_opens, order_path
+from app.orders.models import Order
+from app.orders.service import CheckoutError
+from app.payments.providers import ProviderError, start_midtrans, start_stripe
+from app.rendering import is_htmx
+from tenants.context import current_store, store_blueprint
+from tenants.urls import store_url
+
+bp = store_blueprint("checkout", __name__, url_prefix="/checkout")
+
+
+@bp.context_processor
+def _address_helpers():
+    """Checkout pages label and list addresses with the address book's rules."""
+    return {"address_rules": address_rules}
+
+
+def _context(step: str, state: flow.State, **extra):
+    """What every step's page shows: the steps, the cart and its totals so far."""
+    store = current_store()
+    view = cart_service.cart_view(store, cart_service.find_cart(store, **_shopper()))
+    settings = settings_for(store)
+    return {
+        "step": step,
+        "steps": flow.STEPS,
+        "step_labels": flow.STEP_LABELS,
+        "state": state,
+        "view": view,
+        "quote": flow.quote(store, state, view, settings),
+        "settings": settings,
+        **extra,
+    }
+
+
+def _guard(step: str):
+    """The checkout state, or a redirect when the cart is empty or an earlier step is undone."""
+    store = current_store()
+    view = cart_service.cart_view(store, cart_service.find_cart(store, **_shopper()))
+    if not view.lines:
+        flash("Your cart is empty: add something before checking out.", "info")
+        return None, redirect(url_for("cart.show"), 303)
+    state = flow.load(session, store)
+    if current_user.is_authenticated and not state.email:
+        state.email = current_user.email
+        flow.save(session, store, state)
+    if not flow.reachable(state, step):
+        return None, redirect(url_for(f".{flow.first_incomplete(state)}"), 303)
+    return state, None
+
+
+@bp.get("/")
+def start():
+    """Checkout's front door: the first step the shopper still has to do."""
+    state, refusal = _guard("contact")
+    if refusal:
+        return refusal
+    return redirect(url_for(f".{flow.first_incomplete(state)}"), 303)
+
+
+@bp.route("/contact", methods=["GET", "POST"])
+@limiter.limit("60 per minute", methods=["POST"])
+def contact():
+    """Step 1: the email address for the receipt (a signed-in shopper's own)."""
+    state, refusal = _guard("contact")
+    if refusal:
+        return refusal
+    errors, typed = {}, state.email or ""
+    if request.method == "POST":
+        typed = request.form.get("email", "")
+        try:
+            flow.set_email(state, typed)
+        except flow.StepError as error:
+            errors = error.errors
+        else:
+            flow.save(session, current_store(), state)
+            return redirect(url_for(".address"), 303)
+    page = render_template(
+        "checkout/contact.html", **_context("contact", state, errors=errors, typed=typed)
+    )
+    return page, 422 if errors else 200
+
+
+@bp.route("/address", methods=["GET", "POST"])
+@limiter.limit("60 per minute", methods=["POST"])
+def address():
+    """Step 2: where it ships: a saved address or a new one (which can be saved)."""
+    state, refusal = _guard("address")
+    if refusal:
+        return refusal
+    user = current_user if current_user.is_authenticated else None
+    saved = list_addresses(user) if user else []
+    form = AddressForm(formdata=request.form if request.method == "POST" else None)
+    if request.method == "GET" and state.address and not state.address_id:
+        form.process(data=state.address)
+    errors = {}
+    choice = request.form.get("address_id", "new") if request.method == "POST" else None
+    if request.method == "POST":
+        try:
+            if choice and choice != "new":
+                flow.set_saved_address(state, user, choice)
+            else:
+                flow.set_new_address(state, form.address_values())
+                if user and request.form.get("save_address") and len(saved) < 20:
+                    _save_to_address_book(user, form.address_values())
+        except flow.StepError as error:
+            errors = error.errors
+            form.add_errors({k: v for k, v in errors.items() if k != "address_id"})
+        else:
+            flow.save(session, current_store(), state)
+            return redirect(url_for(".shipping"), 303)
+    selected = choice or (
+        str(state.address_id) if state.address_id else (str(saved[0].id) if saved else "new")
+    )
+    if not saved:
+        selected = "new"
+    page = render_template(
+        "checkout/address.html",
+        **_context(
+            "address",
+            state,
+            form=form,
+            saved=saved,
+            selected=selected,
+            errors=errors,
+        ),
+    )
+    return page, 422 if errors else 200
+
+
+@bp.get("/regions")
+def regions():
+    """The region field for the chosen country (htmx swaps it in when the country changes)."""
+    country, _ = address_rules.check_country(request.args.get("country", ""))
+    return render_template(
+        "account/addresses/_partials/region_field.html",
+        country=country,
+        value=None,
+        errors=(),
+        oob=True,
+    )
+
+
+def _save_to_address_book(user, values):
+    try:
+        create_address(user, values)
+    except AddressError as error:
+        flash(f"We couldn't save the address to your address book: {error}", "warning")
+
+
+@bp.route("/shipping", methods=["GET", "POST"])
+@limiter.limit("60 per minute", methods=["POST"])
+def shipping():
+    """Step 3: how it ships, with each method's price for this cart."""
+    state, refusal = _guard("shipping")
+    if refusal:
+        return refusal
+    store = current_store()
+    settings = settings_for(store)
+    errors = {}
+    if request.method == "POST":
+        try:
+            flow.set_shipping(state, settings, request.form.get("shipping_method"))
+        except flow.StepError as error:
+            errors = error.errors
+        else:
+            flow.save(session, store, state)
+            return redirect(url_for(".review"), 303)
+    context = _context("shipping", state, errors=errors)
+    context["methods"] = flow.shipping_methods(
+        settings, context["quote"].totals.subtotal - context["quote"].totals.discount
+    )
+    return render_template("checkout/shipping.html", **context), 422 if errors else 200
+
+
+@bp.get("/review")
+def review():
+    """Step 4: everything at current prices, the coupon box, and the button that pays."""
+    state, refusal = _guard("review")
+    if refusal:
+        return refusal
+    flow.review_key(state)
+    flow.save(session, current_store(), state)
+    return render_template("checkout/review.html", **_context("review", state))
+
+
+@bp.post("/coupon")
+@limiter.limit("30 per minute")
+def apply_coupon():
+    """Apply a coupon code (htmx swaps the totals; without JS, the review page again)."""
+    state, refusal = _guard("review")
+    if refusal:
+        return refusal
+    store = current_store()
+    view = cart_service.cart_view(store, cart_service.find_cart(store, **_shopper()))
+    message, category, status = None, "success", 200
+    try:
+        flow.set_coupon(store, state, request.form.get("coupon"), view, settings_for(store))
+    except flow.StepError as error:
+        message, category, status = error.errors["coupon"], "error", 422
+    else:
+        flow.save(session, store, state)
+        message = f"Coupon {state.coupon} applied."
+    return _summary(state, message, category, status)
+
+
+@bp.post("/coupon/remove")
+def remove_coupon():
+    """Take the coupon off the order."""
+    state, refusal = _guard("review")
+    if refusal:
+        return refusal
+    state.coupon = None
+    flow.save(session, current_store(), state)
+    return _summary(state, "Coupon removed.", "success", 200)
+
+
+def _summary(state, message, category, status):
+    flow.review_key(state)
+    flow.save(session, current_store(), state)
+    context = _context("review", state, coupon_message=message, coupon_category=category)
+    if is_htmx():
+        response = make_response(
+            render_template("checkout/_partials/summary.html", **context), status
+        )
+        response.vary.add("HX-Request")
+        return response
+    if status < 400:
+        flash(message, category)
+        return redirect(url_for(".review"), 303)
+    return render_template("checkout/review.html", **context), status
+
+
+@bp.post("/place")
+@limiter.limit("20 per minute")
+def place():
+    """Place the order (once per review form, however often it is sent) and go to payment."""
+    store = current_store()
+    key = (request.form.get("idempotency_key") or "")[:64]
+    state = flow.load(session, store)
+    cart = cart_service.find_cart(store, **_shopper())
+    view = cart_service.cart_view(store, cart)
+    settings = settings_for(store)
+    placed_before = _order_by_key(key)
+    if placed_before is not None:
+        return redirect(_payment_or_status(placed_before), 303)
+    if cart is None or not view.lines:
+        flash("Your cart is empty: add something before checking out.", "info")
+        return redirect(url_for("cart.show"), 303)
+    try:
+        order = flow.place(
+            store,
+            state,
+            cart,
+            view,
+            settings,
+            key=key,
+            user=current_user if current_user.is_authenticated else None,
+        )
+    except CheckoutError as error:
+        db.session.rollback()
+        context = _context("review", flow.load(session, store), place_error=error.message)
+        return render_template("checkout/review.html", **context), 422
+    flow.forget(session, store)
+    return redirect(_payment_or_status(order), 303)
+
+
+def _order_by_key(key: str) -> Order | None:
+    if not key:
+        return None
+    from app.orders.service import find_order_by_key
+
+    return find_order_by_key(current_store(), key)
+
+
+@bp.route("/pay/<int:number>", methods=["GET", "POST"])
+@limiter.limit("30 per minute")
+def pay(number: int):
+    """Start (or restart) paying for an order still waiting for its payment."""
+    store = current_store()
+    order = db.session.scalar(
+        select(Order).where(Order.store_id == store.id, Order.number == number)
+    )
+    if order is None or not key_opens(order, request.values.get("key")):
+        abort(404)
+    return redirect(_payment_or_status(order), 303)
+
+
+def _payment_or_status(order: Order) -> str:
+    """Where the shopper goes next: the provider's payment page, or the order's status page."""
+    store = current_store()
+    status_path = order_path(order)
+    waiting = order.status == states.PENDING_PAYMENT and (
+        order.expires_at is None or order.expires_at > utcnow()
+    )
+    if not waiting:
+        return status_path
+    settings = settings_for(store)
+    provider = order.payment_provider
+    try:
+        if provider == "stripe":
+            back = store_url(store, status_path)
+            return start_stripe(
+                store, order, settings, success_url=back, cancel_url=back + "&payment=cancelled"
+            ).redirect_url
+        if provider == "midtrans":
+            return start_midtrans(
+                store, order, settings, finish_url=store_url(store, status_path)
+            ).redirect_url
+    except ProviderError as error:
+        flash(str(error), "error")
+        return status_path
+    from app.orders.links import order_key
+
+    return url_for("test_gateway.page", number=order.number, key=order_key(order))
