@@ -18,6 +18,7 @@ from app.orders.models import Coupon, Order
 from app.payments.models import Payment, WebhookEvent
 from tests.conftest import sign_in_as
 from tests.factories import make_product, make_user
+from tests.web.test_payment_providers import FakeProviders
 
 HTMX = {"HX-Request": "true"}
 ADDRESS = {
@@ -65,8 +66,25 @@ def stock(app, variant_id):
         return db.session.get(Variant, variant_id).stock
 
 
+@pytest.fixture
+def fake_providers(app):
+    """Stand-ins for Stripe's and Midtrans' APIs, with the app pointed at them."""
+    fake = FakeProviders()
+    fake.thread.start()
+    app.config.update(
+        STRIPE_API_BASE=fake.url, MIDTRANS_API_BASE=fake.url, MIDTRANS_SNAP_BASE=fake.url
+    )
+    yield fake
+    fake.server.shutdown()
+
+
 def settings(app, store, **values):
+    """Set the store's checkout settings (secret keys given in clear are encrypted)."""
+    from app.checkout.secrets import encrypt
+    from app.checkout.store_settings import SECRETS
+
     with app.app_context():
+        values = {k: encrypt(v) if k in SECRETS else v for k, v in values.items()}
         row = db.session.get(CheckoutSettings, store.id) or CheckoutSettings(store_id=store.id)
         for name, value in values.items():
             setattr(row, name, value)
@@ -423,3 +441,51 @@ def test_the_test_gateway_page_is_only_for_test_gateway_orders(app, client_for, 
         order = db.session.scalar(select(Order).where(Order.number == made["number"]))
         key = order_key(order)
     assert client_for(store_a).get(f"/pay/test/{made['number']}?key={key}").status_code == 404
+
+
+def test_a_stripe_store_sends_the_shopper_to_stripe_checkout(
+    app, client_for, store_a, fake_providers
+):
+    settings(app, store_a, payment_provider="stripe", stripe_secret_key="sk_test_123")
+    client = client_for(store_a)
+    add(client, variant_of(store_a, price=2500))
+    key = to_review(client)
+    response = client.post("/checkout/place", data={"idempotency_key": key})
+    assert response.status_code == 303
+    assert response.location == "https://checkout.stripe.test/c/cs_test_123"
+    (sent,) = fake_providers.requests
+    assert sent["form"]["line_items[0][price_data][unit_amount]"] == "2500"
+    assert sent["form"]["success_url"].startswith(f"http://{client.host}/orders/1001?key=")
+    (order,) = orders(app)
+    assert order.payment_provider == "stripe" and order.status == "pending_payment"
+
+
+def test_a_midtrans_store_sends_the_shopper_to_snap(app, client_for, fake_providers):
+    from tests.factories import make_store
+
+    store = make_store("batik", "Batik", currency="IDR", locale="id_ID")
+    settings(app, store, payment_provider="midtrans", midtrans_server_key="SB-Mid-server-1")
+    client = client_for(store)
+    add(client, variant_of(store, "Kain", price=15_000_000))
+    key = to_review(
+        client, address={**ADDRESS, "country": "ID", "region": "ID-JK", "postal_code": "10110"}
+    )
+    response = client.post("/checkout/place", data={"idempotency_key": key})
+    assert response.location == "https://app.midtrans.test/snap/1"
+    (sent,) = fake_providers.requests
+    assert sent["json"]["transaction_details"] == {"order_id": "batik-1001", "gross_amount": 150000}
+
+
+def test_a_provider_outage_keeps_the_order_and_says_so(app, client_for, store_a, fake_providers):
+    settings(app, store_a, payment_provider="stripe", stripe_secret_key="sk_test_123")
+    fake_providers.server.shutdown()  # Stripe can't be reached
+    app.config["STRIPE_API_BASE"] = "http://127.0.0.1:9"
+    client = client_for(store_a)
+    add(client, variant_of(store_a))
+    key = to_review(client)
+    response = client.post("/checkout/place", data={"idempotency_key": key})
+    assert response.status_code == 303 and response.location.startswith("/orders/1001?key=")
+    (order,) = orders(app)
+    assert order.status == "pending_payment"
+    with client.session_transaction() as sess:
+        assert any("couldn't start the payment with Stripe" in m for _, m in sess["_flashes"])
