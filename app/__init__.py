@@ -116,6 +116,8 @@ def register_blueprints(app: Flask) -> None:
     from app.health.views import bp as health_bp
     from app.marketplace.views import bp as marketplace_bp
     from app.onboarding.views import bp as onboarding_bp
+    from app.orders.shopper_views import bp as shopper_orders_bp
+    from app.orders.shopper_views import history_bp as account_orders_bp
     from app.payments.test_gateway import bp as test_gateway_bp
     from app.payments.views import bp as payments_bp
     from app.storage import bp as media_bp
@@ -134,6 +136,8 @@ def register_blueprints(app: Flask) -> None:
     app.register_blueprint(onboarding_bp)
     app.register_blueprint(payments_bp)
     app.register_blueprint(test_gateway_bp)
+    app.register_blueprint(shopper_orders_bp)
+    app.register_blueprint(account_orders_bp)
     app.add_url_rule("/", endpoint="home", view_func=_home)
     app.add_url_rule("/search", endpoint="search", view_func=_search)
 

@@ -29,6 +29,7 @@ from app.orders.service import CheckoutError
 from app.payments.providers import ProviderError, start_midtrans, start_stripe
 from app.rendering import is_htmx
 from tenants.context import current_store, store_blueprint
+from tenants.query import MAX_ID
 from tenants.urls import store_url
 
 bp = store_blueprint("checkout", __name__, url_prefix="/checkout")
@@ -303,6 +304,8 @@ def _order_by_key(key: str) -> Order | None:
 def pay(number: int):
     """Start (or restart) paying for an order still waiting for its payment."""
     store = current_store()
+    if number > MAX_ID:
+        abort(404)
     order = db.session.scalar(
         select(Order).where(Order.store_id == store.id, Order.number == number)
     )

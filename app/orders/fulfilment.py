@@ -26,6 +26,7 @@ from app.money import format_money
 from app.notifications.service import queue_email
 from app.orders import states
 from app.orders.models import Order
+from app.orders.notices import send_payment_notices
 from app.orders.service import return_stock, transition
 from app.payments.models import Payment
 from app.payments.providers import (
@@ -202,6 +203,7 @@ def mark_paid(order: Order, actor_id: int | None) -> Order:
     except BaseException:
         _abort()
         raise
+    send_payment_notices(order)
     return order
 
 

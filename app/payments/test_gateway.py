@@ -18,6 +18,7 @@ from app.orders.models import Order
 from app.payments.models import Payment
 from jobs import enqueue
 from tenants.context import current_store, store_blueprint
+from tenants.query import MAX_ID
 
 bp = store_blueprint("test_gateway", __name__, url_prefix="/pay/test")
 
@@ -25,6 +26,8 @@ bp = store_blueprint("test_gateway", __name__, url_prefix="/pay/test")
 def _order_or_404(number: int) -> Order:
     """The store's test-gateway order this signed key opens; 404 for anything else."""
     store = current_store()
+    if number > MAX_ID:
+        abort(404)
     order = db.session.scalar(
         select(Order).where(Order.store_id == store.id, Order.number == number)
     )

@@ -21,6 +21,7 @@ from app.database import utcnow
 from app.extensions import db
 from app.orders import states
 from app.orders.models import Order
+from app.orders.notices import send_payment_notices
 from app.orders.service import transition
 from app.payments.models import Payment, WebhookEvent
 from app.payments.providers import midtrans_status
@@ -238,7 +239,11 @@ def apply_webhook_event(event_pk: int) -> str:
                 currency=currency,
             )
         )
-        return _finish(event, "applied")
+        outcome = _finish(event, "applied")
+        # Only the run that moved the order to paid gets here (the row lock and the state
+        # machine stop the others), so the emails go once.
+        send_payment_notices(order)
+        return outcome
     if kind == "refund.succeeded":
         # A refund made from the dashboard was recorded when it was made; its webhook (or, for
         # Midtrans, a delta of zero against what is recorded) only confirms it.

@@ -489,3 +489,12 @@ def test_a_provider_outage_keeps_the_order_and_says_so(app, client_for, store_a,
     assert order.status == "pending_payment"
     with client.session_transaction() as sess:
         assert any("couldn't start the payment with Stripe" in m for _, m in sess["_flashes"])
+
+
+@pytest.mark.parametrize("path", ["/pay/test/{n}?key=x", "/checkout/pay/{n}?key=x"])
+def test_absurd_order_numbers_are_404_not_errors(client_for, store_a, path):
+    for number in ("99999999999999999999", "2147483648", "0"):
+        assert client_for(store_a).get(path.format(n=number)).status_code == 404
+    assert (
+        client_for(store_a).post("/pay/test/99999999999999999999/approve?key=x").status_code == 404
+    )
