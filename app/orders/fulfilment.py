@@ -25,6 +25,7 @@ from app.inventory.models import StockMovement
 from app.money import format_money
 from app.notifications.service import queue_email
 from app.orders import states
+from app.orders.links import order_url
 from app.orders.models import Order
 from app.orders.notices import send_payment_notices
 from app.orders.service import return_stock, transition
@@ -248,6 +249,7 @@ def ship(order: Order, actor_id: int | None, *, carrier: str, tracking_number: s
         order=order,
         carrier=carrier,
         tracking_number=tracking_number,
+        order_link=order_url(order),
     )
     return order
 
@@ -451,4 +453,5 @@ def _send_refund_notice(
         full=full,
         cancelled=cancelled,
         reason=reason,
+        order_link=order_url(order),
     )
