@@ -245,9 +245,11 @@ def _summary(state, message, category, status):
     flow.save(session, current_store(), state)
     context = _context("review", state, coupon_message=message, coupon_category=category)
     if is_htmx():
-        response = make_response(
-            render_template("checkout/_partials/summary.html", **context), status
-        )
+        # The summary, and out of band the total on the "Place order" button.
+        total = context["quote"].totals.total
+        body = render_template("checkout/_partials/summary.html", **context)
+        button = render_template("checkout/_partials/place_total.html", total=total)
+        response = make_response(body + "\n" + button, status)
         response.vary.add("HX-Request")
         return response
     if status < 400:

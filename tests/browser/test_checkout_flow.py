@@ -88,6 +88,8 @@ def test_a_guest_buys_with_a_coupon_and_the_vendor_ships(live_server, browser, p
     guest.get_by_role("button", name="Apply").click()
     guest.locator("#checkout-summary", has_text=f"Coupon {code} applied.").wait_for()
     assert guest.locator(".checkout-totals__discount").count() == 1
+    total = guest.locator(".checkout-totals__total dd").inner_text()
+    assert guest.locator("#place-total").inner_text() == total  # the button follows
     screenshot(guest, f"checkout-review-{live_server.mode}")
     guest.get_by_role("button", name=re.compile("Place order and pay")).click()
 
