@@ -289,43 +289,87 @@ def _already_recorded(provider: str, ref: str) -> bool:
     )
 
 
-def _pay_back(order: Order, store: Store, charge: Payment, amount: int, key: str, reason: str):
-    """Have the provider that took the money refund `amount`; returns (provider, reference)."""
-    provider = charge.provider
-    if provider in OFFLINE_PROVIDERS:
-        return provider, key
-    settings = db.session.get(CheckoutSettings, order.store_id)
-    if settings is None:
-        raise ProviderError(f"{provider.title()} is not set up for this store yet.")
-    if provider == "stripe":
-        return provider, refund_stripe(settings, charge.provider_ref, amount, idempotency_key=key)
-    if provider == "midtrans":
-        return provider, refund_midtrans(
-            settings,
-            midtrans_order_id(store, order),
-            amount,
-            order.currency,
-            refund_key=key,
-            reason=reason or f"Refund for order {order.number}",
-        )
-    raise ProviderError(f"Refunds through {provider} aren't supported.")
+@dataclass(frozen=True)
+class ProviderRefund:
+    """Everything a provider refund needs, read while the order is locked, as plain values:
+    nothing touches the database while the provider is being asked."""
+
+    provider: str
+    charge_ref: str
+    amount: int
+    currency: str
+    key: str
+    reason: str
+    midtrans_order_id: str
+    settings: CheckoutSettings | None
 
 
-def _record_refund(
+def _prepare_refund(
     order: Order, store: Store, summary: PaymentSummary, amount: int, key: str, reason: str
-) -> Payment:
-    """Pay back through the provider and add the refund row (the caller commits)."""
+) -> ProviderRefund:
+    """Check the refund can be asked for (under the order's lock) and gather what it needs."""
     charge = summary.charge
     if charge is None:
         raise FulfilmentError("This order has no recorded payment to refund.", status=409)
     if _already_recorded(charge.provider, key):
         raise FulfilmentError("This refund has already been made.", status=409)
+    settings = None
+    if charge.provider not in OFFLINE_PROVIDERS:
+        settings = db.session.get(CheckoutSettings, order.store_id)
+        if settings is None:
+            raise FulfilmentError(
+                f"{charge.provider.title()} is not set up for this store yet.", status=502
+            )
+        db.session.expunge(settings)  # keeps its loaded keys after the commit
+    return ProviderRefund(
+        provider=charge.provider,
+        charge_ref=charge.provider_ref,
+        amount=amount,
+        currency=order.currency,
+        key=key,
+        reason=reason or f"Refund for order {order.number}",
+        midtrans_order_id=midtrans_order_id(store, order),
+        settings=settings,
+    )
+
+
+def _pay_back(refund_request: ProviderRefund) -> tuple[str, str]:
+    """Have the provider that took the money refund it: (provider, its reference).
+
+    Stripe and Midtrans are asked with no transaction open (no lock across the network): the
+    caller checked everything under the order's lock, and records the result under a fresh
+    one. The attempt's idempotency key makes a retried or repeated request refund once.
+    """
+    r = refund_request
+    if r.provider in OFFLINE_PROVIDERS:
+        return r.provider, r.key
+    db.session.commit()  # release the order's lock before the provider is called
     try:
-        provider, reference = _pay_back(order, store, charge, amount, key, reason)
+        if r.provider == "stripe":
+            return r.provider, refund_stripe(
+                r.settings, r.charge_ref, r.amount, idempotency_key=r.key
+            )
+        if r.provider == "midtrans":
+            return r.provider, refund_midtrans(
+                r.settings,
+                r.midtrans_order_id,
+                r.amount,
+                r.currency,
+                refund_key=r.key,
+                reason=r.reason,
+            )
+        raise ProviderError(f"Refunds through {r.provider} aren't supported.")
     except ProviderError as exc:
         raise FulfilmentError(str(exc), status=502) from None
-    if provider != charge.provider or _already_recorded(provider, reference):
-        # Stripe answered a repeated idempotency key with the refund it made the first time.
+
+
+def _add_refund(order: Order, provider: str, reference: str, amount: int) -> Payment:
+    """Add the refund row (the caller commits); 409 if this provider refund is recorded already.
+
+    A repeated idempotency key makes Stripe answer with the refund it made the first time, and
+    a provider's refund webhook may have recorded it in the moment since the provider answered.
+    """
+    if _already_recorded(provider, reference):
         raise FulfilmentError("This refund has already been made.", status=409)
     payment = Payment(
         store_id=order.store_id,
@@ -387,7 +431,14 @@ def refund(
                 f"refunded {_money(summary.refunded, order, store)}).",
                 field="amount",
             )
-        payment = _record_refund(order, store, summary, amount, _refund_key(order, key), reason)
+        asked = _prepare_refund(order, store, summary, amount, _refund_key(order, key), reason)
+        provider, reference = _pay_back(asked)
+        # Money has moved: record it under a fresh lock, whatever happened meanwhile.
+        order = _lock(order)
+        payment = _add_refund(order, provider, reference, amount)
+        db.session.flush()
+        after = payment_summary(order)
+        wanted = states.REFUNDED if after.refunded >= after.paid else states.PARTIALLY_REFUNDED
         note = f"Refunded {_money(amount, order, store)}"
         if restock:
             if _stock_returned(order):
@@ -397,7 +448,8 @@ def refund(
                 note += "; items returned to stock"
         if reason:
             note += f". Reason: {reason}"
-        transition(order, wanted, actor_id=actor_id, note=note)
+        if states.can_transition(order.status, wanted):
+            transition(order, wanted, actor_id=actor_id, note=note)
         db.session.commit()
     except BaseException:
         _abort()
@@ -418,7 +470,21 @@ def cancel(order: Order, actor_id: int | None, *, reason: str = "") -> Order:
             summary = payment_summary(order)
             if summary.refundable > 0:
                 refunded = summary.refundable
-                _record_refund(order, store, summary, refunded, f"pasar-cancel-{order.id}", reason)
+                asked = _prepare_refund(
+                    order, store, summary, refunded, f"pasar-cancel-{order.id}", reason
+                )
+                provider, reference = _pay_back(asked)
+                order = _lock(order)
+                _add_refund(order, provider, reference, refunded)
+                if not states.can_transition(order.status, states.CANCELLED):
+                    # It shipped while the provider was refunding: keep the money's truth.
+                    transition(order, states.REFUNDED, actor_id=actor_id, note="Refunded in full")
+                    db.session.commit()
+                    raise FulfilmentError(
+                        "The order was refunded, but it shipped meanwhile, so it wasn't "
+                        "cancelled and its stock stays out.",
+                        status=409,
+                    )
         return_stock(order, kind="cancellation", actor_id=actor_id)
         note = "Cancelled"
         if refunded:

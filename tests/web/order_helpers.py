@@ -124,6 +124,7 @@ class FakeRefunds(FakeProviders):
     def __init__(self):
         super().__init__()
         self.fail = False
+        self.during = None  # called while a refund request is being answered
         self.refunds: list[dict] = []
         self._by_key: dict[str, dict] = {}
         app = self.server.app
@@ -136,6 +137,8 @@ class FakeRefunds(FakeProviders):
                 "headers": dict(request.headers),
             }
             self.refunds.append(entry)
+            if self.during is not None:
+                self.during()
             if self.fail:
                 body = {"error": {"type": "invalid_request_error", "message": "Charge refunded"}}
                 return jsonify(body), 400
@@ -157,6 +160,8 @@ class FakeRefunds(FakeProviders):
             self.refunds.append(
                 {"path": request.path, "json": body, "headers": dict(request.headers)}
             )
+            if self.during is not None:
+                self.during()
             if self.fail:
                 return jsonify(status_code="412", status_message="Transaction cannot be refunded")
             return jsonify(

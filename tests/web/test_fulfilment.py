@@ -271,6 +271,41 @@ def test_stripe_refunds_go_through_stripe_with_an_idempotency_key(app, store_a, 
     assert len(order_row(app, order)["payments"]) == 2
 
 
+@pytest.mark.parametrize("action", ["refund", "cancel"])
+def test_no_lock_is_held_while_the_provider_refunds(app, store_a, lamp, fake, action):
+    """Another transaction can take the order's row while Stripe is being asked."""
+    from sqlalchemy import text
+
+    stripe_store(app, store_a)
+    order = make_order(app, store_a, lamp, status="paid", provider="stripe", charge_ref="pi_42")
+    seen = []
+
+    def take_the_row():
+        with app.app_context():
+            if db.engine.dialect.name == "sqlite":
+                db.session.execute(text("PRAGMA busy_timeout = 0"))
+                lock = "UPDATE orders SET updated_at = updated_at WHERE id = :id"
+            else:
+                lock = "SELECT id FROM orders WHERE id = :id FOR UPDATE NOWAIT"
+            try:
+                db.session.execute(text(lock), {"id": order["id"]})
+                seen.append("free")
+            except Exception as exc:
+                seen.append(f"locked: {exc.__class__.__name__}")
+            finally:
+                db.session.rollback()
+                db.session.remove()
+
+    fake.during = take_the_row
+    if action == "refund":
+        act(app, order, "refund", None, amount=1500, key="b" * 20)
+        assert order_row(app, order)["status"] == "partially_refunded"
+    else:
+        act(app, order, "cancel", None)
+        assert order_row(app, order)["status"] == "cancelled"
+    assert seen == ["free"]
+
+
 def test_a_stripe_refusal_shows_a_message_and_writes_nothing(app, store_a, lamp, fake):
     stripe_store(app, store_a)
     order = make_order(app, store_a, lamp, status="paid", provider="stripe", charge_ref="pi_42")
