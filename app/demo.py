@@ -4,6 +4,7 @@ from sqlalchemy import select
 
 from app.accounts.models import Membership, User
 from app.accounts.service import create_user, find_user_by_email
+from app.checkout.models import CheckoutSettings
 from app.extensions import db
 from tenants.models import Store
 from tenants.provisioning import create_store
@@ -19,6 +20,7 @@ DEMO_STORES = [
         "timezone": "America/New_York",
         "accent_color": "#c2410c",
         "owner": "owner@acme.example.com",
+        "checkout": {"shipping_flat": 700, "shipping_free_over": 10000},
     },
     {
         "slug": "batik",
@@ -28,6 +30,12 @@ DEMO_STORES = [
         "timezone": "Asia/Jakarta",
         "accent_color": "#7c3aed",
         "owner": "owner@batik.example.com",
+        "checkout": {
+            "shipping_flat": 2000000,
+            "shipping_free_over": 50000000,
+            "tax_basis_points": 1100,
+            "tax_inclusive": True,
+        },
     },
     {
         "slug": "kaffee",
@@ -37,6 +45,7 @@ DEMO_STORES = [
         "timezone": "Europe/Berlin",
         "accent_color": "#0f766e",
         "owner": "owner@kaffee.example.com",
+        "checkout": {"shipping_flat": 490, "tax_basis_points": 1900, "tax_inclusive": True},
     },
 ]
 
@@ -64,6 +73,7 @@ def seed_demo(
     Each store is filled up to `products` products with variants, categories and pictures.
     """
     from app.catalog.demo import seed_store_catalog
+    from app.orders.demo import seed_store_orders
 
     logins = []
     for spec in DEMO_USERS:
@@ -75,7 +85,7 @@ def seed_demo(
         owner = _ensure_user(spec["owner"], f"{spec['name']} Owner")
         store = db.session.scalar(select(Store).where(Store.slug == spec["slug"]))
         if store is None:
-            settings = {k: v for k, v in spec.items() if k != "owner"}
+            settings = {k: v for k, v in spec.items() if k not in ("owner", "checkout")}
             store = create_store(owner=owner, **settings)
         elif (
             db.session.scalar(
@@ -87,9 +97,14 @@ def seed_demo(
         ):
             db.session.add(Membership(store=store, user=owner, role="owner"))
         logins.append(("owner", spec["owner"], spec["slug"]))
+        if db.session.get(CheckoutSettings, store.id) is None:
+            db.session.add(CheckoutSettings(store_id=store.id, **spec["checkout"]))
         db.session.commit()
         progress(f"Filling {store.name} with up to {products} products...")
         added = seed_store_catalog(store, products, images=images)
         progress(f"  {added} products added.")
+        orders = seed_store_orders(store)
+        if orders:
+            progress(f"  {orders} demo orders placed over the last 30 days.")
     db.session.commit()
     return logins

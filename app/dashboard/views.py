@@ -6,7 +6,9 @@ from flask_login import current_user
 from app.accounts.models import Membership, User
 from app.accounts.permissions import LABELS, PERMISSIONS, require_store_permission
 from app.accounts.roles import RoleError, change_role
+from app.dashboard import reports
 from app.dashboard.forms import RoleForm, StoreSettingsForm
+from app.database import utcnow
 from app.extensions import db
 from tenants.context import current_store, store_blueprint
 from tenants.provisioning import StoreSettingsError, update_store_settings
@@ -24,7 +26,27 @@ def home():
         for p, roles in PERMISSIONS.items()
         if g.store_role == "superuser" or g.store_role in roles
     ]
-    return render_template("admin/home.html", allowed=allowed)
+    store = current_store()
+    now = utcnow()
+    series = reports.daily_sales(store, now)
+    return render_template(
+        "admin/home.html",
+        allowed=allowed,
+        summary=reports.sales_summary(store, now, series),
+        series=series,
+        chart=reports.bar_chart(series),
+        low_stock=reports.low_stock(store),
+        latest=reports.latest_orders(store),
+    )
+
+
+@bp.get("/latest-orders")
+@require_store_permission("dashboard.view")
+def latest_orders():
+    """The newest orders, for the home page to poll while it is open (a fragment)."""
+    return render_template(
+        "admin/_partials/latest_orders.html", latest=reports.latest_orders(current_store())
+    )
 
 
 @bp.route("/settings", methods=["GET", "POST"])

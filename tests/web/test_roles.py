@@ -183,6 +183,11 @@ PUBLISH_EXPECTED = {
 for _kind, _code in PUBLISH_EXPECTED.items():
     EXPECTED[_kind] = EXPECTED[_kind] + (_code,)
 
+# The dashboard home's live list of latest orders: whoever may open the dashboard.
+ROUTES.append(("GET", "/admin/latest-orders", None, "store"))
+for _kind in USERS:
+    EXPECTED[_kind] = EXPECTED[_kind] + (EXPECTED[_kind][0],)
+
 
 @pytest.fixture
 def cast(app, store_a):
