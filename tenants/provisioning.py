@@ -169,3 +169,19 @@ def update_store_settings(store: Store, *, actor: User | None = None, name: str,
         )
         db.session.commit()
     return changed
+
+
+def verify_custom_domain(store: Store, *, actor: User | None = None) -> bool:
+    """Mark the store's custom domain verified (a platform admin checked its DNS)."""
+    if not store.custom_domain or store.custom_domain_verified_at is not None:
+        return False
+    store.custom_domain_verified_at = utcnow()
+    record(
+        "store.custom_domain_verified",
+        actor=actor,
+        store=store,
+        target=store,
+        domain=store.custom_domain,
+    )
+    db.session.commit()
+    return True

@@ -37,3 +37,7 @@ def home():
         users_verified=users_verified,
         entries=entries,
     )
+
+
+# The stores pages join this blueprint.
+from app.console import stores as _stores  # noqa: E402, F401

@@ -188,6 +188,24 @@ ROUTES.append(("GET", "/admin/latest-orders", None, "store"))
 for _kind in USERS:
     EXPECTED[_kind] = EXPECTED[_kind] + (EXPECTED[_kind][0],)
 
+# The console's stores pages ({store} is store A): superusers only, 404 for everyone else.
+CONSOLE_STORES = [
+    ("GET", "/console/stores/", None, "platform"),
+    ("GET", "/console/stores/{store}", None, "platform"),
+    ("POST", "/console/stores/{store}/suspend", {"reason": "Unpaid fees"}, "platform"),
+    ("POST", "/console/stores/{store}/reactivate", None, "platform"),
+    ("POST", "/console/stores/{store}/verify-domain", None, "platform"),
+]
+ROUTES.extend(CONSOLE_STORES)
+for _kind in USERS:
+    if _kind == "anonymous":
+        _codes = (302,) * len(CONSOLE_STORES)
+    elif _kind == "superuser":
+        _codes = (200, 200, 303, 303, 303)
+    else:
+        _codes = (404,) * len(CONSOLE_STORES)
+    EXPECTED[_kind] = EXPECTED[_kind] + _codes
+
 
 @pytest.fixture
 def cast(app, store_a):
@@ -263,7 +281,7 @@ def _request(client_for, store_a, cast, catalog, sales, user_kind, route_index):
     """Make one matrix request as `user_kind`; returns (response, method, path)."""
     people, memberships = cast
     method, path, data, host = ROUTES[route_index]
-    ids = {"staff": memberships["staff"].id, **catalog, **sales}
+    ids = {"staff": memberships["staff"].id, "store": store_a.id, **catalog, **sales}
     path = path.format(**ids)
     data = data() if callable(data) else data
     if data:
