@@ -206,6 +206,24 @@ for _kind in USERS:
         _codes = (404,) * len(CONSOLE_STORES)
     EXPECTED[_kind] = EXPECTED[_kind] + _codes
 
+# The console's users pages ({shopper} is the shopper's account): superusers only.
+CONSOLE_USERS = [
+    ("GET", "/console/users/", None, "platform"),
+    ("GET", "/console/users/{shopper}", None, "platform"),
+    ("POST", "/console/users/{shopper}/disable", None, "platform"),
+    ("POST", "/console/users/{shopper}/enable", None, "platform"),
+    ("POST", "/console/users/{shopper}/resend-verification", None, "platform"),
+]
+ROUTES.extend(CONSOLE_USERS)
+for _kind in USERS:
+    if _kind == "anonymous":
+        _codes = (302,) * len(CONSOLE_USERS)
+    elif _kind == "superuser":
+        _codes = (200, 200, 303, 303, 303)
+    else:
+        _codes = (404,) * len(CONSOLE_USERS)
+    EXPECTED[_kind] = EXPECTED[_kind] + _codes
+
 
 @pytest.fixture
 def cast(app, store_a):
@@ -281,7 +299,13 @@ def _request(client_for, store_a, cast, catalog, sales, user_kind, route_index):
     """Make one matrix request as `user_kind`; returns (response, method, path)."""
     people, memberships = cast
     method, path, data, host = ROUTES[route_index]
-    ids = {"staff": memberships["staff"].id, "store": store_a.id, **catalog, **sales}
+    ids = {
+        "staff": memberships["staff"].id,
+        "store": store_a.id,
+        "shopper": people["shopper"].id,
+        **catalog,
+        **sales,
+    }
     path = path.format(**ids)
     data = data() if callable(data) else data
     if data:
