@@ -67,7 +67,7 @@ def load_config(instance_path: str, overrides: dict | None = None) -> dict:
         # How the test gateway sends its webhooks: "http" (like a real provider; the default
         # with real workers) or "inprocess" (through the app itself; the default when jobs
         # run inline, where a request posting to its own single process would wait on itself).
-        "TEST_GATEWAY_DELIVERY": env.get("TEST_GATEWAY_DELIVERY") or None,
+        "TEST_GATEWAY_DELIVERY": (env.get("TEST_GATEWAY_DELIVERY") or "").strip().lower() or None,
         "MIDTRANS_API_BASE": env.get("MIDTRANS_API_BASE") or None,
         "MIDTRANS_SNAP_BASE": env.get("MIDTRANS_SNAP_BASE") or None,
         "JOB_TIMEOUT": int(env.get("JOB_TIMEOUT") or 300),
@@ -128,6 +128,11 @@ def check_config(config: dict) -> None:
             "Pasar is configured for production (DATABASE_URL is not SQLite, or REDIS_URL is set) "
             "but SECRET_KEY is the built-in development key. Set SECRET_KEY to a long random "
             'value, e.g. python -c "import secrets; print(secrets.token_urlsafe(48))".'
+        )
+    if config.get("TEST_GATEWAY_DELIVERY") not in (None, "http", "inprocess"):
+        raise ConfigError(
+            f"TEST_GATEWAY_DELIVERY={config['TEST_GATEWAY_DELIVERY']!r} is not a delivery mode: "
+            "use http or inprocess, or leave it unset to choose by whether jobs run inline."
         )
     host = config["PLATFORM_HOST"]
     if not host or "." not in host:

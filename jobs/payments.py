@@ -6,6 +6,7 @@ from urllib.parse import urlsplit
 
 import requests
 from flask import current_app
+from rq import get_current_job
 
 from app.extensions import db
 from app.payments.signatures import gateway_signature
@@ -15,6 +16,16 @@ from tenants.urls import store_url
 
 log = logging.getLogger(__name__)
 
+DELIVERY_MODES = ("http", "inprocess")
+
+
+def delivery_mode() -> str:
+    """How webhooks travel: TEST_GATEWAY_DELIVERY, else in-process exactly when jobs run inline."""
+    configured = current_app.config.get("TEST_GATEWAY_DELIVERY")
+    if configured:
+        return configured
+    return "inprocess" if current_app.config["JOBS_INLINE"] else "http"
+
 
 def deliver_test_webhook(store_id: int, body: str) -> int:
     """POST a signed test-gateway event to the store's webhook endpoint; returns the status.
@@ -22,28 +33,32 @@ def deliver_test_webhook(store_id: int, body: str) -> int:
     Signed at send time, so a retry carries a fresh timestamp. Any answer but 200 raises, and
     RQ retries the delivery, as a real provider would.
     """
+    job = get_current_job()
+    job_id = job.id if job is not None else "inline"
     store = db.session.get(Store, store_id)
     if store is None:
-        log.warning("test webhook for missing store %s dropped", store_id)
+        log.warning("job %s: test webhook for missing store %s dropped", job_id, store_id)
         return 404
     raw = body.encode()
     timestamp = int(time.time())
     signature = f"t={timestamp},v1={gateway_signature(raw, gateway_secret(store.id), timestamp)}"
     headers = {"Content-Type": "application/json", "Pasar-Signature": signature}
     url = store_url(store, "/webhooks/test")
-    mode = current_app.config.get("TEST_GATEWAY_DELIVERY") or (
-        "inprocess" if current_app.config["JOBS_INLINE"] else "http"
-    )
+    # No transaction may stay open while the store handles the webhook: on SQLite (where
+    # transactions begin IMMEDIATE) the receiving request would wait for this one, and on
+    # PostgreSQL a connection would sit idle in a transaction across the network.
+    db.session.close()
+    mode = delivery_mode()
     if mode == "inprocess":
-        # Embedded mode: the web process handles its own webhook through the full app stack.
+        # The web process handles its own webhook through the full app: same route, same checks.
         parts = urlsplit(url)
-        db.session.close()
         response = current_app.test_client().post(
             parts.path, data=raw, headers={**headers, "Host": parts.netloc}
         )
         status = response.status_code
     else:
         status = _post(url, raw, headers)
+    log.info("job %s: test webhook to %s (%s) answered %s", job_id, url, mode, status)
     if status != 200:
         raise RuntimeError(f"the store answered {status} to the test gateway's webhook")
     return status

@@ -75,9 +75,14 @@ class Quote:
     notes: list[str] = field(default_factory=list)
 
 
+def _all_states(session) -> dict:
+    states = session.get(SESSION_KEY)
+    return dict(states) if isinstance(states, dict) else {}
+
+
 def load(session, store: Store) -> State:
     """The store's checkout state from the session (fresh if there is none or it is junk)."""
-    raw = (session.get(SESSION_KEY) or {}).get(str(store.id))
+    raw = _all_states(session).get(str(store.id))
     if not isinstance(raw, dict):
         return State()
     known = {name: raw.get(name) for name in State.__dataclass_fields__}
@@ -89,14 +94,14 @@ def load(session, store: Store) -> State:
 
 def save(session, store: Store, state: State) -> None:
     """Keep the store's checkout state in the session."""
-    all_states = dict(session.get(SESSION_KEY) or {})
+    all_states = _all_states(session)
     all_states[str(store.id)] = state.as_dict()
     session[SESSION_KEY] = all_states
 
 
 def forget(session, store: Store) -> None:
     """Drop the store's checkout state (after the order is placed)."""
-    all_states = dict(session.get(SESSION_KEY) or {})
+    all_states = _all_states(session)
     all_states.pop(str(store.id), None)
     session[SESSION_KEY] = all_states
 
@@ -117,8 +122,14 @@ def reachable(state: State, step: str) -> bool:
     return STEPS.index(step) <= STEPS.index(first_incomplete(state))
 
 
-def set_email(state: State, raw: str | None) -> State:
-    """The contact step: a valid email address for the receipt and order updates."""
+def set_email(state: State, raw: str | None, user=None) -> State:
+    """The contact step: a valid email address for the receipt and order updates.
+
+    A signed-in shopper's orders go to their account's address, whatever the form says.
+    """
+    if user is not None:
+        state.email = user.email
+        return state
     raw = (raw or "").strip()
     if not raw:
         raise StepError({"email": "Enter your email address."})
@@ -161,6 +172,11 @@ def shipping_methods(settings: CheckoutSettings, discounted_subtotal: int) -> li
         else:
             note = "free_over"
     return [ShippingMethod("standard", "Standard shipping", price, note)]
+
+
+def shipping_label(settings: CheckoutSettings, code: str | None) -> str:
+    """The name of a shipping method, as the order records it."""
+    return next((m.label for m in shipping_methods(settings, 0) if m.code == code), "Shipping")
 
 
 def set_shipping(state: State, settings: CheckoutSettings, code: str | None) -> State:
@@ -231,6 +247,9 @@ def place(store: Store, state: State, cart: Cart, view: CartView, settings, *, k
     """
     if first_incomplete(state) != "review":
         raise CheckoutError("Your checkout details are incomplete. Please check each step.")
+    if not key or key != state.key:
+        # Only the review form this session rendered may place the order.
+        raise CheckoutError("This checkout form is invalid. Reload the page and try again.")
     if not view.lines:
         raise CheckoutError("Your cart is empty.")
     if not view.can_check_out:
@@ -243,7 +262,7 @@ def place(store: Store, state: State, cart: Cart, view: CartView, settings, *, k
             idempotency_key=key or "",
             shipping_address=state.address,
             shipping=settings.shipping_rate,
-            shipping_method="Standard shipping",
+            shipping_method=shipping_label(settings, state.shipping_method),
             tax=settings.tax_rule,
             coupon_code=state.coupon,
             user_id=getattr(user, "id", None),

@@ -11,7 +11,6 @@ from flask import (
     url_for,
 )
 from flask_login import current_user
-from sqlalchemy import select
 
 from app.addresses import rules as address_rules
 from app.addresses.forms import AddressForm
@@ -23,13 +22,13 @@ from app.checkout.store_settings import settings_for
 from app.database import utcnow
 from app.extensions import db, limiter
 from app.orders import states
-from app.orders.links import key_opens, order_path
+from app.orders.links import key_opens, order_key, order_path
 from app.orders.models import Order
-from app.orders.service import CheckoutError
+from app.orders.service import CheckoutError, find_order_by_key
 from app.payments.providers import ProviderError, start_midtrans, start_stripe
 from app.rendering import is_htmx
 from tenants.context import current_store, store_blueprint
-from tenants.query import MAX_ID
+from tenants.query import MAX_ID, scoped_select
 from tenants.urls import store_url
 
 bp = store_blueprint("checkout", __name__, url_prefix="/checkout")
@@ -66,8 +65,8 @@ def _guard(step: str):
         flash("Your cart is empty: add something before checking out.", "info")
         return None, redirect(url_for("cart.show"), 303)
     state = flow.load(session, store)
-    if current_user.is_authenticated and not state.email:
-        state.email = current_user.email
+    if current_user.is_authenticated and state.email != current_user.email:
+        flow.set_email(state, None, current_user)
         flow.save(session, store, state)
     if not flow.reachable(state, step):
         return None, redirect(url_for(f".{flow.first_incomplete(state)}"), 303)
@@ -93,8 +92,9 @@ def contact():
     errors, typed = {}, state.email or ""
     if request.method == "POST":
         typed = request.form.get("email", "")
+        user = current_user if current_user.is_authenticated else None
         try:
-            flow.set_email(state, typed)
+            flow.set_email(state, typed, user)
         except flow.StepError as error:
             errors = error.errors
         else:
@@ -226,7 +226,8 @@ def apply_coupon():
     else:
         flow.save(session, store, state)
         message = f"Coupon {state.coupon} applied."
-    return _summary(state, message, category, status)
+    typed = (request.form.get("coupon") or "")[: flow.MAX_COUPON_INPUT]
+    return _summary(state, message, category, status, typed=typed)
 
 
 @bp.post("/coupon/remove")
@@ -240,10 +241,12 @@ def remove_coupon():
     return _summary(state, "Coupon removed.", "success", 200)
 
 
-def _summary(state, message, category, status):
+def _summary(state, message, category, status, typed=None):
     flow.review_key(state)
     flow.save(session, current_store(), state)
-    context = _context("review", state, coupon_message=message, coupon_category=category)
+    context = _context(
+        "review", state, coupon_message=message, coupon_category=category, typed_coupon=typed
+    )
     if is_htmx():
         # The summary, and out of band the total on the "Place order" button.
         total = context["quote"].totals.total
@@ -286,7 +289,12 @@ def place():
         )
     except CheckoutError as error:
         db.session.rollback()
-        context = _context("review", flow.load(session, store), place_error=error.message)
+        if flow.first_incomplete(state) != "review":
+            flash(error.message, "error")
+            return redirect(url_for(f".{flow.first_incomplete(state)}"), 303)
+        flow.review_key(state)  # the page shown again can place the order
+        flow.save(session, store, state)
+        context = _context("review", state, place_error=error.message)
         return render_template("checkout/review.html", **context), 422
     flow.forget(session, store)
     return redirect(_payment_or_status(order), 303)
@@ -296,8 +304,6 @@ def _order_by_key(key: str) -> Order | None:
     """The order a review form with this key already placed (keys are at most 64 long)."""
     if not key or len(key) > 64:
         return None
-    from app.orders.service import find_order_by_key
-
     return find_order_by_key(current_store(), key)
 
 
@@ -305,12 +311,9 @@ def _order_by_key(key: str) -> Order | None:
 @limiter.limit("30 per minute")
 def pay(number: int):
     """Start (or restart) paying for an order still waiting for its payment."""
-    store = current_store()
     if number > MAX_ID:
         abort(404)
-    order = db.session.scalar(
-        select(Order).where(Order.store_id == store.id, Order.number == number)
-    )
+    order = db.session.scalar(scoped_select(Order).where(Order.number == number))
     if order is None or not key_opens(order, request.values.get("key")):
         abort(404)
     return redirect(_payment_or_status(order), 303)
@@ -326,7 +329,7 @@ def _payment_or_status(order: Order) -> str:
     if not waiting:
         return status_path
     settings = settings_for(store)
-    provider = order.payment_provider
+    provider = settings.payment_provider  # the store's provider now, if it changed meanwhile
     try:
         if provider == "stripe":
             back = store_url(store, status_path)
@@ -340,6 +343,4 @@ def _payment_or_status(order: Order) -> str:
     except ProviderError as error:
         flash(str(error), "error")
         return status_path
-    from app.orders.links import order_key
-
     return url_for("test_gateway.page", number=order.number, key=order_key(order))

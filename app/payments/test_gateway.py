@@ -7,41 +7,38 @@ HTTP in production mode), and the order is paid only when that webhook is verifi
 import json
 import uuid
 
-from flask import abort, flash, redirect, render_template, request, url_for
-from sqlalchemy import select
+from flask import abort, redirect, render_template, request
 
+from app.checkout.store_settings import settings_for
 from app.database import utcnow
 from app.extensions import db, limiter
 from app.orders import states
 from app.orders.links import key_opens, order_path
 from app.orders.models import Order
-from app.payments.models import Payment
 from jobs import enqueue
+from jobs.payments import deliver_test_webhook
 from tenants.context import current_store, store_blueprint
-from tenants.query import MAX_ID
+from tenants.query import MAX_ID, scoped_select
 
 bp = store_blueprint("test_gateway", __name__, url_prefix="/pay/test")
 
 
 def _order_or_404(number: int) -> Order:
-    """The store's test-gateway order this signed key opens; 404 for anything else."""
-    store = current_store()
-    if number > MAX_ID:
+    """The order this signed key opens, in a store that takes payments here; 404 otherwise."""
+    if number > MAX_ID or settings_for(current_store()).payment_provider != "test":
         abort(404)
-    order = db.session.scalar(
-        select(Order).where(Order.store_id == store.id, Order.number == number)
-    )
-    key = request.values.get("key")
-    if order is None or order.payment_provider != "test" or not key_opens(order, key):
+    order = db.session.scalar(scoped_select(Order).where(Order.number == number))
+    if order is None or not key_opens(order, request.values.get("key")):
         abort(404)
     return order
 
 
 def _refusal(order: Order) -> str | None:
     """Why this order can't be paid now, or None."""
+    if order.status == states.CANCELLED:
+        return "This order was cancelled, so there is nothing to pay."
     if order.status != states.PENDING_PAYMENT:
-        status = order.status.replace("_", " ")
-        return f"This order is {status}: there is nothing to pay."
+        return "This order is already paid: there is nothing to pay."
     if order.expires_at is not None and order.expires_at <= utcnow():
         return "This order waited too long for its payment and is being cancelled."
     return None
@@ -51,11 +48,15 @@ def _refusal(order: Order) -> str | None:
 def page(number: int):
     """The hosted payment page: what is being paid, and Approve or Decline."""
     order = _order_or_404(number)
+    return _page(order, _refusal(order))
+
+
+def _page(order: Order, refusal: str | None) -> str:
     return render_template(
         "payments/test_gateway.html",
         order=order,
         key=request.values.get("key"),
-        refusal=_refusal(order),
+        refusal=refusal,
         status_path=order_path(order),
         bare=True,
     )
@@ -68,8 +69,8 @@ def decide(number: int, decision: str):
     order = _order_or_404(number)
     refusal = _refusal(order)
     if refusal:
-        flash(refusal, "error")
-        return redirect(url_for(".page", number=number, key=request.values.get("key")), 303)
+        # Nothing is sent; the page says why.
+        return _page(order, refusal), 409
     event = {
         "id": f"evt_test_{uuid.uuid4().hex}",
         "type": "payment.succeeded" if decision == "approve" else "payment.failed",
@@ -79,16 +80,10 @@ def decide(number: int, decision: str):
         "payment_id": f"pay_test_{uuid.uuid4().hex[:20]}",
     }
     store_id, path = order.store_id, order_path(order)
-    already_paid = db.session.scalar(
-        select(Payment.id).where(Payment.order_id == order.id, Payment.kind == "charge")
-    )
     # Nothing may stay open while the webhook is delivered: in embedded mode it is handled
     # in this process at once, and SQLite would make it wait for this request's transaction.
     db.session.commit()
-    if not already_paid:
-        from jobs.payments import deliver_test_webhook
-
-        enqueue(deliver_test_webhook, store_id, json.dumps(event), job_id=event["id"])
+    enqueue(deliver_test_webhook, store_id, json.dumps(event), job_id=event["id"])
     if decision == "decline":
         return redirect(f"{path}&payment=declined", 303)
     return redirect(path, 303)

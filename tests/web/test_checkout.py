@@ -9,6 +9,7 @@ from sqlalchemy import func, select
 
 from app.addresses.models import Address
 from app.cart.models import CartItem
+from app.cart.service import CartView
 from app.catalog.models import Variant
 from app.catalog.service import VariantData
 from app.checkout.models import CheckoutSettings
@@ -138,6 +139,22 @@ def test_an_incomplete_address_names_each_missing_field(client_for, store_a):
     assert bad_zip.status_code == 422
 
 
+def test_a_signed_in_shopper_checks_out_with_their_own_email(app, client_for, store_a):
+    me = make_user("me@example.com")
+    client = client_for(store_a)
+    add(client, variant_of(store_a))
+    client.post("/checkout/contact", data={"email": "typed-as-guest@example.com"})
+    sign_in_as(client, me)
+    page = client.get("/checkout/contact")
+    assert 'value="me@example.com" readonly' in page.text
+    assert client.post("/checkout/contact", data={"email": "else@example.com"}).status_code == 303
+    key = to_review(client, email="else@example.com")
+    assert "me@example.com" in client.get("/checkout/review").text
+    client.post("/checkout/place", data={"idempotency_key": key})
+    (order,) = orders(app)
+    assert (order.email, order.user_id) == ("me@example.com", me.id)
+
+
 def test_a_signed_in_shopper_picks_a_saved_address_and_never_anothers(app, client_for, store_a):
     me, them = make_user("me@example.com"), make_user("them@example.com")
     with app.app_context():
@@ -213,7 +230,9 @@ def test_a_coupon_applies_and_is_removed_with_htmx(app, client_for, store_a):
     assert "Coupon SAVE10 applied." in applied.text and "−$2.00" in applied.text
     assert '<span id="place-total" hx-swap-oob="true">$18.00</span>' in applied.text
     removed = client.post("/checkout/coupon/remove", headers=HTMX)
+    assert removed.text.lstrip().startswith('<div id="checkout-summary"')
     assert "Coupon removed." in removed.text and "−$2.00" not in removed.text
+    assert '<span id="place-total" hx-swap-oob="true">$20.00</span>' in removed.text
 
 
 def test_a_coupon_without_javascript_redirects_back_to_the_review(app, client_for, store_a):
@@ -245,6 +264,21 @@ def test_coupons_that_cannot_be_used_say_why(app, client_for, store_a, values, m
     to_review(client)
     response = client.post("/checkout/coupon", data={"coupon": "SAVE10"}, headers=HTMX)
     assert response.status_code == 422 and message in response.text
+
+
+def test_a_coupon_once_per_customer_cannot_be_used_twice(app, client_for, store_a):
+    coupon(app, store_a, per_customer_limit=1)
+    variant = variant_of(store_a, price=2000)
+    for attempt in range(2):
+        client = client_for(store_a)
+        add(client, variant)
+        key = to_review(client)
+        response = client.post("/checkout/coupon", data={"coupon": "SAVE10"}, headers=HTMX)
+        if attempt == 0:
+            assert response.status_code == 200
+            client.post("/checkout/place", data={"idempotency_key": key})
+    assert response.status_code == 422 and "already used that coupon" in response.text
+    assert [order.discount for order in orders(app)] == [200]
 
 
 def test_another_stores_coupon_is_not_valid_here(app, client_for, store_a, store_b):
@@ -279,6 +313,7 @@ def test_placing_takes_prices_from_the_catalog_and_lands_on_the_test_gateway(
     (order,) = orders(app)
     assert (order.total, order.subtotal, order.number) == (2400, 2400, 1001)
     assert order.email == "gina@example.com" and order.shipping_address["city"] == "San Francisco"
+    assert order.shipping_method == "Standard shipping"
     assert [(line.sku, line.quantity, line.unit_price) for line in order.lines] == [
         (variant.sku, 2, 1200)
     ]
@@ -337,6 +372,48 @@ def test_a_missing_or_forged_key_places_nothing(app, client_for, store_a):
     assert orders(app) == []
 
 
+def test_a_key_this_session_did_not_render_places_nothing(app, client_for, store_a):
+    client = client_for(store_a)
+    add(client, variant_of(store_a))
+    to_review(client)
+    response = client.post("/checkout/place", data={"idempotency_key": "a" * 32})
+    assert response.status_code == 422 and "This checkout form is invalid" in response.text
+    assert orders(app) == []
+    # The review shown again carries this session's key, which places the order.
+    key = re.search(r'name="idempotency_key" value="([^"]+)"', response.text).group(1)
+    assert client.post("/checkout/place", data={"idempotency_key": key}).status_code == 303
+    assert len(orders(app)) == 1
+
+
+def test_placing_with_steps_undone_goes_back_to_them(app, client_for, store_a):
+    client = client_for(store_a)
+    add(client, variant_of(store_a))
+    client.post("/checkout/contact", data={"email": "gina@example.com"})
+    response = client.post("/checkout/place", data={"idempotency_key": "a" * 32})
+    assert response.status_code == 303 and response.location.endswith("/checkout/address")
+    assert orders(app) == []
+
+
+def test_sold_out_inside_place_order_says_so_and_writes_nothing(
+    app, client_for, store_a, monkeypatch
+):
+    variant = variant_of(store_a, stock=2)
+    client = client_for(store_a)
+    add(client, variant, 2)
+    key = to_review(client)
+    with app.app_context():
+        db.session.get(Variant, variant.id).stock = 1
+        db.session.commit()
+    # Another checkout takes the stock between the cart's check and the conditional update.
+    monkeypatch.setattr(CartView, "can_check_out", property(lambda self: True))
+    response = client.post("/checkout/place", data={"idempotency_key": key})
+    assert response.status_code == 422
+    assert "only 1 of an item in your cart are left" in response.text
+    assert orders(app) == [] and stock(app, variant.id) == 1
+    with app.app_context():
+        assert db.session.scalar(select(func.count()).select_from(CartItem)) == 1
+
+
 def test_sold_out_at_place_time_says_so_and_writes_nothing(app, client_for, store_a):
     variant = variant_of(store_a, stock=2)
     client = client_for(store_a)
@@ -387,8 +464,8 @@ def test_the_test_gateway_approves_through_a_signed_webhook(app, client_for, sto
         assert (event.provider, event.status) == ("test", "applied")
         assert db.session.scalar(select(func.count()).select_from(Payment)) == 1
     # Approving again sends nothing more: the order is paid.
-    again = client.post(f"/pay/test/{number}/approve?key={order_key}", follow_redirects=True)
-    assert "there is nothing to pay" in again.text
+    again = client.post(f"/pay/test/{number}/approve?key={order_key}")
+    assert again.status_code == 409 and "there is nothing to pay" in again.text
     with app.app_context():
         assert db.session.scalar(select(func.count()).select_from(WebhookEvent)) == 1
 
@@ -432,15 +509,19 @@ def test_payment_pages_need_the_orders_key_and_its_store(app, client_for, store_
     )
 
 
-def test_the_test_gateway_page_is_only_for_test_gateway_orders(app, client_for, store_a):
-    from app.orders.links import order_key
-    from tests.web.order_helpers import make_order, make_variant
-
-    made = make_order(app, store_a, make_variant(store_a, "S1"), provider="stripe")
-    with app.app_context():
-        order = db.session.scalar(select(Order).where(Order.number == made["number"]))
-        key = order_key(order)
-    assert client_for(store_a).get(f"/pay/test/{made['number']}?key={key}").status_code == 404
+def test_a_store_that_moved_to_stripe_takes_pending_orders_there(
+    app, client_for, store_a, fake_providers
+):
+    client = client_for(store_a)
+    add(client, variant_of(store_a, price=2500))
+    key = to_review(client)
+    pay_url = client.post("/checkout/place", data={"idempotency_key": key}).location
+    number, order_key = re.search(r"/pay/test/(\d+)\?key=([^&\"]+)", pay_url).groups()
+    settings(app, store_a, payment_provider="stripe", stripe_secret_key="sk_test_123")
+    assert client.get(f"/pay/test/{number}?key={order_key}").status_code == 404
+    retry = client.get(f"/checkout/pay/{number}?key={order_key}")
+    assert retry.status_code == 303
+    assert retry.location == "https://checkout.stripe.test/c/cs_test_123"
 
 
 def test_a_stripe_store_sends_the_shopper_to_stripe_checkout(
@@ -489,6 +570,11 @@ def test_a_provider_outage_keeps_the_order_and_says_so(app, client_for, store_a,
     assert order.status == "pending_payment"
     with client.session_transaction() as sess:
         assert any("couldn't start the payment with Stripe" in m for _, m in sess["_flashes"])
+    # "Pay now" on the order page tries again (still down: back to the order, with the reason).
+    number, order_key = re.search(r"/orders/(\d+)\?key=([^&]+)", response.location).groups()
+    retry = client.post(f"/checkout/pay/{number}?key={order_key}")
+    assert retry.status_code == 303 and retry.location == response.location
+    assert "couldn" in client.get(retry.location).text
 
 
 @pytest.mark.parametrize("path", ["/pay/test/{n}?key=x", "/checkout/pay/{n}?key=x"])
