@@ -12,6 +12,7 @@ from app.extensions import db
 from tenants.models import Store, StoreScoped
 
 ROLES = ("owner", "manager", "staff")
+INVITE_ROLES = ("manager", "staff")  # ownership is transferred, never invited
 
 
 def new_session_token() -> str:
@@ -88,3 +89,29 @@ class Membership(StoreScoped, db.Model):
 
     user: Mapped[User] = relationship(back_populates="memberships")
     store: Mapped[Store] = relationship()
+
+
+class StoreInvite(StoreScoped, db.Model):
+    """An emailed invitation to join a store with a role; its signed link works once, for 7 days."""
+
+    __tablename__ = "store_invites"
+    __table_args__ = (CheckConstraint(f"role IN {INVITE_ROLES!r}", name="role"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    # Normalised like User.email, so the invitee is matched whatever letter case they type.
+    email: Mapped[str] = mapped_column(String(254))
+    role: Mapped[str] = mapped_column(String(16))
+    invited_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    # The row, not only the token's timestamp, decides expiry, so the staff page can show it.
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    accepted_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    accepted_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+    invited_by: Mapped[User | None] = relationship(foreign_keys=[invited_by_id])
+    store: Mapped[Store] = relationship()
+
+    def is_pending(self, now: datetime) -> bool:
+        """True while the link can still be used."""
+        return self.accepted_at is None and self.revoked_at is None and self.expires_at > now
