@@ -1,6 +1,6 @@
 """Every model, imported in one place so the metadata (and Alembic) sees every table."""
 
-from app.accounts.models import Membership, User
+from app.accounts.models import Membership, StoreInvite, User
 from app.addresses.models import Address
 from app.audit.models import AuditLog
 from app.cart.models import Cart, CartItem
@@ -52,6 +52,7 @@ __all__ = [
     "ProductTag",
     "StockMovement",
     "Store",
+    "StoreInvite",
     "User",
     "Variant",
     "WebhookEvent",

@@ -189,6 +189,11 @@ class Variant(StoreScoped, db.Model):
     weight_grams: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     stock: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     track_inventory: Mapped[bool] = mapped_column(Boolean, default=True, server_default=true())
+    # The store's managers are emailed when stock falls to this or below; None: the default.
+    low_stock_threshold: Mapped[int | None] = mapped_column(Integer)
+    # Set (conditionally, under the row's lock) by the movement that sent the alert for this
+    # dip, cleared when stock is above the threshold again: one email per crossing.
+    low_stock_alerted: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
     position: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, onupdate=utcnow)

@@ -14,6 +14,7 @@ from sqlalchemy import func, select
 
 from app.catalog.models import Product, Variant
 from app.extensions import db
+from app.inventory.alerts import DEFAULT_THRESHOLD
 from app.orders import states
 from app.orders.models import Order
 from app.payments.models import Payment
@@ -27,7 +28,6 @@ SOLD = (
     states.PARTIALLY_REFUNDED,
     states.REFUNDED,
 )
-LOW_STOCK = 5
 
 
 @dataclass(frozen=True)
@@ -109,11 +109,16 @@ def sales_summary(store: Store, now: datetime, series: list[Day] | None = None) 
     )
 
 
-def low_stock(store: Store, threshold: int = LOW_STOCK, limit: int = 10):
-    """Tracked variants of live products with `threshold` or fewer left, fewest first."""
+def low_stock(store: Store, limit: int = 10):
+    """Tracked variants of live products at or below their low-stock threshold, fewest first.
+
+    Rows are (variant, product title, product id, threshold); a variant without a threshold of
+    its own uses the default.
+    """
+    threshold = func.coalesce(Variant.low_stock_threshold, DEFAULT_THRESHOLD)
     return db.session.execute(
         scoped_select(Variant, store)
-        .add_columns(Product.title, Product.id)
+        .add_columns(Product.title, Product.id, threshold)
         .join(Product, Product.id == Variant.product_id)
         .where(
             Variant.track_inventory.is_(True),

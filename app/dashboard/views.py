@@ -3,11 +3,13 @@
 from flask import flash, g, redirect, render_template, url_for
 from flask_login import current_user
 
+from app.accounts.invites import pending_invites
 from app.accounts.models import Membership, User
 from app.accounts.permissions import LABELS, PERMISSIONS, require_store_permission
 from app.accounts.roles import RoleError, change_role
 from app.dashboard import reports
 from app.dashboard.forms import RoleForm, StoreSettingsForm
+from app.dashboard.staff_forms import InviteForm, TransferForm
 from app.database import utcnow
 from app.extensions import db
 from tenants.context import current_store, store_blueprint
@@ -85,14 +87,23 @@ def staff():
     return _staff_page()
 
 
-def _staff_page(status: int = 200):
+def _staff_page(status: int = 200, **forms):
+    """The staff page; the staff module passes a refused form back in `forms`."""
     members = db.session.execute(
         scoped_select(Membership)
         .join(User, User.id == Membership.user_id)
         .add_columns(User)
         .order_by(Membership.created_at, Membership.id)
     ).all()
-    return render_template("admin/staff.html", members=members, role_form=RoleForm()), status
+    forms.setdefault("invite_form", InviteForm(formdata=None))
+    forms.setdefault("transfer_form", TransferForm(formdata=None))
+    return render_template(
+        "admin/staff.html",
+        members=members,
+        role_form=RoleForm(),
+        invites=pending_invites(current_store()),
+        **forms,
+    ), status
 
 
 @bp.post("/staff/<int:membership_id>/role")
@@ -115,11 +126,12 @@ def staff_role(membership_id: int):
     return redirect(url_for("dashboard.staff"), code=303)
 
 
-# The catalog pages, and the order, coupon and checkout pages, join this blueprint.
+# The catalog, stock, order, coupon and checkout pages join this blueprint.
 from app.dashboard import (  # noqa: E402, F401
     catalog,
     checkout_settings,
     coupons,
+    inventory,
     launch,
     orders,
 )

@@ -10,7 +10,9 @@ from collections import defaultdict
 from sqlalchemy import func, select, update
 
 from app.catalog.models import Variant
+from app.catalog.service import MAX_STOCK
 from app.extensions import db
+from app.inventory import alerts
 from app.inventory.models import MOVEMENT_KINDS, StockMovement
 
 
@@ -24,6 +26,25 @@ class InsufficientStock(Exception):
         self.available = available
 
 
+class StockChanged(Exception):
+    """The stock wasn't `expected` any more (someone else moved it); `current` is what it is."""
+
+    def __init__(self, variant_id: int, expected: int, current: int):
+        super().__init__(f"variant {variant_id}: expected {expected} in stock, {current} now")
+        self.variant_id = variant_id
+        self.expected = expected
+        self.current = current
+
+
+class StockLimit(Exception):
+    """Adding would take a variant's stock above MAX_STOCK; `available` is what it has."""
+
+    def __init__(self, variant_id: int, available: int, adding: int):
+        super().__init__(f"variant {variant_id}: {available} + {adding} is above {MAX_STOCK}")
+        self.variant_id = variant_id
+        self.available = available
+
+
 def apply_movement(
     store_id: int,
     variant_id: int,
@@ -33,23 +54,37 @@ def apply_movement(
     reason: str = "",
     reference: str | None = None,
     user_id: int | None = None,
+    expected_stock: int | None = None,
 ) -> int:
     """Add `quantity` (negative to take) to a variant's stock and record it; returns the new stock.
 
-    Raises InsufficientStock if taking would go below zero, LookupError for a variant that
-    isn't the store's. Does not commit: the caller's transaction decides.
+    Raises InsufficientStock if taking would go below zero, StockLimit above MAX_STOCK,
+    StockChanged if `expected_stock` is given and the stock isn't that any more, LookupError for
+    a variant that isn't the store's. A fall to the low-stock threshold queues its alert (see
+    app.inventory.alerts). Does not commit: the caller's transaction decides.
     """
     if kind not in MOVEMENT_KINDS:
         raise ValueError(f"unknown movement kind {kind!r}")
-    if not isinstance(quantity, int) or quantity == 0:
+    if not isinstance(quantity, int) or isinstance(quantity, bool) or quantity == 0:
         raise ValueError("a movement changes stock by a non-zero whole number")
+    if quantity > MAX_STOCK:
+        raise StockLimit(variant_id, 0, quantity)
+    conditions = [Variant.id == variant_id, Variant.store_id == store_id]
+    conditions.append(
+        Variant.stock + quantity >= 0 if quantity < 0 else Variant.stock <= MAX_STOCK - quantity
+    )
+    if expected_stock is not None:
+        conditions.append(Variant.stock == expected_stock)
     result = db.session.execute(
         update(Variant)
-        .where(
-            Variant.id == variant_id, Variant.store_id == store_id, Variant.stock + quantity >= 0
-        )
+        .where(*conditions)
         .values(stock=Variant.stock + quantity)
-        .returning(Variant.stock)
+        .returning(
+            Variant.stock,
+            Variant.track_inventory,
+            Variant.low_stock_threshold,
+            Variant.low_stock_alerted,
+        )
     ).first()
     if result is None:
         available = db.session.scalar(
@@ -57,6 +92,10 @@ def apply_movement(
         )
         if available is None:
             raise LookupError(f"variant {variant_id} is not in store {store_id}")
+        if expected_stock is not None and available != expected_stock:
+            raise StockChanged(variant_id, expected_stock, available)
+        if quantity > 0:
+            raise StockLimit(variant_id, available, quantity)
         raise InsufficientStock(variant_id, -quantity, available)
     db.session.add(
         StockMovement(
@@ -70,6 +109,7 @@ def apply_movement(
             user_id=user_id,
         )
     )
+    alerts.after_movement(store_id, variant_id, quantity, result)
     return result.stock
 
 

@@ -206,6 +206,62 @@ for _kind in USERS:
         _codes = (404,) * len(CONSOLE_STORES)
     EXPECTED[_kind] = EXPECTED[_kind] + _codes
 
+# Staff (app/dashboard/staff.py): invite, revoke, remove need staff.manage (owners, superusers);
+# transferring ownership needs the owner in person. The join link is its own guard: the `invite`
+# fixture's invitation is for invitee@example.com, so every signed-in user here is the wrong
+# account (403). Then exports (app/dashboard/exports.py): stock.sync, managers and owners.
+STAFF_ROUTES = [
+    ("POST", "/admin/staff/invites", {"email": "friend@example.com", "role": "staff"}, "store"),
+    ("POST", "/admin/staff/invites/{invite}/revoke", None, "store"),
+    ("POST", "/admin/staff/{staff}/remove", None, "store"),
+    ("POST", "/admin/staff/transfer", {"membership_id": "{staff}"}, "store"),
+    ("GET", "/admin/join/{invite_token}", None, "store"),
+    ("POST", "/admin/join/{invite_token}", None, "store"),
+    ("GET", "/admin/exports/", None, "store"),
+    ("GET", "/admin/exports/products.csv", None, "store"),
+    ("GET", "/admin/exports/orders.csv", None, "store"),
+]
+STAFF_EXPECTED = {
+    "anonymous": (302, 302, 302, 302, 200, 302, 302, 302, 302),
+    "shopper": (404, 404, 404, 404, 403, 403, 404, 404, 404),
+    "unverified_staff": (403, 403, 403, 403, 403, 403, 403, 403, 403),
+    "staff": (403, 403, 403, 403, 403, 403, 403, 403, 403),
+    "manager": (403, 403, 403, 403, 403, 403, 200, 200, 200),
+    "owner": (303, 303, 303, 303, 403, 403, 200, 200, 200),
+    "other_owner": (404, 404, 404, 404, 403, 403, 404, 404, 404),
+    "superuser": (303, 303, 303, 403, 403, 403, 200, 200, 200),
+}
+ROUTES.extend(STAFF_ROUTES)
+for _kind, _codes in STAFF_EXPECTED.items():
+    EXPECTED[_kind] = EXPECTED[_kind] + _codes
+
+# A variant's stock ledger (app/dashboard/inventory.py): every member sees it (dashboard.view)
+# and adjusts stock or its low-stock threshold (inventory.adjust, staff included).
+STOCK_ROUTES = [
+    ("GET", "/admin/variants/{variant}/stock", None, "store"),
+    (
+        "POST",
+        "/admin/variants/{variant}/stock",
+        {"mode": "change", "quantity": "+2", "kind": "receive", "reason": "Delivery"},
+        "store",
+    ),
+    ("POST", "/admin/variants/{variant}/threshold", {"threshold": "2"}, "store"),
+]
+STOCK_MEMBER = (200, 303, 303)
+STOCK_EXPECTED = {
+    "anonymous": (302, 302, 302),
+    "shopper": (404, 404, 404),
+    "unverified_staff": (403, 403, 403),
+    "staff": STOCK_MEMBER,
+    "manager": STOCK_MEMBER,
+    "owner": STOCK_MEMBER,
+    "other_owner": (404, 404, 404),
+    "superuser": STOCK_MEMBER,
+}
+ROUTES.extend(STOCK_ROUTES)
+for _kind, _codes in STOCK_EXPECTED.items():
+    EXPECTED[_kind] = EXPECTED[_kind] + _codes
+
 # The console's users pages ({shopper} is the shopper's account): superusers only.
 CONSOLE_USERS = [
     ("GET", "/console/users/", None, "platform"),
@@ -295,7 +351,28 @@ def sales(app, store_a):
         return {**orders, "coupon": coupon.id}
 
 
-def _request(client_for, store_a, cast, catalog, sales, user_kind, route_index):
+@pytest.fixture
+def invite(app, store_a):
+    """A pending invitation of store A for someone outside the cast: its id and link token."""
+    from datetime import timedelta
+
+    from app.accounts.invites import make_invite_token
+    from app.accounts.models import StoreInvite
+    from app.database import utcnow
+
+    with app.app_context():
+        row = StoreInvite(
+            store_id=store_a.id,
+            email="invitee@example.com",
+            role="staff",
+            expires_at=utcnow() + timedelta(days=7),
+        )
+        db.session.add(row)
+        db.session.commit()
+        return {"invite": row.id, "invite_token": make_invite_token(row)}
+
+
+def _request(client_for, store_a, cast, catalog, sales, invite, user_kind, route_index):
     """Make one matrix request as `user_kind`; returns (response, method, path)."""
     people, memberships = cast
     method, path, data, host = ROUTES[route_index]
@@ -305,6 +382,7 @@ def _request(client_for, store_a, cast, catalog, sales, user_kind, route_index):
         "shopper": people["shopper"].id,
         **catalog,
         **sales,
+        **invite,
     }
     path = path.format(**ids)
     data = data() if callable(data) else data
@@ -313,7 +391,9 @@ def _request(client_for, store_a, cast, catalog, sales, user_kind, route_index):
     client = client_for(store_a if host == "store" else None)
     if user_kind != "anonymous":
         sign_in_as(client, people[user_kind])
-    return client.open(path, method=method, data=data), method, path
+    # Buffered: a streamed download (the CSV exports) keeps its request context pushed until its
+    # body is read to the end, and would leak into the next request of the matrix.
+    return client.open(path, method=method, data=data, buffered=True), method, path
 
 
 def _changes_something(user_kind: str, route_index: int) -> bool:
@@ -331,7 +411,9 @@ def _check(response, expected, where):
 
 
 @pytest.mark.parametrize("user_kind", USERS)
-def test_role_matrix_reads_and_refusals(app, client_for, store_a, cast, catalog, sales, user_kind):
+def test_role_matrix_reads_and_refusals(
+    app, client_for, store_a, cast, catalog, sales, invite, user_kind
+):
     """Every route whose answer changes nothing (pages, refusals) for one kind of user.
 
     They share one set of rows; each allowed POST gets fresh rows in the test below.
@@ -341,7 +423,7 @@ def test_role_matrix_reads_and_refusals(app, client_for, store_a, cast, catalog,
         if _changes_something(user_kind, index):
             continue
         response, method, path = _request(
-            client_for, store_a, cast, catalog, sales, user_kind, index
+            client_for, store_a, cast, catalog, sales, invite, user_kind, index
         )
         problems += _check(response, EXPECTED[user_kind][index], f"{user_kind} {method} {path}")
     assert problems == []
@@ -352,11 +434,11 @@ def test_role_matrix_reads_and_refusals(app, client_for, store_a, cast, catalog,
     [(u, i) for u in USERS for i in range(len(ROUTES)) if _changes_something(u, i)],
 )
 def test_role_matrix_allowed_changes(
-    app, client_for, store_a, cast, catalog, sales, user_kind, route_index
+    app, client_for, store_a, cast, catalog, sales, invite, user_kind, route_index
 ):
     """Every POST a user may make, each on its own fresh rows."""
     response, method, path = _request(
-        client_for, store_a, cast, catalog, sales, user_kind, route_index
+        client_for, store_a, cast, catalog, sales, invite, user_kind, route_index
     )
     where = f"{user_kind} {method} {path}"
     assert _check(response, EXPECTED[user_kind][route_index], where) == []

@@ -1,0 +1,147 @@
+"""Low-stock alerts: one email to the store's owners and managers each time a variant's stock
+falls from above its threshold to at or below it.
+
+"Once per crossing" holds under concurrency because the decision is taken by the movement that
+changed the stock, while its UPDATE holds the variant's row lock: a conditional UPDATE sets
+`low_stock_alerted` only if it was clear, and only the movement whose UPDATE matched writes the
+emails. The emails are outbox rows in the movement's own transaction, so they exist exactly when
+the movement does; after the commit their send jobs are enqueued (and the outbox sweep picks up
+any that a crash or a Redis outage left queued). A movement that leaves stock above the threshold
+clears the flag again, re-arming the alert.
+"""
+
+import logging
+
+from flask import current_app, render_template
+from sqlalchemy import event, select, update
+from sqlalchemy.orm import Session
+
+from app.catalog.models import Product, Variant
+from app.extensions import db
+from app.notifications.models import EmailMessage
+
+log = logging.getLogger(__name__)
+
+# Used for variants without a threshold of their own (also by the dashboard's low-stock list).
+DEFAULT_THRESHOLD = 5
+RECIPIENT_ROLES = ("owner", "manager")
+_PENDING = "pasar.low_stock_emails"  # Session.info key: outbox ids to enqueue after the commit
+
+
+def crossing(before: int, after: int, threshold: int, alerted: bool) -> str | None:
+    """What a movement from `before` to `after` means for the alert: "alert", "rearm" or None.
+
+    "alert" when stock fell from above the threshold to at or below it and no alert has gone
+    out for this dip yet; "rearm" when stock is above the threshold and the last dip's alert
+    had gone out; otherwise nothing changes.
+    """
+    if after > threshold:
+        return "rearm" if alerted else None
+    if before > threshold and not alerted:
+        return "alert"
+    return None
+
+
+def after_movement(store_id: int, variant_id: int, quantity: int, row) -> None:
+    """Act on a movement's outcome; `row` is what its UPDATE returned (stock, threshold, ...).
+
+    Called by apply_movement, inside its transaction, while the variant's row is locked.
+    """
+    if not row.track_inventory:
+        return
+    threshold = DEFAULT_THRESHOLD if row.low_stock_threshold is None else row.low_stock_threshold
+    action = crossing(row.stock - quantity, row.stock, threshold, row.low_stock_alerted)
+    if action == "rearm":
+        db.session.execute(
+            update(Variant)
+            .where(Variant.id == variant_id, Variant.low_stock_alerted.is_(True))
+            .values(low_stock_alerted=False)
+        )
+    elif action == "alert":
+        won = db.session.execute(
+            update(Variant)
+            .where(Variant.id == variant_id, Variant.low_stock_alerted.is_(False))
+            .values(low_stock_alerted=True)
+        ).rowcount
+        if won:
+            _write_alert_emails(store_id, variant_id, row.stock, threshold)
+
+
+def recipients(store_id: int) -> list[str]:
+    """The email addresses of the store's owners and managers."""
+    from app.accounts.models import Membership, User
+
+    return list(
+        db.session.scalars(
+            select(User.email)
+            .join(Membership, Membership.user_id == User.id)
+            .where(Membership.store_id == store_id, Membership.role.in_(RECIPIENT_ROLES))
+            .order_by(User.id)
+        )
+    )
+
+
+def _write_alert_emails(store_id: int, variant_id: int, stock: int, threshold: int) -> None:
+    """Add the alert's outbox rows to the session; they are sent after the commit."""
+    from tenants.models import Store
+    from tenants.urls import store_url
+
+    store = db.session.get(Store, store_id)
+    variant, title = db.session.execute(
+        select(Variant, Product.title)
+        .join(Product, Product.id == Variant.product_id)
+        .where(Variant.id == variant_id)
+    ).one()
+    name = title if variant.title == "Default" else f"{title} ({variant.title})"
+    subject = f"Low stock: {name} has {stock} left at {store.name}"
+    context = {
+        "store": store,
+        "subject": subject,
+        "name": name,
+        "sku": variant.sku,
+        "stock": stock,
+        "threshold": threshold,
+        "ledger_link": store_url(store, f"/admin/variants/{variant_id}/stock"),
+    }
+    text_body = render_template("emails/low_stock.txt", **context)
+    html_body = render_template("emails/low_stock.html", **context)
+    messages = [
+        EmailMessage(
+            to_address=address,
+            subject=subject[:255],
+            template="low_stock",
+            text_body=text_body,
+            html_body=html_body,
+            store_id=store_id,
+            status="queued",
+        )
+        for address in recipients(store_id)
+    ]
+    if not messages:
+        return
+    db.session.add_all(messages)
+    db.session.flush()
+    db.session.info.setdefault(_PENDING, []).extend(m.id for m in messages)
+
+
+@event.listens_for(Session, "after_commit")
+def _send_after_commit(session: Session) -> None:
+    """Enqueue the committed alerts' send jobs.
+
+    No SQL may run on a session inside after_commit, and an inline (embedded mode) job would
+    use this very session; so the jobs get a fresh app context, hence a session of their own.
+    """
+    ids = session.info.pop(_PENDING, None)
+    if not ids:
+        return
+    from app.notifications.service import send_now
+
+    with current_app.app_context():
+        for message_id in ids:
+            send_now(message_id)
+
+
+@event.listens_for(Session, "after_rollback")
+def _forget_after_rollback(session: Session) -> None:
+    """A rolled-back movement's alert emails were never written: nothing to send."""
+    session.info.pop(_PENDING, None)
