@@ -26,6 +26,7 @@ from app.orders.models import (
     OrderLine,
 )
 from app.payments.models import Payment, WebhookEvent
+from app.stocksync.models import ImportRow, ImportRun
 from tenants.models import Store
 
 __all__ = [
@@ -38,6 +39,8 @@ __all__ = [
     "Coupon",
     "CouponRedemption",
     "EmailMessage",
+    "ImportRow",
+    "ImportRun",
     "Membership",
     "Order",
     "OrderCounter",

@@ -284,7 +284,7 @@ def _order_row(order: Order, lines: list[OrderLine], zone) -> list:
     ]
 
 
-def _csv_response(filename: str, rows: Iterator[list]) -> Response:
+def csv_response(filename: str, rows: Iterator[list]) -> Response:
     """Stream `rows` as a CSV download; the request context lives until the last chunk."""
     response = Response(stream_with_context(csv_chunks(rows)), mimetype="text/csv")
     response.headers["Content-Disposition"] = f'attachment; filename="{filename}"'
@@ -317,7 +317,7 @@ def export_products():
     record("export.products", actor=current_user, store=store)
     # Nothing is read between this commit and the first batch: no transaction waits on the client.
     db.session.commit()
-    return _csv_response(filename, product_rows(store))
+    return csv_response(filename, product_rows(store))
 
 
 @bp.get("/exports/orders.csv")
@@ -339,4 +339,4 @@ def export_orders():
         date_to=period.end.isoformat(),
     )
     db.session.commit()
-    return _csv_response(filename, order_rows(store, period))
+    return csv_response(filename, order_rows(store, period))

@@ -84,6 +84,8 @@ class OrderLine(StoreScoped, db.Model):
     """What was bought, with title, SKU and price copied so later edits don't rewrite history."""
 
     __tablename__ = "order_lines"
+    # What open orders hold of a variant (the stock sync asks) is found from the variant's side.
+    __table_args__ = (Index("ix_order_lines_variant_id", "variant_id"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
     order_id: Mapped[int] = mapped_column(ForeignKey("orders.id", ondelete="CASCADE"), index=True)

@@ -8,6 +8,7 @@ from sqlalchemy import select
 from app.accounts.models import Membership
 from app.audit.models import AuditLog
 from app.extensions import db
+from tenants.models import Store
 from tests.conftest import sign_in_as
 from tests.factories import add_member, make_product, make_store, make_user
 
@@ -262,6 +263,40 @@ ROUTES.extend(STOCK_ROUTES)
 for _kind, _codes in STOCK_EXPECTED.items():
     EXPECTED[_kind] = EXPECTED[_kind] + _codes
 
+# CSV stock sync (app/dashboard/stock_sync.py): stock.sync, managers and owners. {sync_run} is a
+# previewed run of store A; the POSTs that don't fit its state answer 303 with a message.
+SYNC_ROUTES = [
+    ("GET", "/admin/stock-sync/", None, "store"),
+    (
+        "POST",
+        "/admin/stock-sync/",
+        lambda: {"file": (io.BytesIO(b"sku,stock\nROLE-TEE,9\n"), "stock.csv")},
+        "store",
+    ),
+    ("GET", "/admin/stock-sync/current.csv", None, "store"),
+    ("GET", "/admin/stock-sync/{sync_run}", None, "store"),
+    ("GET", "/admin/stock-sync/{sync_run}/progress", None, "store"),
+    ("GET", "/admin/stock-sync/{sync_run}/errors.csv", None, "store"),
+    ("POST", "/admin/stock-sync/{sync_run}/apply", None, "store"),
+    ("POST", "/admin/stock-sync/{sync_run}/undo", None, "store"),
+    ("POST", "/admin/stock-sync/{sync_run}/resume", None, "store"),
+    ("POST", "/admin/stock-sync/{sync_run}/cancel", None, "store"),
+]
+SYNC_MEMBER = (200, 303, 200, 200, 200, 200, 303, 303, 303, 303)
+SYNC_EXPECTED = {
+    "anonymous": (302,) * len(SYNC_ROUTES),
+    "shopper": (404,) * len(SYNC_ROUTES),
+    "unverified_staff": (403,) * len(SYNC_ROUTES),
+    "staff": (403,) * len(SYNC_ROUTES),
+    "manager": SYNC_MEMBER,
+    "owner": SYNC_MEMBER,
+    "other_owner": (404,) * len(SYNC_ROUTES),
+    "superuser": SYNC_MEMBER,
+}
+ROUTES.extend(SYNC_ROUTES)
+for _kind, _codes in SYNC_EXPECTED.items():
+    EXPECTED[_kind] = EXPECTED[_kind] + _codes
+
 # The console's users pages ({shopper} is the shopper's account): superusers only.
 CONSOLE_USERS = [
     ("GET", "/console/users/", None, "platform"),
@@ -324,6 +359,15 @@ def catalog(app, store_a):
         db.session.add(category)
         db.session.commit()
         ids = {"image": image.id, "category": category.id}
+    with app.app_context():
+        from app.stocksync import service as sync
+
+        run = sync.create_run(
+            db.session.get(Store, store_a.id), None, "role.csv", b"sku,stock\nROLE-TEE,7\n"
+        )
+        db.session.commit()
+        sync.build_preview(run.id)
+        ids["sync_run"] = run.id
     return {"product": product.id, "variant": product.variants[0].id, **ids}
 
 
