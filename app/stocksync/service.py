@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 from types import SimpleNamespace
 
-from sqlalchemy import delete, func, insert, select, update
+from sqlalchemy import case, delete, func, insert, select, update
 
 from app.audit.service import record
 from app.catalog.models import Product, Variant
@@ -554,22 +554,28 @@ def _write(changes: list[dict], movements: list[dict], product_ids: set, store_i
 
 
 def refresh_products(store_id: int, product_ids) -> None:
-    """Recompute the listing summary (price range, in stock) of these products from SQL."""
-    v = Variant.__table__
+    """Recompute the listing summary (price range, in stock) of these products: one grouped
+    read of their variants, then one executemany UPDATE by primary key."""
     ids = sorted(product_ids)
-    mine = (v.c.product_id == Product.id) & (v.c.store_id == store_id)
-    db.session.execute(
-        update(Product)
-        .where(Product.store_id == store_id, Product.id.in_(ids))
-        .values(
-            min_price=func.coalesce(select(func.min(v.c.price)).where(mine).scalar_subquery(), 0),
-            max_price=func.coalesce(select(func.max(v.c.price)).where(mine).scalar_subquery(), 0),
-            in_stock=select(v.c.id)
-            .where(mine, (v.c.track_inventory.is_(False)) | (v.c.stock > 0))
-            .exists(),
+    available = case((Variant.track_inventory.is_(False) | (Variant.stock > 0), 1), else_=0)
+    summaries = db.session.execute(
+        select(
+            Variant.product_id,
+            func.min(Variant.price),
+            func.max(Variant.price),
+            func.max(available),
         )
-        .execution_options(synchronize_session=False)
-    )
+        .where(Variant.store_id == store_id, Variant.product_id.in_(ids))
+        .group_by(Variant.product_id)
+    ).all()
+    if summaries:
+        db.session.execute(
+            update(Product),
+            [
+                {"id": pid, "min_price": low, "max_price": high, "in_stock": bool(stocked)}
+                for pid, low, high, stocked in summaries
+            ],
+        )
 
 
 # Housekeeping ----------------------------------------------------------------------------------
