@@ -42,6 +42,11 @@ def crossing(before: int, after: int, threshold: int, alerted: bool) -> str | No
     return None
 
 
+def threshold_of(row) -> int:
+    """A variant's own threshold, or the default."""
+    return DEFAULT_THRESHOLD if row.low_stock_threshold is None else row.low_stock_threshold
+
+
 def after_movement(store_id: int, variant_id: int, quantity: int, row) -> None:
     """Act on a movement's outcome; `row` is what its UPDATE returned (stock, threshold, ...).
 
@@ -49,7 +54,7 @@ def after_movement(store_id: int, variant_id: int, quantity: int, row) -> None:
     """
     if not row.track_inventory:
         return
-    threshold = DEFAULT_THRESHOLD if row.low_stock_threshold is None else row.low_stock_threshold
+    threshold = threshold_of(row)
     action = crossing(row.stock - quantity, row.stock, threshold, row.low_stock_alerted)
     if action == "rearm":
         db.session.execute(
@@ -65,6 +70,98 @@ def after_movement(store_id: int, variant_id: int, quantity: int, row) -> None:
         ).rowcount
         if won:
             _write_alert_emails(store_id, variant_id, row.stock, threshold)
+
+
+def after_bulk(store_id: int, moves: list, source: str) -> int:
+    """The same rules for many movements at once (a stock sync's batch); returns alerts sent.
+
+    `moves` holds (variant row, quantity, stock after) with the variant's rows locked by the
+    caller. The flags change in two UPDATEs, and the variants that crossed get one summary
+    email (per recipient) instead of one each, so a file that lowers 10,000 SKUs sends one
+    email, not 10,000.
+    """
+    rearm, alert = [], []
+    for row, quantity, stock in moves:
+        if not row.track_inventory:
+            continue
+        threshold = (
+            DEFAULT_THRESHOLD if row.low_stock_threshold is None else row.low_stock_threshold
+        )
+        action = crossing(stock - quantity, stock, threshold, row.low_stock_alerted)
+        if action == "rearm":
+            rearm.append(row.id)
+        elif action == "alert":
+            alert.append((row.id, stock, threshold))
+    if rearm:
+        db.session.execute(
+            update(Variant).where(Variant.id.in_(rearm)).values(low_stock_alerted=False)
+        )
+    if alert:
+        db.session.execute(
+            update(Variant)
+            .where(Variant.id.in_([variant_id for variant_id, _, _ in alert]))
+            .values(low_stock_alerted=True)
+        )
+        _write_summary_emails(store_id, alert, source)
+    return len(alert)
+
+
+SUMMARY_LIMIT = 50
+
+
+def _write_summary_emails(store_id: int, alert: list, source: str) -> None:
+    from tenants.models import Store
+    from tenants.urls import store_url
+
+    store = db.session.get(Store, store_id)
+    shown = alert[:SUMMARY_LIMIT]
+    names = {
+        variant.id: (
+            title if variant.title == "Default" else f"{title} ({variant.title})",
+            variant.sku,
+        )
+        for variant, title in db.session.execute(
+            select(Variant, Product.title)
+            .join(Product, Product.id == Variant.product_id)
+            .where(Variant.id.in_([variant_id for variant_id, _, _ in shown]))
+        )
+    }
+    items = [
+        {
+            "name": names[variant_id][0],
+            "sku": names[variant_id][1],
+            "stock": stock,
+            "threshold": threshold,
+            "link": store_url(store, f"/admin/variants/{variant_id}/stock"),
+        }
+        for variant_id, stock, threshold in shown
+        if variant_id in names
+    ]
+    subject = f"Low stock: {len(alert):,} items at {store.name} after {source}"
+    context = {
+        "store": store,
+        "subject": subject,
+        "items": items,
+        "more": len(alert) - len(items),
+        "source": source,
+    }
+    messages = [
+        EmailMessage(
+            to_address=address,
+            subject=subject[:255],
+            template="low_stock_summary",
+            text_body=render_template("emails/low_stock_summary.txt", **context),
+            html_body=render_template("emails/low_stock_summary.html", **context),
+            store_id=store_id,
+            status="queued",
+        )
+        for address in recipients(store_id)
+    ]
+    if not messages:
+        return
+    db.session.add_all(messages)
+    db.session.flush()
+    db.session.info.setdefault(_PENDING, []).extend(m.id for m in messages)
 
 
 def recipients(store_id: int) -> list[str]:

@@ -17,7 +17,6 @@ import hashlib
 import logging
 from dataclasses import dataclass
 from datetime import timedelta
-from types import SimpleNamespace
 
 from sqlalchemy import case, delete, func, insert, select, update
 
@@ -405,7 +404,7 @@ def _apply_batch(run: ImportRun) -> bool:
         return False
     variants = _locked_variants(run.store_id, {r.variant_id for r in rows if r.variant_id})
     held = committed(run.store_id, variants.keys())
-    changes, movements, touched, updated = [], [], set(), 0
+    changes, movements, moves, touched, updated = [], [], [], set(), 0
     now = utcnow()
     for row in rows:
         variant = variants.get(row.variant_id)
@@ -438,8 +437,9 @@ def _apply_batch(run: ImportRun) -> bool:
             movements.append(
                 _movement(run, variant.id, delta, stock, f"Stock sync #{run.id}, line {row.line}")
             )
-            _alert(run.store_id, variant, delta, stock)
+            moves.append((variant, delta, stock))
     _write(changes, movements, touched, run.store_id)
+    alerts.after_bulk(run.store_id, moves, f"stock sync #{run.id}")
     run.done_through_row_id = rows[-1].id
     run.processed_rows += len(rows)
     run.updated += updated
@@ -462,7 +462,7 @@ def _undo_batch(run: ImportRun) -> bool:
     if not rows:
         return False
     variants = _locked_variants(run.store_id, {r.variant_id for r in rows if r.variant_id})
-    changes, movements, touched, reverted = [], [], set(), 0
+    changes, movements, moves, touched, reverted = [], [], [], set(), 0
     now = utcnow()
     for row in rows:
         variant = variants.get(row.variant_id)
@@ -504,8 +504,9 @@ def _undo_batch(run: ImportRun) -> bool:
                     run, variant.id, take, stock, f"Undo of stock sync #{run.id}, line {row.line}"
                 )
             )
-            _alert(run.store_id, variant, take, stock)
+            moves.append((variant, take, stock))
     _write(changes, movements, touched, run.store_id)
+    alerts.after_bulk(run.store_id, moves, f"undoing stock sync #{run.id}")
     run.done_through_row_id = rows[-1].id
     run.processed_rows += len(rows)
     run.reverted += reverted
@@ -525,21 +526,6 @@ def _movement(run, variant_id, quantity, stock_after, reason) -> dict:
         "user_id": run.created_by_id,
         "created_at": utcnow(),
     }
-
-
-def _alert(store_id: int, variant, quantity: int, stock: int) -> None:
-    """The low-stock alert rules, as for any other movement (one email per crossing)."""
-    alerts.after_movement(
-        store_id,
-        variant.id,
-        quantity,
-        SimpleNamespace(
-            stock=stock,
-            track_inventory=variant.track_inventory,
-            low_stock_threshold=variant.low_stock_threshold,
-            low_stock_alerted=variant.low_stock_alerted,
-        ),
-    )
 
 
 def _write(changes: list[dict], movements: list[dict], product_ids: set, store_id: int) -> None:

@@ -445,3 +445,36 @@ def test_the_sync_pages_run_a_fixed_number_of_queries(app, store_a, owner_client
         counts.append((page_queries.count, index_queries.count))
     assert counts[0] == counts[1], counts
     assert counts[0][0] <= 12 and counts[0][1] <= 12, counts
+
+
+def test_a_sync_that_lowers_many_items_sends_one_low_stock_summary(app, store_a, owner_client):
+    from app.notifications.models import EmailMessage
+
+    manager = make_user("manager@example.com")
+    add_member(store_a, manager, "manager")
+    ids = [make_variant(store_a, f"LOW-{n}", 1000, stock=20) for n in range(3)]
+    run_id = run_id_of(upload(owner_client, "sku,stock\nLOW-0,2\nLOW-1,0\nLOW-2,9\n"))
+    owner_client.post(f"/admin/stock-sync/{run_id}/apply")
+    with app.app_context():
+        mails = db.session.execute(
+            select(EmailMessage.to_address, EmailMessage.subject, EmailMessage.text_body)
+            .where(EmailMessage.template == "low_stock_summary")
+            .order_by(EmailMessage.to_address)
+        ).all()
+    assert [m.to_address for m in mails] == ["manager@example.com", "owner@alpha.example.com"]
+    assert mails[0].subject == f"Low stock: 2 items at Alpha Goods after stock sync #{run_id}"
+    assert "Lamp LOW-0 (SKU LOW-0): 2 left, alert at 5" in mails[0].text_body
+    assert "LOW-2" not in mails[0].text_body
+    # Once per dip: lower again, no new email; back above and down again, a new one.
+    again = run_id_of(upload(owner_client, "sku,stock\nLOW-0,1\n"))
+    owner_client.post(f"/admin/stock-sync/{again}/apply")
+    owner_client.post(f"/admin/stock-sync/{again}/undo")
+    owner_client.post(f"/admin/stock-sync/{run_id}/undo")  # back to 20 each: re-armed
+    third = run_id_of(upload(owner_client, "sku,stock\nLOW-1,3\n", force="1"))
+    owner_client.post(f"/admin/stock-sync/{third}/apply")
+    with app.app_context():
+        count = db.session.scalar(
+            select(func.count()).where(EmailMessage.template == "low_stock_summary")
+        )
+    assert count == 4
+    assert [variant(app, i)["stock"] for i in ids] == [20, 3, 20]
