@@ -46,3 +46,11 @@ def expire_unpaid_orders_job() -> int:
     if expired:
         log.info("expired %d unpaid orders", expired)
     return expired
+
+
+def reconcile_stock_job() -> int:
+    """Repair variants whose stock drifted from their ledger (runs every hour); returns how many."""
+    from app.inventory.reconcile import reconcile_all
+
+    repairs = reconcile_all()
+    return sum(len(fixed) for fixed in repairs.values())

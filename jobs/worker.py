@@ -62,13 +62,18 @@ def worker_command(burst: bool, queues: tuple[str, ...]):
 
 def periodic_jobs():
     """(function, queue, interval in seconds) for every job that runs on a timer."""
-    from jobs.maintenance import expire_unpaid_orders_job, sweep_email_outbox
+    from jobs.maintenance import (
+        expire_unpaid_orders_job,
+        reconcile_stock_job,
+        sweep_email_outbox,
+    )
     from jobs.stock_sync import sweep_stalled_syncs
 
     return [
         (sweep_email_outbox, "default", 300),
         (expire_unpaid_orders_job, "default", 60),
         (sweep_stalled_syncs, "default", 300),
+        (reconcile_stock_job, "default", 3600),
     ]
 
 

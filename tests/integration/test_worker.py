@@ -92,12 +92,19 @@ def test_a_job_over_its_timeout_is_stopped_and_failed(production_app, worker):
 
 
 def test_cron_registers_the_periodic_jobs():
-    from jobs.maintenance import expire_unpaid_orders_job, sweep_email_outbox
+    from jobs.maintenance import (
+        expire_unpaid_orders_job,
+        reconcile_stock_job,
+        sweep_email_outbox,
+    )
+    from jobs.stock_sync import sweep_stalled_syncs
     from jobs.worker import periodic_jobs
 
     assert {func for func, _, _ in periodic_jobs()} == {
         sweep_email_outbox,
         expire_unpaid_orders_job,
+        sweep_stalled_syncs,
+        reconcile_stock_job,
     }
 
 
