@@ -297,6 +297,27 @@ ROUTES.extend(SYNC_ROUTES)
 for _kind, _codes in SYNC_EXPECTED.items():
     EXPECTED[_kind] = EXPECTED[_kind] + _codes
 
+# The job centre (app/dashboard/job_centre.py): stock.sync to look and retry emails,
+# products.edit to re-queue a stuck picture ({image} isn't stuck: a 303 with a message).
+JOB_ROUTES = [
+    ("GET", "/admin/jobs", None, "store"),
+    ("POST", "/admin/jobs/emails/{email}/retry", None, "store"),
+    ("POST", "/admin/jobs/images/{image}/retry", None, "store"),
+]
+JOB_EXPECTED = {
+    "anonymous": (302, 302, 302),
+    "shopper": (404, 404, 404),
+    "unverified_staff": (403, 403, 403),
+    "staff": (403, 403, 303),
+    "manager": (200, 303, 303),
+    "owner": (200, 303, 303),
+    "other_owner": (404, 404, 404),
+    "superuser": (200, 303, 303),
+}
+ROUTES.extend(JOB_ROUTES)
+for _kind, _codes in JOB_EXPECTED.items():
+    EXPECTED[_kind] = EXPECTED[_kind] + _codes
+
 # The console's users pages ({shopper} is the shopper's account): superusers only.
 CONSOLE_USERS = [
     ("GET", "/console/users/", None, "platform"),
@@ -368,6 +389,19 @@ def catalog(app, store_a):
         db.session.commit()
         sync.build_preview(run.id)
         ids["sync_run"] = run.id
+        from app.notifications.models import EmailMessage
+
+        email = EmailMessage(
+            to_address="someone@example.com",
+            subject="Role",
+            template="role",
+            text_body="x",
+            store_id=store_a.id,
+            status="failed",
+        )
+        db.session.add(email)
+        db.session.commit()
+        ids["email"] = email.id
     return {"product": product.id, "variant": product.variants[0].id, **ids}
 
 
