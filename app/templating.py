@@ -41,6 +41,10 @@ def register(app: Flask) -> None:
 
     app.add_template_filter(contrast_color, "contrast")
 
+    from app.branding import logo_url
+
+    app.add_template_global(logo_url, "logo_url")
+
     @app.template_filter("currency_label")
     def currency_label(store) -> str:
         """e.g. 'Indonesian Rupiah (Rp)' in the store's own locale."""

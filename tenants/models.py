@@ -2,7 +2,7 @@
 
 from datetime import datetime
 
-from sqlalchemy import CheckConstraint, ForeignKey, String
+from sqlalchemy import CheckConstraint, ForeignKey, Integer, String
 from sqlalchemy.orm import Mapped, declared_attr, mapped_column
 
 from app.database import UTCDateTime, utcnow
@@ -33,6 +33,14 @@ class Store(db.Model):
     accent_color: Mapped[str] = mapped_column(
         String(7), default="#0f766e", server_default="#0f766e"
     )
+    # Where shoppers write to; shown in the storefront's footer.
+    contact_email: Mapped[str | None] = mapped_column(String(254))
+    # The storage key of the store's logo (a WebP made from the upload), if it has one.
+    logo_key: Mapped[str | None] = mapped_column(String(80))
+    # The low-stock threshold of variants without one of their own (None: Pasar's default).
+    low_stock_default: Mapped[int | None] = mapped_column(Integer)
+    # The value of the TXT record `_pasar.<custom domain>` that proves the domain is the store's.
+    domain_token: Mapped[str | None] = mapped_column(String(40))
     # A store opened by its vendor stays unpublished (visible to its members only) until
     # its owner publishes it.
     published_at: Mapped[datetime | None] = mapped_column(UTCDateTime())

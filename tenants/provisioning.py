@@ -1,6 +1,7 @@
 """Creating, suspending and reactivating stores."""
 
 import re
+import secrets
 from zoneinfo import available_timezones
 
 from babel import Locale, UnknownLocaleError
@@ -101,16 +102,66 @@ def create_store(
 
 
 def set_custom_domain(store: Store, domain: str | None, *, actor: User | None = None) -> None:
-    """Attach an unverified custom domain to a store (or remove it with None)."""
+    """Attach an unverified custom domain to a store (or remove it with None/"").
+
+    The domain must be a real host name outside the platform's own domain and not another
+    store's; a new domain gets a new TXT token and loses any earlier verification.
+    """
+    from flask import current_app
+
     if domain:
-        host = normalise_host(domain)
-        if host is None or "." not in host:
-            raise StoreSettingsError("custom_domain", f"{domain!r} is not a valid domain name.")
+        host = normalise_host(domain.strip())
+        if host is None or "." not in host or ":" in host:
+            raise StoreSettingsError(
+                "custom_domain", f"{domain.strip()[:80]!r} is not a domain name."
+            )
+        if re.fullmatch(r"[\d.]+", host) or host.startswith("[") or len(host) > 253:
+            raise StoreSettingsError("custom_domain", "Use a domain name, not an IP address.")
+        platform = current_app.config["PLATFORM_HOST"].split(":")[0]
+        if host == platform or host.endswith("." + platform):
+            raise StoreSettingsError(
+                "custom_domain",
+                f"Addresses under {platform} are Pasar's: your store already has one.",
+            )
+        taken = db.session.scalar(
+            select(func.count()).where(Store.custom_domain == host, Store.id != store.id)
+        )
+        if taken:
+            raise StoreSettingsError("custom_domain", "Another store uses that domain.")
         domain = host
-    store.custom_domain = domain or None
+    domain = domain or None
+    if domain == store.custom_domain:
+        return
+    before = store.custom_domain
+    store.custom_domain = domain
     store.custom_domain_verified_at = None
-    record("store.custom_domain_set", actor=actor, store=store, target=store, domain=domain)
-    db.session.commit()
+    store.domain_token = secrets.token_hex(16) if domain else None
+    record(
+        "store.custom_domain_set",
+        actor=actor,
+        store=store,
+        target=store,
+        domain=domain,
+        changes={"custom_domain": [before, domain]},
+    )
+    try:
+        db.session.commit()
+    except IntegrityError:
+        db.session.rollback()
+        raise StoreSettingsError("custom_domain", "Another store uses that domain.") from None
+
+
+def dns_records(store: Store) -> list[tuple[str, str, str]]:
+    """The (type, name, value) records a vendor creates for their custom domain."""
+    from flask import current_app
+
+    if not store.custom_domain:
+        return []
+    platform = current_app.config["PLATFORM_HOST"].split(":")[0]
+    return [
+        ("CNAME", store.custom_domain, f"{store.slug}.{platform}"),
+        ("TXT", f"_pasar.{store.custom_domain}", f"pasar-verify={store.domain_token or ''}"),
+    ]
 
 
 def subdomain_answer(slug: str) -> tuple[bool, str]:
@@ -148,15 +199,29 @@ def set_store_status(store: Store, status: str, *, actor: User | None = None, re
         db.session.commit()
 
 
-def update_store_settings(store: Store, *, actor: User | None = None, name: str, **settings):
-    """Validate and save a store's name, currency, locale, time zone and accent colour."""
+def update_store_settings(
+    store: Store,
+    *,
+    actor: User | None = None,
+    name: str,
+    contact_email: str | None = None,
+    low_stock_default: int | None = None,
+    **settings,
+):
+    """Validate and save a store's name, currency, locale, time zone, accent colour, contact
+    email and low-stock default; audited with each changed field's before and after."""
     name = (name or "").strip()
     if not name or len(name) > 120:
         raise StoreSettingsError("name", "A store name needs 1 to 120 characters.")
     clean = validate_store_settings(**settings)
+    clean["contact_email"] = _contact_email(contact_email)
+    if low_stock_default is not None and not 0 <= low_stock_default <= 100_000:
+        raise StoreSettingsError("low_stock_default", "Use a whole number from 0 to 100,000.")
+    clean["low_stock_default"] = low_stock_default
     changed = {
         key: value for key, value in {"name": name, **clean}.items() if getattr(store, key) != value
     }
+    before = {key: getattr(store, key) for key in changed}
     for key, value in changed.items():
         setattr(store, key, value)
     if changed:
@@ -166,9 +231,24 @@ def update_store_settings(store: Store, *, actor: User | None = None, name: str,
             store=store,
             target=store,
             changed=sorted(changed),
+            changes={key: [before[key], value] for key, value in changed.items()},
         )
         db.session.commit()
     return changed
+
+
+def _contact_email(raw: str | None) -> str | None:
+    from email_validator import EmailNotValidError, validate_email
+
+    raw = (raw or "").strip()
+    if not raw:
+        return None
+    try:
+        return validate_email(raw, check_deliverability=False).normalized.lower()
+    except EmailNotValidError as error:
+        raise StoreSettingsError(
+            "contact_email", f"That email address is not valid: {error}"
+        ) from None
 
 
 def verify_custom_domain(store: Store, *, actor: User | None = None) -> bool:

@@ -52,6 +52,17 @@ class StoreSettingsForm(FlaskForm):
     currency = SelectField("Currency", validate_choice=False)
     locale = SelectField("Number and date format", validate_choice=False)
     timezone = SelectField("Time zone", validate_choice=False)
+    contact_email = StringField(
+        "Contact email",
+        validators=[Length(max=254)],
+        description="Shown to shoppers in the store's footer. Leave empty to show none.",
+    )
+    low_stock_default = StringField(
+        "Low-stock alert level",
+        validators=[Length(max=12)],
+        description="Owners and managers are emailed when a variant's stock falls to this "
+        "(a variant can have its own level). Empty: 5.",
+    )
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)

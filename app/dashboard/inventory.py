@@ -35,7 +35,7 @@ def _page(variant: Variant, status: int = 200, block: str = "ledger", **context)
         variant=variant,
         product=db.session.get(Product, variant.product_id),
         threshold=adjust.effective_threshold(variant),
-        default_threshold=adjust.alerts.DEFAULT_THRESHOLD,
+        default_threshold=adjust.alerts.store_default(store.id),
         history=ledger.history(store, variant.id, request.args.get("page", 1)),
         kind_labels=ledger.KIND_LABELS,
         order_id_of=ledger.order_id_of,

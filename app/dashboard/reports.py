@@ -115,7 +115,8 @@ def low_stock(store: Store, limit: int = 10):
     Rows are (variant, product title, product id, threshold); a variant without a threshold of
     its own uses the default.
     """
-    threshold = func.coalesce(Variant.low_stock_threshold, DEFAULT_THRESHOLD)
+    default = DEFAULT_THRESHOLD if store.low_stock_default is None else store.low_stock_default
+    threshold = func.coalesce(Variant.low_stock_threshold, default)
     return db.session.execute(
         scoped_select(Variant, store)
         .add_columns(Product.title, Product.id, threshold)

@@ -68,6 +68,8 @@ def settings():
                 locale=form.locale.data,
                 timezone=form.timezone.data,
                 accent_color=form.accent_color.data,
+                contact_email=form.contact_email.data,
+                low_stock_default=_level(form.low_stock_default.data),
             )
         except StoreSettingsError as exc:
             getattr(form, exc.field).errors = [exc.message]
@@ -77,7 +79,33 @@ def settings():
             return redirect(url_for("dashboard.settings"), code=303)
     elif form.errors:
         status = 422
-    return render_template("admin/settings.html", form=form), status
+    return settings_page(form, status)
+
+
+def _level(raw: str | None) -> int | None:
+    """A typed low-stock level: empty is None (the default), else a whole number."""
+    raw = (raw or "").strip().replace(",", "")
+    if not raw:
+        return None
+    if not raw.isdigit() or len(raw) > 7:
+        raise StoreSettingsError("low_stock_default", "Use a whole number from 0 to 100,000.")
+    return int(raw)
+
+
+def settings_page(form=None, status: int = 200, **context):
+    """The settings page: general settings, logo, custom domain (refused forms passed back)."""
+    from tenants.provisioning import dns_records
+
+    store = current_store()
+    if form is None:
+        form = StoreSettingsForm(obj=store, formdata=None)
+        form.low_stock_default.data = (
+            "" if store.low_stock_default is None else str(store.low_stock_default)
+        )
+    context.setdefault("domain_value", store.custom_domain or "")
+    return render_template(
+        "admin/settings.html", form=form, dns=dns_records(store), **context
+    ), status
 
 
 @bp.get("/staff")

@@ -199,10 +199,8 @@ def adjust_stock(store, variant: Variant, data: StockRequest, *, actor=None) -> 
 
 
 def effective_threshold(variant: Variant) -> int:
-    """The variant's own low-stock threshold, or the default."""
-    if variant.low_stock_threshold is None:
-        return alerts.DEFAULT_THRESHOLD
-    return variant.low_stock_threshold
+    """The variant's own low-stock threshold, or the store's default."""
+    return alerts.threshold_of(variant, alerts.store_default(variant.store_id))
 
 
 def set_threshold(store, variant: Variant, text: str, *, actor=None) -> bool:
@@ -219,7 +217,7 @@ def set_threshold(store, variant: Variant, text: str, *, actor=None) -> bool:
     old = variant.low_stock_threshold
     if value == old:
         return False
-    threshold = alerts.DEFAULT_THRESHOLD if value is None else value
+    threshold = alerts.store_default(variant.store_id) if value is None else value
     db.session.execute(
         update(Variant)
         .where(Variant.id == variant.id, Variant.store_id == variant.store_id)

@@ -42,9 +42,19 @@ def crossing(before: int, after: int, threshold: int, alerted: bool) -> str | No
     return None
 
 
-def threshold_of(row) -> int:
-    """A variant's own threshold, or the default."""
-    return DEFAULT_THRESHOLD if row.low_stock_threshold is None else row.low_stock_threshold
+def store_default(store_id: int) -> int:
+    """The store's low-stock level for variants without their own, or Pasar's default."""
+    from tenants.models import Store
+
+    store = db.session.get(Store, store_id)
+    if store is None or store.low_stock_default is None:
+        return DEFAULT_THRESHOLD
+    return store.low_stock_default
+
+
+def threshold_of(row, default: int = DEFAULT_THRESHOLD) -> int:
+    """A variant's own threshold, or the store's default."""
+    return default if row.low_stock_threshold is None else row.low_stock_threshold
 
 
 def after_movement(store_id: int, variant_id: int, quantity: int, row) -> None:
@@ -54,7 +64,7 @@ def after_movement(store_id: int, variant_id: int, quantity: int, row) -> None:
     """
     if not row.track_inventory:
         return
-    threshold = threshold_of(row)
+    threshold = threshold_of(row, store_default(store_id))
     action = crossing(row.stock - quantity, row.stock, threshold, row.low_stock_alerted)
     if action == "rearm":
         db.session.execute(
@@ -81,12 +91,11 @@ def after_bulk(store_id: int, moves: list, source: str) -> int:
     email, not 10,000.
     """
     rearm, alert = [], []
+    default = store_default(store_id)
     for row, quantity, stock in moves:
         if not row.track_inventory:
             continue
-        threshold = (
-            DEFAULT_THRESHOLD if row.low_stock_threshold is None else row.low_stock_threshold
-        )
+        threshold = threshold_of(row, default)
         action = crossing(stock - quantity, stock, threshold, row.low_stock_alerted)
         if action == "rearm":
             rearm.append(row.id)
