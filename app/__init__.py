@@ -49,6 +49,7 @@ def register_extensions(app: Flask) -> None:
     """Bind the extension instances to this app."""
     from app import models  # noqa: F401  (every table in the metadata)
     from app.accounts import auth  # noqa: F401  (registers the user loader)
+    from app.audit import tracking  # noqa: F401  (catalog edits in the audit log)
     from app.catalog import cache  # noqa: F401  (catalog-change listeners that expire caches)
     from app.database import include_in_migrations, render_migration_item
     from tenants.sessions import TenantSessionInterface

@@ -11,6 +11,7 @@
 | stock.sync        |   ✓   |    ✓    |       | CSV stock sync and exports                      |
 | staff.manage      |   ✓   |         |       | invite, change roles, remove staff              |
 | settings.change   |   ✓   |    ✓    |       | store settings, shipping, taxes, payments       |
+| audit.view        |   ✓   |    ✓    |       | the store's audit log                           |
 
 Platform superusers may do everything in every store (support access).
 """
@@ -37,6 +38,7 @@ PERMISSIONS: dict[str, frozenset[str]] = {
     "staff.manage": frozenset({"owner"}),
     "settings.change": MANAGERS,
     "store.publish": frozenset({"owner"}),
+    "audit.view": MANAGERS,
 }
 
 LABELS = {
@@ -50,6 +52,7 @@ LABELS = {
     "staff.manage": "Manage staff",
     "settings.change": "Change store settings",
     "store.publish": "Publish the store",
+    "audit.view": "Read the audit log",
 }
 
 

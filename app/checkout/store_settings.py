@@ -183,6 +183,8 @@ def update_checkout_settings(store: Store, data: CheckoutInput, *, actor=None) -
         "midtrans_production": bool(data.midtrans_production),
     }
     changed = [name for name, value in values.items() if getattr(row, name) != value]
+    # Before and after for the audit log; secrets only say that they changed, never what to.
+    changes = {name: [getattr(row, name), values[name]] for name in changed}
     for name, value in values.items():
         setattr(row, name, value)
     for field, value in secrets.items():
@@ -192,11 +194,18 @@ def update_checkout_settings(store: Store, data: CheckoutInput, *, actor=None) -
             continue
         setattr(row, field, encrypt(value))
         changed.append(field)
+        changes[field] = ["(secret)", "(replaced)" if value else "(removed)"]
     if row not in db.session:
         db.session.add(row)
         changed = changed or ["created"]
     if changed:
-        record("checkout.settings_changed", actor=actor, store=store, fields=sorted(changed))
+        record(
+            "checkout.settings_changed",
+            actor=actor,
+            store=store,
+            fields=sorted(changed),
+            changes=changes,
+        )
     db.session.commit()
     return changed
 

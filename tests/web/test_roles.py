@@ -318,6 +318,28 @@ ROUTES.extend(JOB_ROUTES)
 for _kind, _codes in JOB_EXPECTED.items():
     EXPECTED[_kind] = EXPECTED[_kind] + _codes
 
+# Settings' logo and custom domain (settings.change), and the audit log (audit.view): managers
+# and owners. The logo post has no file: allowed users get the 422 page.
+MORE_ROUTES = [
+    ("POST", "/admin/settings/logo", None, "store"),
+    ("POST", "/admin/settings/domain", {"custom_domain": "shop.role.example"}, "store"),
+    ("GET", "/admin/audit", None, "store"),
+]
+MORE_MEMBER = (422, 303, 200)
+MORE_EXPECTED = {
+    "anonymous": (302, 302, 302),
+    "shopper": (404, 404, 404),
+    "unverified_staff": (403, 403, 403),
+    "staff": (403, 403, 403),
+    "manager": MORE_MEMBER,
+    "owner": MORE_MEMBER,
+    "other_owner": (404, 404, 404),
+    "superuser": MORE_MEMBER,
+}
+ROUTES.extend(MORE_ROUTES)
+for _kind, _codes in MORE_EXPECTED.items():
+    EXPECTED[_kind] = EXPECTED[_kind] + _codes
+
 # The console's users pages ({shopper} is the shopper's account): superusers only.
 CONSOLE_USERS = [
     ("GET", "/console/users/", None, "platform"),
