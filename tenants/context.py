@@ -31,12 +31,16 @@ def resolve_store_for_request():
         g.host_kind = "platform"
         return None
     store = find_store(target.kind, target.value)
-    if store is None:
+    if store is None or store.is_deleted:
         raise StoreNotFound()
     g.store = store
     g.host_kind = "store"
     if not store.is_active:
-        raise StoreUnavailable()
+        # Suspended: shoppers, checkout and webhooks get the unavailable page (503, nothing is
+        # recorded); its members keep a read-only dashboard (see app.dashboard.views).
+        if not (request.endpoint or "").startswith(_SUSPENDED_OPEN_PREFIXES):
+            raise StoreUnavailable()
+        return None
     if not store.is_published:
         # Its members and platform admins see the store as shoppers will, with a preview bar.
         g.store_preview = _is_insider(store)
@@ -50,6 +54,8 @@ def resolve_store_for_request():
 # Pages of an unpublished store that answer everyone: signing in (so its staff can get in),
 # the dashboard (which checks membership itself) and the payment providers' webhooks.
 _UNPUBLISHED_OPEN_PREFIXES = ("accounts.", "dashboard.", "payments.")
+# Pages of a suspended store that still answer: signing in, and the (read-only) dashboard.
+_SUSPENDED_OPEN_PREFIXES = ("accounts.", "dashboard.")
 
 
 def _is_insider(store: Store) -> bool:

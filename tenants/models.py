@@ -41,6 +41,9 @@ class Store(db.Model):
     low_stock_default: Mapped[int | None] = mapped_column(Integer)
     # The value of the TXT record `_pasar.<custom domain>` that proves the domain is the store's.
     domain_token: Mapped[str | None] = mapped_column(String(40))
+    # Soft delete by a platform admin: the store's hosts answer "no such store", its data stays,
+    # and its subdomain and custom domain stay taken.
+    deleted_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     # A store opened by its vendor stays unpublished (visible to its members only) until
     # its owner publishes it.
     published_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
@@ -51,6 +54,15 @@ class Store(db.Model):
     def is_active(self) -> bool:
         """True unless the platform suspended the store."""
         return self.status == "active"
+
+    @property
+    def is_deleted(self) -> bool:
+        return self.deleted_at is not None
+
+    @property
+    def display_status(self) -> str:
+        """active, suspended or deleted, as the console shows it."""
+        return "deleted" if self.is_deleted else self.status
 
     @property
     def is_published(self) -> bool:

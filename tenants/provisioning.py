@@ -188,10 +188,35 @@ def publish_store(store: Store, *, actor: User | None = None) -> bool:
     return bool(published)
 
 
+def delete_store(store: Store, *, actor: User | None = None, confirm: str = "", reason: str = ""):
+    """Soft-delete a store: its hosts stop answering, its data stays, its names stay taken.
+
+    `confirm` must be the store's subdomain, typed (the console's safeguard)."""
+    if store.is_deleted:
+        raise StoreSettingsError("confirm", "This store was already deleted.")
+    if (confirm or "").strip().lower() != store.slug:
+        raise StoreSettingsError(
+            "confirm", f"Type the store's subdomain, {store.slug}, to confirm deleting it."
+        )
+    deleted = db.session.execute(
+        update(Store)
+        .where(Store.id == store.id, Store.deleted_at.is_(None))
+        .values(deleted_at=utcnow())
+    ).rowcount
+    if not deleted:
+        db.session.rollback()
+        raise StoreSettingsError("confirm", "This store was already deleted.")
+    record("store.deleted", actor=actor, store=store, target=store, reason=reason)
+    db.session.commit()
+    db.session.refresh(store)
+
+
 def set_store_status(store: Store, status: str, *, actor: User | None = None, reason: str = ""):
     """Suspend (status "suspended") or reactivate (status "active") a store."""
     if status not in ("active", "suspended"):
         raise StoreSettingsError("status", f"Unknown store status {status!r}.")
+    if store.is_deleted:
+        raise StoreSettingsError("status", "This store was deleted: it can't be changed.")
     if store.status != status:
         store.status = status
         action = "store.suspended" if status == "suspended" else "store.reactivated"
@@ -253,6 +278,8 @@ def _contact_email(raw: str | None) -> str | None:
 
 def verify_custom_domain(store: Store, *, actor: User | None = None) -> bool:
     """Mark the store's custom domain verified (a platform admin checked its DNS)."""
+    if store.is_deleted:
+        raise StoreSettingsError("custom_domain", "This store was deleted: it can't be changed.")
     if not store.custom_domain or store.custom_domain_verified_at is not None:
         return False
     store.custom_domain_verified_at = utcnow()

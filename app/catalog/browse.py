@@ -657,6 +657,7 @@ def search_marketplace(query: str | None, page: int = 1, page_size: int = PAGE_S
         .where(
             Product.status == "active",
             Store.status == "active",
+            Store.deleted_at.is_(None),
             Store.published_at.is_not(None),
         )
     )

@@ -16,12 +16,17 @@ from app.extensions import db
 from app.orders.models import Order
 from app.payments.models import Payment
 from tenants.models import Store
-from tenants.provisioning import StoreSettingsError, set_store_status, verify_custom_domain
+from tenants.provisioning import (
+    StoreSettingsError,
+    delete_store,
+    set_store_status,
+    verify_custom_domain,
+)
 from tenants.query import MAX_ID
 
 PAGE_SIZE = 25
 SOLD = ("paid", "fulfilled", "delivered", "partially_refunded", "refunded")
-STATUS_FILTERS = ("all", "active", "suspended", "unpublished")
+STATUS_FILTERS = ("all", "active", "suspended", "unpublished", "deleted")
 
 
 def _gmv_by_store():
@@ -67,8 +72,12 @@ def store_list():
         )
     if status == "unpublished":
         conditions.append(Store.published_at.is_(None))
+        conditions.append(Store.deleted_at.is_(None))
+    elif status == "deleted":
+        conditions.append(Store.deleted_at.is_not(None))
     elif status != "all":
         conditions.append(Store.status == status)
+        conditions.append(Store.deleted_at.is_(None))
     total = db.session.scalar(select(func.count()).select_from(Store).where(*conditions))
     pages = max(1, math.ceil(total / PAGE_SIZE))
     try:
@@ -109,7 +118,7 @@ def _store_or_404(store_id: int) -> Store:
 
 @bp.get("/stores/<int:store_id>")
 @require_superuser
-def store_detail(store_id: int):
+def store_detail(store_id: int, status: int = 200):
     """One store: its members, sales, settings and the actions a platform admin can take."""
     store = _store_or_404(store_id)
     charged, refunds = _gmv_by_store()
@@ -136,7 +145,7 @@ def store_detail(store_id: int):
         orders=orders,
         members=members,
         checkout=db.session.get(CheckoutSettings, store.id),
-    )
+    ), status
 
 
 @bp.post("/stores/<int:store_id>/<any(suspend, reactivate):action>")
@@ -167,8 +176,34 @@ def store_status(store_id: int, action: str):
 def store_verify_domain(store_id: int):
     """Mark the store's custom domain verified, so it starts serving the store."""
     store = _store_or_404(store_id)
-    if verify_custom_domain(store, actor=current_user):
+    try:
+        verified = verify_custom_domain(store, actor=current_user)
+    except StoreSettingsError as error:
+        flash(error.message, "error")
+        return redirect(url_for(".store_detail", store_id=store.id), 303)
+    if verified:
         flash(f"{store.custom_domain} now serves {store.name}.", "success")
     else:
         flash("There is no unverified custom domain on this store.", "info")
+    return redirect(url_for(".store_detail", store_id=store.id), 303)
+
+
+@bp.post("/stores/<int:store_id>/delete")
+@require_superuser
+def store_delete(store_id: int):
+    """Soft-delete a store after its subdomain is typed; its data is kept."""
+    store = _store_or_404(store_id)
+    try:
+        delete_store(
+            store,
+            actor=current_user,
+            confirm=clean(request.form.get("confirm"), 100),
+            reason=clean(request.form.get("reason"), 500).strip(),
+        )
+    except StoreSettingsError as error:
+        db.session.rollback()
+        flash(error.message, "error")
+        status = 409 if store.is_deleted else 422
+        return store_detail(store_id, status=status)
+    flash(f"{store.name} is deleted: its addresses answer “no such store”. Its data is kept.")
     return redirect(url_for(".store_detail", store_id=store.id), 303)

@@ -1,7 +1,8 @@
 """The vendor's dashboard on the store's own host, under /admin."""
 
-from flask import flash, g, redirect, render_template, url_for
+from flask import abort, flash, g, redirect, render_template, request, url_for
 from flask_login import current_user
+from sqlalchemy import select
 
 from app.accounts.invites import pending_invites
 from app.accounts.models import Membership, User
@@ -16,7 +17,37 @@ from tenants.context import current_store, store_blueprint
 from tenants.provisioning import StoreSettingsError, update_store_settings
 from tenants.query import get_for_store_or_404, scoped_select
 
+SAFE_METHODS = ("GET", "HEAD", "OPTIONS")
 bp = store_blueprint("dashboard", __name__, url_prefix="/admin")
+
+READ_ONLY = (
+    "This store is suspended by the platform: its dashboard is read-only until it is reactivated."
+)
+
+
+@bp.before_request
+def _read_only_while_suspended():
+    """A suspended store's members can look, but nothing in the store changes."""
+    store = g.get("store")
+    if store is not None and not store.is_active and request.method not in SAFE_METHODS:
+        abort(403, description=READ_ONLY)
+
+
+@bp.context_processor
+def _suspension():
+    """The reason shown on a suspended store's dashboard banner (one query, only then)."""
+    store = g.get("store")
+    if store is None or store.is_active:
+        return {"suspension": None}
+    from app.audit.models import AuditLog
+
+    entry = db.session.scalar(
+        select(AuditLog)
+        .where(AuditLog.store_id == store.id, AuditLog.action == "store.suspended")
+        .order_by(AuditLog.id.desc())
+        .limit(1)
+    )
+    return {"suspension": (entry.details or {}).get("reason", "") if entry else ""}
 
 
 @bp.get("/")

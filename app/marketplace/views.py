@@ -16,7 +16,9 @@ def home():
     """The marketplace home: every open store, with a link to its subdomain."""
     stores = db.session.scalars(
         select(Store)
-        .where(Store.status == "active", Store.published_at.is_not(None))
+        .where(
+            Store.status == "active", Store.published_at.is_not(None), Store.deleted_at.is_(None)
+        )
         .order_by(Store.name, Store.id)
     ).all()
     return render_page_or_fragment("marketplace/home.html", "store_list", stores=stores)

@@ -340,6 +340,11 @@ ROUTES.extend(MORE_ROUTES)
 for _kind, _codes in MORE_EXPECTED.items():
     EXPECTED[_kind] = EXPECTED[_kind] + _codes
 
+# Deleting a store from the console: superusers only; without the typed subdomain, a 422.
+ROUTES.append(("POST", "/console/stores/{store}/delete", {"confirm": "wrong"}, "platform"))
+for _kind in USERS:
+    EXPECTED[_kind] = EXPECTED[_kind] + ({"anonymous": 302, "superuser": 422}.get(_kind, 404),)
+
 # The console's users pages ({shopper} is the shopper's account): superusers only.
 CONSOLE_USERS = [
     ("GET", "/console/users/", None, "platform"),
