@@ -52,6 +52,7 @@ def register_extensions(app: Flask) -> None:
     from app.audit import tracking  # noqa: F401  (catalog edits in the audit log)
     from app.catalog import cache  # noqa: F401  (catalog-change listeners that expire caches)
     from app.database import include_in_migrations, render_migration_item
+    from app.payouts import ledger  # noqa: F401  (commission entries for new payments)
     from tenants.sessions import TenantSessionInterface
 
     db.init_app(app)

@@ -71,6 +71,9 @@ def load_config(instance_path: str, overrides: dict | None = None) -> dict:
         "MIDTRANS_API_BASE": env.get("MIDTRANS_API_BASE") or None,
         "MIDTRANS_SNAP_BASE": env.get("MIDTRANS_SNAP_BASE") or None,
         "JOB_TIMEOUT": int(env.get("JOB_TIMEOUT") or 300),
+        # The platform's commission on each sale, in basis points (500 = 5 %), unless a store
+        # has its own rate.
+        "PLATFORM_COMMISSION_BPS": int(env.get("PLATFORM_COMMISSION_BPS") or 500),
         "JOB_RETRY_INTERVALS": [
             int(x) for x in (env.get("JOB_RETRY_INTERVALS") or "10,30,60").split(",")
         ],

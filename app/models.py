@@ -26,6 +26,7 @@ from app.orders.models import (
     OrderLine,
 )
 from app.payments.models import Payment, WebhookEvent
+from app.payouts.models import CommissionEntry, Payout
 from app.stocksync.models import ImportRow, ImportRun
 from tenants.models import Store
 
@@ -36,6 +37,7 @@ __all__ = [
     "CartItem",
     "Category",
     "CheckoutSettings",
+    "CommissionEntry",
     "Coupon",
     "CouponRedemption",
     "EmailMessage",
@@ -47,6 +49,7 @@ __all__ = [
     "OrderEvent",
     "OrderLine",
     "Payment",
+    "Payout",
     "Product",
     "ProductCategory",
     "ProductFAQ",

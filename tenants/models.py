@@ -41,6 +41,8 @@ class Store(db.Model):
     low_stock_default: Mapped[int | None] = mapped_column(Integer)
     # The value of the TXT record `_pasar.<custom domain>` that proves the domain is the store's.
     domain_token: Mapped[str | None] = mapped_column(String(40))
+    # The platform's commission on this store's sales in basis points (None: the default).
+    commission_rate_bps: Mapped[int | None] = mapped_column(Integer)
     # Soft delete by a platform admin: the store's hosts answer "no such store", its data stays,
     # and its subdomain and custom domain stay taken.
     deleted_at: Mapped[datetime | None] = mapped_column(UTCDateTime())

@@ -12,6 +12,7 @@
 | staff.manage      |   ✓   |         |       | invite, change roles, remove staff              |
 | settings.change   |   ✓   |    ✓    |       | store settings, shipping, taxes, payments       |
 | audit.view        |   ✓   |    ✓    |       | the store's audit log                           |
+| payouts.view      |   ✓   |    ✓    |       | payout reports and their CSV                    |
 
 Platform superusers may do everything in every store (support access).
 """
@@ -39,6 +40,7 @@ PERMISSIONS: dict[str, frozenset[str]] = {
     "settings.change": MANAGERS,
     "store.publish": frozenset({"owner"}),
     "audit.view": MANAGERS,
+    "payouts.view": MANAGERS,
 }
 
 LABELS = {
@@ -53,6 +55,7 @@ LABELS = {
     "settings.change": "Change store settings",
     "store.publish": "Publish the store",
     "audit.view": "Read the audit log",
+    "payouts.view": "See payout reports",
 }
 
 

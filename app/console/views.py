@@ -40,5 +40,6 @@ def home():
 
 
 # The stores pages join this blueprint.
+from app.console import payouts as _payouts  # noqa: E402, F401
 from app.console import stores as _stores  # noqa: E402, F401
 from app.console import users as _users  # noqa: E402, F401

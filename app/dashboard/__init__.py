@@ -4,6 +4,7 @@ from app.dashboard import (  # noqa: F401
     audit,
     exports,
     job_centre,
+    payouts,
     staff,
     stock_sync,
     store_pages,

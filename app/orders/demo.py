@@ -72,6 +72,7 @@ def seed_store_orders(store: Store, count: int = 45, seed: int = 7) -> int:
                     kind="charge",
                     amount=order.total,
                     currency=order.currency,
+                    created_at=when,
                 )
             )
         db.session.commit()

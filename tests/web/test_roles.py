@@ -345,6 +345,38 @@ ROUTES.append(("POST", "/console/stores/{store}/delete", {"confirm": "wrong"}, "
 for _kind in USERS:
     EXPECTED[_kind] = EXPECTED[_kind] + ({"anonymous": 302, "superuser": 422}.get(_kind, 404),)
 
+# Payouts: the console's (superusers) and the store's report (payouts.view: managers, owners).
+CONSOLE_PAYOUTS = [
+    ("GET", "/console/payouts/", None, "platform"),
+    ("GET", "/console/payouts/{store}", None, "platform"),
+    ("GET", "/console/payouts/{store}.csv", None, "platform"),
+    ("POST", "/console/payouts/{store}/mark-paid", {"period": ""}, "platform"),
+    ("POST", "/console/stores/{store}/commission", {"rate": "6"}, "platform"),
+]
+ROUTES.extend(CONSOLE_PAYOUTS)
+for _kind in USERS:
+    if _kind == "anonymous":
+        _codes = (302,) * len(CONSOLE_PAYOUTS)
+    elif _kind == "superuser":
+        _codes = (200, 200, 200, 303, 303)
+    else:
+        _codes = (404,) * len(CONSOLE_PAYOUTS)
+    EXPECTED[_kind] = EXPECTED[_kind] + _codes
+ROUTES.extend(
+    [("GET", "/admin/payouts", None, "store"), ("GET", "/admin/payouts.csv", None, "store")]
+)
+for _kind, _codes in {
+    "anonymous": (302, 302),
+    "shopper": (404, 404),
+    "unverified_staff": (403, 403),
+    "staff": (403, 403),
+    "manager": (200, 200),
+    "owner": (200, 200),
+    "other_owner": (404, 404),
+    "superuser": (200, 200),
+}.items():
+    EXPECTED[_kind] = EXPECTED[_kind] + _codes
+
 # The console's users pages ({shopper} is the shopper's account): superusers only.
 CONSOLE_USERS = [
     ("GET", "/console/users/", None, "platform"),

@@ -1,0 +1,1 @@
+"""The platform's commission on each payment, and payouts to vendors."""
