@@ -377,6 +377,25 @@ for _kind, _codes in {
 }.items():
     EXPECTED[_kind] = EXPECTED[_kind] + _codes
 
+# The console's jobs (embedded here: a job id is always unknown, 404), emails and audit log.
+CONSOLE_OPERATIONS = [
+    ("GET", "/console/jobs", None, "platform"),
+    ("POST", "/console/jobs/{job_path}", None, "platform"),
+    ("GET", "/console/emails/", None, "platform"),
+    ("GET", "/console/emails/{email}", None, "platform"),
+    ("POST", "/console/emails/{email}/resend", None, "platform"),
+    ("GET", "/console/audit", None, "platform"),
+]
+ROUTES.extend(CONSOLE_OPERATIONS)
+for _kind in USERS:
+    if _kind == "anonymous":
+        _codes = (302,) * len(CONSOLE_OPERATIONS)
+    elif _kind == "superuser":
+        _codes = (200, 404, 200, 200, 303, 200)
+    else:
+        _codes = (404,) * len(CONSOLE_OPERATIONS)
+    EXPECTED[_kind] = EXPECTED[_kind] + _codes
+
 # The console's users pages ({shopper} is the shopper's account): superusers only.
 CONSOLE_USERS = [
     ("GET", "/console/users/", None, "platform"),
@@ -461,6 +480,7 @@ def catalog(app, store_a):
         db.session.add(email)
         db.session.commit()
         ids["email"] = email.id
+        ids["job_path"] = "retry/default/some-job"
     return {"product": product.id, "variant": product.variants[0].id, **ids}
 
 

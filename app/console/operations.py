@@ -1,0 +1,210 @@
+"""The console's jobs and emails: RQ queues, workers and failed jobs (retry, delete), and the
+email log (search, one message, resend). Every action is audited."""
+
+import math
+
+from flask import abort, current_app, flash, redirect, render_template, request, url_for
+from flask_login import current_user
+from sqlalchemy import func, or_, select
+
+from app.accounts.permissions import require_superuser
+from app.audit.service import record
+from app.catalog.browse import clean
+from app.console.views import bp
+from app.extensions import db
+from app.notifications.models import EMAIL_STATUSES, EmailMessage
+from app.notifications.service import send_now
+from jobs import QUEUES
+from tenants.query import MAX_ID
+
+FAILED_SHOWN = 50
+EMAILS_PER_PAGE = 50
+
+
+def _rq_state():
+    """Queues, workers and failed jobs from Redis, or an error message if it can't be read."""
+    from redis.exceptions import RedisError
+    from rq import Queue, Worker
+    from rq.job import Job
+
+    from app.extensions import redis_client
+
+    try:
+        conn = redis_client.get()
+        queues, failed = [], []
+        for name in QUEUES:
+            queue = Queue(name, connection=conn)
+            registry = queue.failed_job_registry
+            queues.append(
+                {
+                    "name": name,
+                    "queued": queue.count,
+                    "started": queue.started_job_registry.count,
+                    "scheduled": queue.scheduled_job_registry.count,
+                    "failed": registry.count,
+                }
+            )
+            for job_id in registry.get_job_ids(0, FAILED_SHOWN - 1):
+                job = Job.fetch(job_id, connection=conn) if Job.exists(job_id, conn) else None
+                if job is None:
+                    continue
+                result = job.latest_result()
+                error = (getattr(result, "exc_string", None) or "").strip()
+                failed.append(
+                    {
+                        "id": job.id,
+                        "queue": name,
+                        "func": job.func_name,
+                        "args": repr(job.args)[:120],
+                        "ended_at": job.ended_at,
+                        "error": "\n".join(error.splitlines()[-6:]),
+                    }
+                )
+        workers = [
+            {
+                "name": w.name,
+                "state": w.get_state(),
+                "queues": ", ".join(w.queue_names()),
+                "job": (w.get_current_job_id() or ""),
+                "heartbeat": w.last_heartbeat,
+            }
+            for w in Worker.all(connection=conn)
+        ]
+        return {"queues": queues, "failed": failed, "workers": workers, "error": None}
+    except RedisError as error:
+        return {
+            "queues": [],
+            "failed": [],
+            "workers": [],
+            "error": f"Redis is unreachable: {error}",
+        }
+
+
+@bp.get("/jobs")
+@require_superuser
+def jobs():
+    """Queues with their lengths, workers, and failed jobs with their exceptions."""
+    inline = current_app.config["JOBS_INLINE"]
+    state = {"queues": [], "failed": [], "workers": [], "error": None} if inline else _rq_state()
+    return render_template("console/jobs.html", inline=inline, **state)
+
+
+@bp.post("/jobs/<any(retry, delete):action>/<queue>/<job_id>")
+@require_superuser
+def job_action(action: str, queue: str, job_id: str):
+    """Requeue a failed job, or delete it from the failed registry."""
+    from redis.exceptions import RedisError
+    from rq import Queue
+    from rq.exceptions import InvalidJobOperation, NoSuchJobError
+    from rq.job import Job
+
+    from app.extensions import redis_client
+
+    if current_app.config["JOBS_INLINE"] or queue not in QUEUES or len(job_id) > 100:
+        abort(404)
+    try:
+        conn = redis_client.get()
+        registry = Queue(queue, connection=conn).failed_job_registry
+        if job_id not in registry.get_job_ids():
+            abort(404)
+        if action == "retry":
+            registry.requeue(job_id)
+            message = f"Job {job_id} is queued again."
+        else:
+            registry.remove(Job.fetch(job_id, connection=conn), delete_job=True)
+            message = f"Job {job_id} deleted."
+    except (NoSuchJobError, InvalidJobOperation):
+        abort(404)
+    except RedisError as error:
+        flash(f"Redis is unreachable: {error}", "error")
+        return redirect(url_for(".jobs"), 303)
+    record(f"job.{action}", actor=current_user, job_id=job_id, queue=queue)
+    db.session.commit()
+    flash(message, "success")
+    return redirect(url_for(".jobs"), 303)
+
+
+@bp.get("/emails/")
+@require_superuser
+def emails():
+    """Every email Pasar sent or tried to, newest first; search by address or subject."""
+    q = clean(request.args.get("q"), 120).strip()
+    status = request.args.get("status", "")
+    conditions = []
+    if q:
+        like = f"%{q.lower().replace('%', '').replace('_', '')}%"
+        conditions.append(
+            or_(
+                func.lower(EmailMessage.to_address).like(like),
+                func.lower(EmailMessage.subject).like(like),
+            )
+        )
+    if status in EMAIL_STATUSES:
+        conditions.append(EmailMessage.status == status)
+    else:
+        status = ""
+    total = db.session.scalar(select(func.count()).select_from(EmailMessage).where(*conditions))
+    pages = max(1, math.ceil(total / EMAILS_PER_PAGE))
+    try:
+        page = min(max(int(request.args.get("page", 1)), 1), pages)
+    except ValueError:
+        page = 1
+    messages = db.session.scalars(
+        select(EmailMessage)
+        .where(*conditions)
+        .order_by(EmailMessage.id.desc())
+        .offset((page - 1) * EMAILS_PER_PAGE)
+        .limit(EMAILS_PER_PAGE)
+    ).all()
+    return render_template(
+        "console/emails/list.html",
+        messages=messages,
+        q=q,
+        status=status,
+        statuses=EMAIL_STATUSES,
+        page=page,
+        pages=pages,
+        total=total,
+    )
+
+
+def _message_or_404(message_id: int) -> EmailMessage:
+    message = db.session.get(EmailMessage, message_id) if 1 <= message_id <= MAX_ID else None
+    if message is None:
+        abort(404)
+    return message
+
+
+@bp.get("/emails/<int:message_id>")
+@require_superuser
+def email_detail(message_id: int):
+    return render_template("console/emails/detail.html", message=_message_or_404(message_id))
+
+
+@bp.post("/emails/<int:message_id>/resend")
+@require_superuser
+def email_resend(message_id: int):
+    """Send a copy of the message again (the original stays in the log as it was)."""
+    original = _message_or_404(message_id)
+    copy = EmailMessage(
+        to_address=original.to_address,
+        subject=original.subject,
+        template=original.template,
+        text_body=original.text_body,
+        html_body=original.html_body,
+        store_id=original.store_id,
+        status="queued",
+    )
+    db.session.add(copy)
+    db.session.flush()
+    record(
+        "email.resent",
+        actor=current_user,
+        original=original.id,
+        copy=copy.id,
+        to=original.to_address,
+    )
+    db.session.commit()
+    send_now(copy.id)
+    flash(f"A copy is on its way to {original.to_address}.", "success")
+    return redirect(url_for(".email_detail", message_id=copy.id), 303)
