@@ -18,3 +18,13 @@ def format_money(amount_minor: int, currency: str, locale: str = "en_US") -> str
         locale=locale,
         currency_digits=True,
     )
+
+
+def format_money_short(amount_minor: int, currency: str, locale: str = "en_US") -> str:
+    """A chart axis label: '$1.5K', 'IDR100M'; plain format_money below a thousand."""
+    amount = to_decimal(amount_minor, currency)
+    if abs(amount) < 1000:
+        return format_money(amount_minor, currency, locale)
+    from babel.numbers import format_compact_currency
+
+    return format_compact_currency(amount, currency, locale=locale, fraction_digits=1)

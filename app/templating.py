@@ -4,7 +4,7 @@ from babel.numbers import get_currency_name, get_currency_symbol
 from flask import Flask, g
 from jinja2 import pass_context
 
-from app.money import format_money
+from app.money import format_money, format_money_short
 from tenants.urls import platform_url, store_url
 
 
@@ -51,6 +51,13 @@ def register(app: Flask) -> None:
         name = get_currency_name(store.currency, locale=store.locale)
         symbol = get_currency_symbol(store.currency, locale=store.locale)
         return f"{name} ({symbol})" if symbol != store.currency else name
+
+    @app.template_filter("money_short")
+    @pass_context
+    def money_short_filter(context, amount_minor: int, currency: str | None = None):
+        store = context.get("store")
+        currency = currency or (store.currency if store else "USD")
+        return format_money_short(amount_minor, currency, store.locale if store else "en_US")
 
     @app.template_filter("money")
     @pass_context  # depends on the request's store, so Jinja must not fold it at compile time

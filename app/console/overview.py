@@ -66,6 +66,7 @@ def parse_range(args, today: date) -> Range:
 class Kpis:
     gmv: dict  # currency -> minor units
     orders: int
+    orders_by_currency: dict
     new_stores: int
     new_users: int
 
@@ -73,15 +74,15 @@ class Kpis:
 def kpis(period: Range) -> Kpis:
     since, until = period.bounds()
     paid = [Order.paid_at >= since, Order.paid_at < until]
-    gmv = dict(
-        db.session.execute(
-            select(Order.currency, func.sum(Order.total))
-            .where(*paid)
-            .group_by(Order.currency)
-            .order_by(func.sum(Order.total).desc())
-        ).all()
-    )
-    orders = db.session.scalar(select(func.count()).select_from(Order).where(*paid))
+    rows = db.session.execute(
+        select(Order.currency, func.sum(Order.total), func.count())
+        .where(*paid)
+        .group_by(Order.currency)
+        .order_by(func.count().desc(), Order.currency)
+    ).all()
+    gmv = {currency: total for currency, total, _ in rows}
+    by_currency = {currency: n for currency, _, n in rows}
+    orders = sum(by_currency.values())
     stores = db.session.scalar(
         select(func.count())
         .select_from(Store)
@@ -92,7 +93,7 @@ def kpis(period: Range) -> Kpis:
         .select_from(User)
         .where(User.created_at >= since, User.created_at < until)
     )
-    return Kpis({k: int(v) for k, v in gmv.items()}, orders, stores, users)
+    return Kpis({k: int(v) for k, v in gmv.items()}, orders, by_currency, stores, users)
 
 
 def daily(period: Range, currency: str | None) -> list[Day]:

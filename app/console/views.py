@@ -28,7 +28,7 @@ def home():
         error = str(refused)
         period = overview.parse_range({}, today)
     now, before = overview.kpis(period), overview.kpis(period.previous)
-    currencies = list(now.gmv) or ["USD"]
+    currencies = sorted(now.gmv, key=lambda cur: -now.orders_by_currency.get(cur, 0)) or ["USD"]
     currency = request.args.get("currency", "").upper()
     if currency not in currencies:
         currency = currencies[0]

@@ -48,3 +48,11 @@ def test_money_filter_follows_the_store_of_each_render(tmp_path):
     with app.app_context():
         assert template.render(store=usd) == "$19.99"
         assert template.render(store=eur) == "19,99\xa0€"
+
+
+def test_short_money_for_chart_axes():
+    from app.money import format_money_short
+
+    assert format_money_short(99_900, "USD") == "$999.00"
+    assert format_money_short(150_000, "USD") == "$1.5K"
+    assert format_money_short(10_042_500_000, "IDR") == "IDR100.4M"
