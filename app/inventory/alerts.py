@@ -154,23 +154,7 @@ def _write_summary_emails(store_id: int, alert: list, source: str) -> None:
         "more": len(alert) - len(items),
         "source": source,
     }
-    messages = [
-        EmailMessage(
-            to_address=address,
-            subject=subject[:255],
-            template="low_stock_summary",
-            text_body=render_template("emails/low_stock_summary.txt", **context),
-            html_body=render_template("emails/low_stock_summary.html", **context),
-            store_id=store_id,
-            status="queued",
-        )
-        for address in recipients(store_id)
-    ]
-    if not messages:
-        return
-    db.session.add_all(messages)
-    db.session.flush()
-    db.session.info.setdefault(_PENDING, []).extend(m.id for m in messages)
+    _write_emails(store_id, "low_stock_summary", subject, context)
 
 
 def recipients(store_id: int) -> list[str]:
@@ -209,13 +193,18 @@ def _write_alert_emails(store_id: int, variant_id: int, stock: int, threshold: i
         "threshold": threshold,
         "ledger_link": store_url(store, f"/admin/variants/{variant_id}/stock"),
     }
-    text_body = render_template("emails/low_stock.txt", **context)
-    html_body = render_template("emails/low_stock.html", **context)
+    _write_emails(store_id, "low_stock", subject, context)
+
+
+def _write_emails(store_id: int, template: str, subject: str, context: dict) -> None:
+    """Outbox rows for the store's owners and managers in this transaction, sent after it."""
+    text_body = render_template(f"emails/{template}.txt", **context)
+    html_body = render_template(f"emails/{template}.html", **context)
     messages = [
         EmailMessage(
             to_address=address,
             subject=subject[:255],
-            template="low_stock",
+            template=template,
             text_body=text_body,
             html_body=html_body,
             store_id=store_id,

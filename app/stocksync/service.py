@@ -405,7 +405,6 @@ def _apply_batch(run: ImportRun) -> bool:
     variants = _locked_variants(run.store_id, {r.variant_id for r in rows if r.variant_id})
     held = committed(run.store_id, variants.keys())
     changes, movements, moves, touched, updated = [], [], [], set(), 0
-    now = utcnow()
     for row in rows:
         variant = variants.get(row.variant_id)
         if variant is None:
@@ -438,13 +437,8 @@ def _apply_batch(run: ImportRun) -> bool:
                 _movement(run, variant.id, delta, stock, f"Stock sync #{run.id}, line {row.line}")
             )
             moves.append((variant, delta, stock))
-    _write(changes, movements, touched, run.store_id)
-    alerts.after_bulk(run.store_id, moves, f"stock sync #{run.id}")
-    run.done_through_row_id = rows[-1].id
-    run.processed_rows += len(rows)
     run.updated += updated
-    run.updated_at = now
-    return len(rows) == BATCH
+    return _finish_batch(run, rows, changes, movements, moves, touched, f"stock sync #{run.id}")
 
 
 def _undo_batch(run: ImportRun) -> bool:
@@ -463,7 +457,6 @@ def _undo_batch(run: ImportRun) -> bool:
         return False
     variants = _locked_variants(run.store_id, {r.variant_id for r in rows if r.variant_id})
     changes, movements, moves, touched, reverted = [], [], [], set(), 0
-    now = utcnow()
     for row in rows:
         variant = variants.get(row.variant_id)
         if variant is None:
@@ -505,12 +498,18 @@ def _undo_batch(run: ImportRun) -> bool:
                 )
             )
             moves.append((variant, take, stock))
+    run.reverted += reverted
+    source = f"undoing stock sync #{run.id}"
+    return _finish_batch(run, rows, changes, movements, moves, touched, source)
+
+
+def _finish_batch(run, rows, changes, movements, moves, touched, source: str) -> bool:
+    """Write a batch's outcome and progress; True if a full batch was done (more may follow)."""
     _write(changes, movements, touched, run.store_id)
-    alerts.after_bulk(run.store_id, moves, f"undoing stock sync #{run.id}")
+    alerts.after_bulk(run.store_id, moves, source)
     run.done_through_row_id = rows[-1].id
     run.processed_rows += len(rows)
-    run.reverted += reverted
-    run.updated_at = now
+    run.updated_at = utcnow()
     return len(rows) == BATCH
 
 
