@@ -24,8 +24,11 @@ def test_store_subdomain_shows_the_store(live_server, page):
 
 def test_platform_home_links_to_each_store(live_server, page):
     page.goto(live_server.url())
-    cards = page.locator(".store-card")
-    assert cards.count() == 3
+    # The three demo stores (other browser tests may have opened more on this server).
+    names = page.locator(".store-card").all_inner_texts()
+    for name in ("Acme Outfitters", "Batik Nusantara", "Kaffeerösterei Berlin"):
+        assert any(name in card for card in names), names
+    assert len(names) >= 3
     assert page.errors == []
     screenshot(page, f"platform-home-{live_server.mode}")
     page.get_by_role("link", name=re.compile("Batik Nusantara")).click()
