@@ -73,6 +73,11 @@ def _server_env(mode: str, tmp_path: Path, port: int) -> dict:
         # TEST_REDIS_URL don't share one.
         base, _, number = TEST_REDIS_URL.rpartition("/")
         env["REDIS_URL"] = f"{base}/{int(number or 0) + 1}"
+        # A clean Redis too: rate limits and code cooldowns from an earlier run (sign-up codes
+        # are limited per IP, and every browser is 127.0.0.1) must not leak into this one.
+        import redis
+
+        redis.Redis.from_url(env["REDIS_URL"]).flushdb()
     return env
 
 
