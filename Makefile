@@ -7,7 +7,7 @@ FLASK  := $(BIN)/flask --app wsgi
 
 # The tiers that need services use these unless they are already set (see README).
 TEST_DATABASE_URL ?= postgresql://postgres@127.0.0.1:5432/pasar_test
-TEST_REDIS_URL    ?= redis://127.0.0.1:6379/13
+TEST_REDIS_URL    ?= redis://127.0.0.1:6379/8
 export TEST_DATABASE_URL TEST_REDIS_URL
 
 # Links printed and served must carry the port the demo runs on.
@@ -21,7 +21,7 @@ demo: setup migrate seed serve  ## install, migrate, seed the demo and serve it 
 
 test: setup browser-deps  ## install, then run unit, web, integration and browser tests
 	$(BIN)/ruff check .
-	$(BIN)/pytest
+	bash scripts/test.sh
 
 setup: $(VENV)/.installed assets
 
