@@ -18,6 +18,10 @@ from jobs import QUEUES
 from tenants.query import MAX_ID
 
 FAILED_SHOWN = 50
+# Emails whose text carries a code or link that acts for the recipient: admins don't read them.
+SECRET_TEMPLATES = frozenset(
+    {"verify_email", "signin_code", "email_change_code", "password_reset", "staff_invite"}
+)
 EMAILS_PER_PAGE = 50
 
 
@@ -178,7 +182,12 @@ def _message_or_404(message_id: int) -> EmailMessage:
 @bp.get("/emails/<int:message_id>")
 @require_superuser
 def email_detail(message_id: int):
-    return render_template("console/emails/detail.html", message=_message_or_404(message_id))
+    message = _message_or_404(message_id)
+    return render_template(
+        "console/emails/detail.html",
+        message=message,
+        hidden=message.template in SECRET_TEMPLATES,
+    )
 
 
 @bp.post("/emails/<int:message_id>/resend")

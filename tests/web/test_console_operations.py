@@ -109,6 +109,12 @@ def test_the_email_log_searches_shows_and_resends(app, admin):
         assert db.session.get(EmailMessage, first).status == "failed"  # the original as it was
         assert db.session.scalar(select(AuditLog).where(AuditLog.action == "email.resent"))
     assert admin.get("/console/emails/999999").status_code == 404
+    secret = _email(app, "kim@example.com", "Your Pasar sign-in code")
+    with app.app_context():
+        db.session.get(EmailMessage, secret).template = "signin_code"
+        db.session.commit()
+    hidden = admin.get(f"/console/emails/{secret}")
+    assert "The text is hidden" in hidden.text and "Body of Your Pasar" not in hidden.text
     assert admin.post("/console/emails/99999999999999999/resend").status_code == 404
 
 
