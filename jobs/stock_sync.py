@@ -39,14 +39,22 @@ def on_sync_failure(job, connection, exc_type, exc_value, traceback) -> None:
 
 
 def enqueue_phase(run_id: int, phase: str):
-    """Queue the job for a run's phase ("preview", "apply", "undo"); call after committing."""
-    return enqueue(
-        PHASE_JOBS[phase],
-        run_id,
-        job_id=f"stock-sync-{run_id}-{phase}",
-        retries=2,
-        on_failure=on_sync_failure,
-    )
+    """Queue the job for a run's phase ("preview", "apply", "undo"); call after committing.
+
+    If Redis can't take it, the run keeps its working status: the stalled-sync sweep marks it
+    failed after STALE_AFTER and the vendor resumes it, so the request never fails for it.
+    """
+    try:
+        return enqueue(
+            PHASE_JOBS[phase],
+            run_id,
+            job_id=f"stock-sync-{run_id}-{phase}",
+            retries=2,
+            on_failure=on_sync_failure,
+        )
+    except Exception:
+        log.exception("could not enqueue stock sync %s (%s); the sweep will flag it", run_id, phase)
+        return None
 
 
 def sweep_stalled_syncs() -> int:

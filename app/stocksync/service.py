@@ -237,10 +237,7 @@ def classify(variant, hold: int, on_hand, price, compare_at) -> tuple[str, str]:
     if on_hand is not None and not variant.track_inventory:
         return "error", "This variant doesn't track stock: turn tracking on to sync its stock."
     new_price = variant.price if price is None else price
-    if compare_at is None:
-        new_compare = variant.compare_at_price
-    else:
-        new_compare = None if compare_at == 0 else compare_at
+    new_compare = _wanted_compare(compare_at, variant.compare_at_price)
     if new_compare is not None and new_compare <= new_price:
         return "error", "The compare-at price must be higher than the price."
     if on_hand is not None and on_hand < hold:
@@ -389,17 +386,30 @@ def _locked_variants(store_id: int, variant_ids) -> dict:
     }
 
 
-def _apply_batch(run: ImportRun) -> bool:
-    rows = db.session.scalars(
+def _next_rows(run: ImportRun, *conditions) -> list[ImportRow]:
+    """The run's next BATCH change rows after the last finished batch, in id order."""
+    return db.session.scalars(
         select(ImportRow)
         .where(
             ImportRow.run_id == run.id,
             ImportRow.id > run.done_through_row_id,
             ImportRow.status == "change",
+            *conditions,
         )
         .order_by(ImportRow.id)
         .limit(BATCH)
     ).all()
+
+
+def _wanted_compare(asked: int | None, current: int | None) -> int | None:
+    """The compare-at price a row asks for: unchanged (None), removed (0) or a new amount."""
+    if asked is None:
+        return current
+    return None if asked == 0 else asked
+
+
+def _apply_batch(run: ImportRun) -> bool:
+    rows = _next_rows(run)
     if not rows:
         return False
     variants = _locked_variants(run.store_id, {r.variant_id for r in rows if r.variant_id})
@@ -420,9 +430,7 @@ def _apply_batch(run: ImportRun) -> bool:
             continue
         stock = variant.stock if row.new_on_hand is None else row.new_on_hand - hold
         price = variant.price if row.new_price is None else row.new_price
-        compare = variant.compare_at_price
-        if row.new_compare_at is not None:
-            compare = None if row.new_compare_at == 0 else row.new_compare_at
+        compare = _wanted_compare(row.new_compare_at, variant.compare_at_price)
         delta = stock - variant.stock
         row.applied_delta = delta
         row.price_applied = price != variant.price or compare != variant.compare_at_price
@@ -442,17 +450,7 @@ def _apply_batch(run: ImportRun) -> bool:
 
 
 def _undo_batch(run: ImportRun) -> bool:
-    rows = db.session.scalars(
-        select(ImportRow)
-        .where(
-            ImportRow.run_id == run.id,
-            ImportRow.id > run.done_through_row_id,
-            ImportRow.status == "change",
-            ImportRow.applied_delta.is_not(None),
-        )
-        .order_by(ImportRow.id)
-        .limit(BATCH)
-    ).all()
+    rows = _next_rows(run, ImportRow.applied_delta.is_not(None))
     if not rows:
         return False
     variants = _locked_variants(run.store_id, {r.variant_id for r in rows if r.variant_id})
@@ -473,10 +471,7 @@ def _undo_batch(run: ImportRun) -> bool:
         price, compare = variant.price, variant.compare_at_price
         if row.price_applied:
             ours_price = row.new_price if row.new_price is not None else row.applied_old_price
-            if row.new_compare_at is None:
-                ours_compare = row.applied_old_compare_at
-            else:
-                ours_compare = None if row.new_compare_at == 0 else row.new_compare_at
+            ours_compare = _wanted_compare(row.new_compare_at, row.applied_old_compare_at)
             if (price, compare) == (ours_price, ours_compare):
                 price, compare = row.applied_old_price, row.applied_old_compare_at
             else:

@@ -478,3 +478,18 @@ def test_a_sync_that_lowers_many_items_sends_one_low_stock_summary(app, store_a,
         )
     assert count == 4
     assert [variant(app, i)["stock"] for i in ids] == [20, 3, 20]
+
+
+def test_an_upload_while_the_queue_is_down_is_kept_for_the_sweep(
+    app, store_a, owner_client, monkeypatch
+):
+    import jobs.stock_sync
+
+    def redis_down(*args, **kwargs):
+        raise ConnectionError("Redis is down")
+
+    make_variant(store_a, "LAMP", 1000, stock=1)
+    monkeypatch.setattr(jobs.stock_sync, "enqueue", redis_down)
+    run_id = run_id_of(upload(owner_client, "sku,stock\nLAMP,5\n"))
+    assert run_row(app, run_id).status == "queued"  # nothing lost; the sweep flags it later
+    assert "Waiting for a worker" in owner_client.get(f"/admin/stock-sync/{run_id}").text
