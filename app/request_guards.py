@@ -36,28 +36,38 @@ _FORM_MIMETYPES = frozenset({"application/x-www-form-urlencoded", "multipart/for
 class CrossOriginRequest(Forbidden):
     """An unsafe request sent by a page on another host (or an opaque `null` origin)."""
 
-    description = (
+    message = (
         "This form was sent from a page on another site, so we didn't act on it. "
         "Go back, reload the page you were on and try again."
     )
+
+    def __init__(self):
+        # An instance description: the error page shows it instead of the generic text.
+        super().__init__(description=self.message)
 
 
 class UnreadableAddress(BadRequest):
     """Control characters (NUL and the like) in the path or the query string."""
 
-    description = (
+    message = (
         "That address has characters we can't read (control characters such as NUL). "
         "Check the link or what you typed in the search or filter boxes, and try again."
     )
+
+    def __init__(self):
+        super().__init__(description=self.message)
 
 
 class UnreadableForm(BadRequest):
     """Control characters in a submitted form's fields."""
 
-    description = (
+    message = (
         "The form has characters we can't read (control characters such as NUL). "
         "Remove them from what you entered and send it again."
     )
+
+    def __init__(self):
+        super().__init__(description=self.message)
 
 
 def _origin(url: str | None) -> tuple[str, str, int] | None:
