@@ -11,7 +11,7 @@ import logging
 import re
 from urllib.parse import urlsplit
 
-from flask import request
+from flask import current_app, request
 from werkzeug.exceptions import BadRequest, Forbidden
 
 log = logging.getLogger(__name__)
@@ -85,9 +85,15 @@ def _origin(url: str | None) -> tuple[str, str, int] | None:
     return scheme, parts.hostname.lower().rstrip("."), port or _DEFAULT_PORTS[scheme]
 
 
-def request_origin() -> tuple[str, str, int] | None:
-    """The scheme, host and port this request was sent to."""
-    return _origin(f"{request.scheme}://{request.host}")
+def request_origins() -> set[tuple[str, str, int]]:
+    """The origins this request may come from: its own host, on the scheme it arrived with.
+
+    The configured PREFERRED_URL_SCHEME counts too, so an HTTPS site behind a TLS-terminating
+    proxy that isn't listed in TRUSTED_PROXIES (the app then sees plain HTTP) keeps working.
+    """
+    schemes = {request.scheme, current_app.config["PREFERRED_URL_SCHEME"]}
+    found = (_origin(f"{scheme}://{request.host}") for scheme in schemes)
+    return {origin for origin in found if origin is not None}
 
 
 def sender_of_request() -> str | None:
@@ -95,9 +101,9 @@ def sender_of_request() -> str | None:
     return request.headers.get("Origin") or request.headers.get("Referer") or None
 
 
-def is_same_origin(sender: str, target: tuple[str, str, int] | None) -> bool:
-    """True when `sender` (an Origin or Referer value) is on exactly `target`."""
-    return target is not None and _origin(sender) == target
+def is_same_origin(sender: str, targets: set[tuple[str, str, int]]) -> bool:
+    """True when `sender` (an Origin or Referer value) is exactly one of `targets`."""
+    return _origin(sender) in targets
 
 
 def check_origin():
@@ -112,7 +118,7 @@ def check_origin():
     sender = sender_of_request()
     if sender is None:
         return None
-    if not is_same_origin(sender, request_origin()):
+    if not is_same_origin(sender, request_origins()):
         log.warning(
             "refused %s %s on %s sent from %r", request.method, request.path, request.host, sender
         )

@@ -42,6 +42,13 @@ def owner(client_for, store):
 
 
 @pytest.fixture
+def member(client_for, store):
+    client = client_for(store)
+    sign_in_as(client, make_user("siti@example.com"))
+    return client
+
+
+@pytest.fixture
 def root(client):
     sign_in_as(client, make_user("root@example.com", superuser=True))
     return client
@@ -97,6 +104,7 @@ POST_FORMS = [
     ("shopper", "/account/register", {"name": "Sam\x00", "email": "s@e.com", "password": "p"}),
     ("shopper", "/account/reset", {"email": "sam@example.com\x07"}),
     ("shopper", "/checkout/contact", {"email": "sam@example.com\x00"}),
+    ("member", "/account/addresses/new", {"full_name": "Siti\x00Rahma", "city": "Jakarta"}),
     ("owner", "/admin/products/new", {"title": "Lamp\x00", "price": "10"}),
     ("owner", "/admin/categories/new", {"name": "\x1bLamps"}),
     ("owner", "/admin/orders/1/ship", {"carrier": "JNE", "tracking_number": "\x00"}),
