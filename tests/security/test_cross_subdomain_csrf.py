@@ -156,3 +156,14 @@ def test_webhooks_are_server_to_server_and_skip_the_origin_check(app, client_for
     )
     # Refused for its missing signature (400), not for where it came from.
     assert response.status_code == 400
+
+
+def test_https_behind_a_tls_proxy_not_in_trusted_proxies_still_takes_its_own_forms(
+    app, admin, store_a
+):
+    # The app sees plain HTTP, the browser says https://: the configured scheme counts too.
+    app.config["PREFERRED_URL_SCHEME"] = "https"
+    token = token_on(admin, PLATFORM, f"/console/stores/{store_a.id}")
+    assert suspend(admin, store_a, token, Origin=f"https://{host_for(store_a)}").status_code == 403
+    assert suspend(admin, store_a, token, Origin=f"https://{PLATFORM}").status_code == 303
+    assert not is_active(app, store_a)
