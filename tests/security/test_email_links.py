@@ -169,3 +169,19 @@ def test_order_emails_link_to_the_store_s_canonical_host(app, client_for, vendor
     assert links and all(
         link.startswith(f"http://{ATTACKER_DOMAIN}/orders/{order['number']}?key=") for link in links
     ), links
+
+
+def test_no_email_or_job_builds_links_from_the_request():
+    """A guard for new code: emails and jobs take their hosts from tenants.urls only."""
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[2]
+    for template in (root / "templates" / "emails").glob("*"):
+        source = template.read_text()
+        assert "request." not in source and "url_for(" not in source, template.name
+    forbidden = ("host_url", "url_root", "_external")
+    for folder in ("app", "jobs", "tenants"):
+        for module in (root / folder).rglob("*.py"):
+            source = module.read_text()
+            found = [word for word in forbidden if word in source]
+            assert not found, (str(module.relative_to(root)), found)
