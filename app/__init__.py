@@ -23,10 +23,14 @@ def create_app(test_config: dict | None = None) -> Flask:
     app.config.from_mapping(load_config(app.instance_path, test_config))
     if app.config["TRUSTED_PROXIES"]:
         # Client IPs (rate limits, audit) and the scheme come from the trusted proxies only.
+        # The Host is never taken from X-Forwarded-Host (nor the port or prefix): it decides
+        # the store, the session cookie and the CSRF key, so it must be what the client sent.
         from werkzeug.middleware.proxy_fix import ProxyFix
 
         hops = app.config["TRUSTED_PROXIES"]
-        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops, x_host=hops)
+        app.wsgi_app = ProxyFix(
+            app.wsgi_app, x_for=hops, x_proto=hops, x_host=0, x_port=0, x_prefix=0
+        )
     configure_logging(app)
     register_extensions(app)
     register_request_hooks(app)
@@ -47,7 +51,10 @@ def configure_logging(app: Flask) -> None:
 
 def register_extensions(app: Flask) -> None:
     """Bind the extension instances to this app."""
-    from app import models  # noqa: F401  (every table in the metadata)
+    from app import (
+        csrf_tokens,
+        models,  # noqa: F401  (every table in the metadata)
+    )
     from app.accounts import auth  # noqa: F401  (registers the user loader)
     from app.audit import tracking  # noqa: F401  (catalog edits in the audit log)
     from app.catalog import cache  # noqa: F401  (catalog-change listeners that expire caches)
@@ -67,6 +74,7 @@ def register_extensions(app: Flask) -> None:
     )
     login_manager.init_app(app)
     csrf.init_app(app)
+    csrf_tokens.init_app(app)
     limiter.init_app(app)
     redis_client.init_app(app)
     app.session_interface = TenantSessionInterface()
@@ -94,7 +102,10 @@ def _sqlite_begin(conn):
 
 
 def register_request_hooks(app: Flask) -> None:
-    """Reject overlong URLs, resolve the tenant, then add the security headers to every answer."""
+    """Reject overlong URLs, cross-origin posts, control characters and bad CSRF tokens,
+    resolve the tenant, then add the security headers to every answer."""
+    from app.csrf_tokens import protect as check_csrf_token
+    from app.request_guards import check_origin, reject_control_characters
     from app.security import add_security_headers
     from tenants.context import resolve_store_for_request
 
@@ -103,6 +114,9 @@ def register_request_hooks(app: Flask) -> None:
         if len(request.full_path) > app.config["MAX_URL_LENGTH"]:
             abort(414)
 
+    app.before_request(check_origin)
+    app.before_request(reject_control_characters)
+    app.before_request(check_csrf_token)
     app.before_request(resolve_store_for_request)
     app.after_request(add_security_headers)
 

@@ -58,7 +58,8 @@ def load_config(instance_path: str, overrides: dict | None = None) -> dict:
         "MAIL_TIMEOUT": int(env.get("MAIL_TIMEOUT") or 10),
         "MAX_CONTENT_LENGTH": int(env.get("MAX_CONTENT_LENGTH") or 16 * 1024 * 1024),
         "MAX_URL_LENGTH": 2048,
-        # How many reverse proxies (load balancer, ingress) sit in front and set X-Forwarded-*.
+        # How many reverse proxies (load balancer, ingress) sit in front; only their
+        # X-Forwarded-For and X-Forwarded-Proto are believed, never X-Forwarded-Host.
         "TRUSTED_PROXIES": int(env.get("TRUSTED_PROXIES") or 0),
         "MEDIA_ROOT": env.get("MEDIA_ROOT") or str(Path(instance_path) / "media"),
         "SETTINGS_ENCRYPTION_KEY": env.get("SETTINGS_ENCRYPTION_KEY") or None,

@@ -296,7 +296,7 @@ def reset_request():
         else:
             from jobs.accounts import send_password_reset
 
-            enqueue(send_password_reset, email, request.host_url)
+            enqueue(send_password_reset, email)
             flash(
                 f"If there is an account for {email}, we've emailed it a link to choose a "
                 "new password. The link works once, for an hour.",

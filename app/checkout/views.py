@@ -25,13 +25,25 @@ from app.orders import states
 from app.orders.links import key_opens, order_key, order_path
 from app.orders.models import Order
 from app.orders.service import CheckoutError, find_order_by_key
-from app.payments.providers import ProviderError, start_midtrans, start_stripe
+from app.payments.providers import (
+    ProviderError,
+    hosted_page_origins,
+    start_midtrans,
+    start_stripe,
+)
 from app.rendering import is_htmx
+from app.security import allow_form_action
 from tenants.context import current_store, store_blueprint
 from tenants.query import MAX_ID, scoped_select
 from tenants.urls import store_url
 
 bp = store_blueprint("checkout", __name__, url_prefix="/checkout")
+
+
+@bp.before_request
+def _allow_payment_pages():
+    """Placing an order redirects the review form to the provider's hosted payment page."""
+    allow_form_action(*hosted_page_origins())
 
 
 @bp.context_processor

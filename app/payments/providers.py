@@ -11,6 +11,7 @@ MIDTRANS_SNAP_BASE), so tests point them at a local stand-in server.
 
 from dataclasses import dataclass
 from decimal import Decimal
+from urllib.parse import urlsplit
 
 import requests
 import stripe
@@ -90,6 +91,21 @@ def _midtrans_auth(settings: CheckoutSettings) -> tuple[str, str]:
     if not key:
         raise ProviderError("Midtrans is not set up for this store yet.")
     return (key, "")
+
+
+STRIPE_CHECKOUT_ORIGIN = "https://checkout.stripe.com"
+
+
+def hosted_page_origins() -> list[str]:
+    """Origins of the providers' hosted payment pages, where a placed order is redirected."""
+    snap = current_app.config.get("MIDTRANS_SNAP_BASE")
+    configured = [f"{urlsplit(snap).scheme}://{urlsplit(snap).netloc}"] if snap else []
+    return [
+        STRIPE_CHECKOUT_ORIGIN,
+        "https://app.midtrans.com",
+        "https://app.sandbox.midtrans.com",
+        *configured,
+    ]
 
 
 def _midtrans_base(settings: CheckoutSettings, kind: str) -> str:

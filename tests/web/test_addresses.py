@@ -222,7 +222,9 @@ def test_address_book_works_on_a_store_host_and_is_shared_with_the_platform(
         ({"line1": None, "city": None}, "line1", "Enter the street address"),
         ({"line1": "x" * 300}, "line1", "at most 150 characters"),
         ({"full_name": "y" * 300}, "full_name", "at most 120 characters"),
-        ({"full_name": "Siti\x00Rahma"}, "full_name", "control characters"),
+        # NUL and most other C0 characters are refused for every form before any view runs
+        # (tests/security/test_control_characters.py); tabs reach the address rules.
+        ({"full_name": "Siti\tRahma"}, "full_name", "control characters"),
         ({"city": "Jakarta\r\nSet-Cookie: x=1"}, "city", "control characters"),
         ({"line2": "Lantai\u202e21"}, "line2", "control characters"),
         ({"country": "XX"}, "country", "Choose a country from the list"),

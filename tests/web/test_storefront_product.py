@@ -186,7 +186,7 @@ def test_hidden_products_are_404(app, client_for, store_a, status):
     [
         "/products/no-such-thing",
         "/products/no-such-thing/variant?option1=M",
-        "/products/a%00b",
+        "/products/a%C0%80b",  # an overlong NUL (a NUL itself is a 400: tests/security)
         "/products/" + "x" * 400,
         "/products/batik-shirt/variant?variant=abc",
         "/products/batik-shirt/variant?variant=-1",
@@ -198,7 +198,7 @@ def test_unknown_products_and_variants_are_404(client_for, store_a, path):
     assert client_for(store_a).get(path, headers=HTMX).status_code == 404
 
 
-@pytest.mark.parametrize("query", ["?variant=abc", "?variant=-1", "?option1=%00", "?option9=x"])
+@pytest.mark.parametrize("query", ["?variant=abc", "?variant=-1", "?option1=%C0%80", "?option9=x"])
 def test_junk_variant_choices_still_show_the_page(client_for, store_a, query):
     make_shirt(store_a)
     assert client_for(store_a).get(f"/products/batik-shirt{query}").status_code == 200
