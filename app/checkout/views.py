@@ -26,6 +26,7 @@ from app.orders.links import key_opens, order_key, order_path
 from app.orders.models import Order
 from app.orders.service import CheckoutError, find_order_by_key
 from app.payments.providers import ProviderError, start_midtrans, start_stripe
+from app.payments.test_mode import CANT_TAKE_PAYMENTS, payment_problem
 from app.rendering import is_htmx
 from tenants.context import current_store, store_blueprint
 from tenants.query import MAX_ID, scoped_select
@@ -342,5 +343,8 @@ def _payment_or_status(order: Order) -> str:
             ).redirect_url
     except ProviderError as error:
         flash(str(error), "error")
+        return status_path
+    if payment_problem(store, settings):
+        flash(CANT_TAKE_PAYMENTS, "error")
         return status_path
     return url_for("test_gateway.page", number=order.number, key=order_key(order))
