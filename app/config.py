@@ -117,7 +117,7 @@ def load_config(instance_path: str, overrides: dict | None = None) -> dict:
     # Whether every store may take payments on the test gateway (where shoppers approve their
     # own payments). Off in production, where a store needs Stripe or Midtrans unless a
     # platform admin allows test payments for it; on in embedded mode (the demo, development).
-    if "ALLOW_TEST_PAYMENTS" not in overrides:
+    if config.get("ALLOW_TEST_PAYMENTS") is None:
         config["ALLOW_TEST_PAYMENTS"] = _bool(
             env.get("ALLOW_TEST_PAYMENTS"), default=not config["PRODUCTION"]
         )
