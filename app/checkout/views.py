@@ -207,7 +207,9 @@ def review():
         return refusal
     flow.review_key(state)
     flow.save(session, current_store(), state)
-    return render_template("checkout/review.html", **_context("review", state))
+    # Said before the shopper tries: in production a store on the test gateway can't be paid.
+    refusal = CANT_TAKE_PAYMENTS if payment_problem(current_store()) else None
+    return render_template("checkout/review.html", **_context("review", state, place_error=refusal))
 
 
 @bp.post("/coupon")

@@ -116,6 +116,7 @@ def test_a_published_store_on_the_test_gateway_takes_no_payments(app, client_for
     shopper = client_for(store_a)
     add(shopper, variant_of(store_a))
     key = to_review(shopper)
+    assert "take payments yet" in shopper.get("/checkout/review").text  # said before trying
     refused = shopper.post("/checkout/place", data={"idempotency_key": key})
     assert refused.status_code == 422 and "take payments yet" in refused.text
     with app.app_context():
@@ -199,6 +200,8 @@ def test_an_allowed_stores_orders_are_test_orders_outside_gmv_commissions_and_pa
     assert 'class="badge badge--test"' in owner.get(f"/admin/orders/{number}").text
     assert 'class="badge badge--test"' in owner.get("/admin/").text
     assert 'class="badge badge--test"' in shopper.get(f"/orders/{number}?key={key}").text
+    exported = owner.get("/admin/exports/orders.csv").text.splitlines()
+    assert exported[0].endswith(",Test order") and exported[1].endswith(",yes")
     detail = admin.get(f"/console/stores/{store_a.id}")
     assert re.search(r"Test orders.*?stat__value\">1<", detail.text, re.S)
     listing = admin.get("/console/stores/")
