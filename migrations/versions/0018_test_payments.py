@@ -17,10 +17,13 @@ depends_on = None
 
 
 def upgrade():
-    with op.batch_alter_table('stores', schema=None) as batch_op:
+    # recreate='never': on SQLite a batch would rebuild these tables for the expression
+    # default, and dropping the old `stores` (foreign keys on) would cascade-delete every
+    # store's orders and payments. A plain ADD COLUMN with a constant default is enough.
+    with op.batch_alter_table('stores', schema=None, recreate='never') as batch_op:
         batch_op.add_column(sa.Column('test_payments_allowed', sa.Boolean(), server_default=sa.false(), nullable=False))
 
-    with op.batch_alter_table('orders', schema=None) as batch_op:
+    with op.batch_alter_table('orders', schema=None, recreate='never') as batch_op:
         batch_op.add_column(sa.Column('is_test', sa.Boolean(), server_default=sa.false(), nullable=False))
 
     # Orders already paid through the test gateway were never real sales: mark them, so GMV,
@@ -34,8 +37,9 @@ def upgrade():
 
 
 def downgrade():
-    with op.batch_alter_table('orders', schema=None) as batch_op:
+    # Not rebuilt on SQLite either (3.35+ drops a column in place), for the same reason.
+    with op.batch_alter_table('orders', schema=None, recreate='never') as batch_op:
         batch_op.drop_column('is_test')
 
-    with op.batch_alter_table('stores', schema=None) as batch_op:
+    with op.batch_alter_table('stores', schema=None, recreate='never') as batch_op:
         batch_op.drop_column('test_payments_allowed')

@@ -240,3 +240,52 @@ def test_an_order_placed_for_stripe_but_paid_on_the_test_gateway_is_a_test_order
         order = db.session.get(Order, made["id"])
         assert order.status == "paid" and order.is_test
         assert db.session.scalar(select(func.count()).select_from(CommissionEntry)) == 0
+
+
+def test_the_migration_marks_orders_paid_on_the_test_gateway_and_keeps_every_row(tmp_path):
+    """0018 on a live SQLite database: nothing is rebuilt (a rebuilt `stores` would cascade
+    away every order), and orders already paid on the test gateway become test orders."""
+    from flask_migrate import downgrade, upgrade
+    from sqlalchemy import text
+
+    migrating = make_app(f"sqlite:///{tmp_path / 'live.db'}")
+    with migrating.app_context():
+        upgrade(revision="0015")
+        with db.engine.begin() as conn:
+            conn.execute(
+                text(
+                    "INSERT INTO stores (id, slug, name, status, currency, locale, timezone, "
+                    "accent_color, created_at, updated_at) VALUES (1, 'old', 'Old', 'active', "
+                    "'USD', 'en_US', 'UTC', '#000000', '2026-01-01', '2026-01-01')"
+                )
+            )
+            for number, provider in ((1, "test"), (2, "stripe")):
+                conn.execute(
+                    text(
+                        "INSERT INTO orders (id, store_id, number, idempotency_key, email, "
+                        "status, currency, subtotal, discount, shipping, tax, tax_inclusive, "
+                        "total, shipping_address, billing_address, shipping_method, "
+                        "payment_provider, placed_at, updated_at) VALUES (:n, 1, :n, :k, "
+                        "'e@example.com', 'paid', 'USD', 100, 0, 0, 0, 0, 100, '{}', '{}', '', "
+                        ":p, '2026-01-01', '2026-01-01')"
+                    ),
+                    {"n": number, "k": f"key-{number}", "p": provider},
+                )
+                conn.execute(
+                    text(
+                        "INSERT INTO payments (store_id, order_id, provider, provider_ref, "
+                        "kind, amount, currency, created_at) VALUES (1, :n, :p, :r, 'charge', "
+                        "100, 'USD', '2026-01-01')"
+                    ),
+                    {"n": number, "p": provider, "r": f"ref-{number}"},
+                )
+        upgrade(revision="0018")
+        with db.engine.connect() as conn:
+            marked = conn.execute(text("SELECT id, is_test FROM orders ORDER BY id")).all()
+            payments = conn.execute(text("SELECT count(*) FROM payments")).scalar()
+        assert [(i, bool(t)) for i, t in marked] == [(1, True), (2, False)]
+        assert payments == 2
+        downgrade(revision="0015")
+        with db.engine.connect() as conn:
+            assert conn.execute(text("SELECT count(*) FROM orders")).scalar() == 2
+        db.engine.dispose()
