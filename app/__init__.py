@@ -197,6 +197,7 @@ def register_commands(app: Flask) -> None:
     from app.cli import (
         create_store_command,
         create_superuser_command,
+        scrub_originals_command,
         seed_demo_command,
         send_test_email_command,
     )
@@ -207,6 +208,7 @@ def register_commands(app: Flask) -> None:
         create_superuser_command,
         create_store_command,
         send_test_email_command,
+        scrub_originals_command,
         worker_command,
         cron_command,
     ):

@@ -6,7 +6,7 @@ import warnings
 
 from PIL import Image, ImageOps, UnidentifiedImageError
 
-from app.catalog.images import sniff_image_type
+from app.catalog.images import sniff_image_type, without_metadata
 from app.storage import get_storage
 
 MAX_LOGO_BYTES = 2 * 1024 * 1024
@@ -46,6 +46,7 @@ def make_logo(data: bytes) -> bytes:
     picture = ImageOps.exif_transpose(picture)
     if picture.mode not in ("RGB", "RGBA"):
         picture = picture.convert("RGBA" if "A" in picture.getbands() else "RGB")
+    picture = without_metadata(picture)
     picture.thumbnail(BOX, Image.Resampling.LANCZOS)
     out = io.BytesIO()
     picture.save(out, "WEBP", quality=90, method=4)

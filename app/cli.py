@@ -1,4 +1,4 @@
-"""`flask` commands for operators: demo data, superusers, stores, a test email."""
+"""`flask` commands for operators: demo data, superusers, stores, a test email, clean originals."""
 
 import click
 from flask import current_app
@@ -82,6 +82,24 @@ def create_store_command(slug, name, owner_email, currency, locale, timezone, ac
     except StoreSettingsError as exc:
         raise click.ClickException(f"{exc.field}: {exc.message}") from None
     click.echo(f"Store {store.slug} created: {store_url(store)}")
+
+
+@click.command("scrub-originals")
+@with_appcontext
+def scrub_originals_command():
+    """Strip the metadata (EXIF GPS and the rest) from product image originals stored earlier."""
+    from sqlalchemy import select
+
+    from app.catalog.models import ProductImage
+    from jobs.images import scrub_original
+
+    done = 0
+    for image in db.session.scalars(select(ProductImage).order_by(ProductImage.id)):
+        try:
+            done += scrub_original(image)
+        except (OSError, ValueError) as exc:
+            click.echo(f"  image {image.id}: {type(exc).__name__}: {exc}", err=True)
+    click.echo(f"Originals cleaned: {done}")
 
 
 @click.command("send-test-email")

@@ -115,6 +115,13 @@ def load_config(instance_path: str, overrides: dict | None = None) -> dict:
         str(config.get("JOBS_INLINE", env.get("JOBS_INLINE", "")))
     )
     config["PRODUCTION"] = bool(config["REDIS_URL"]) or not uri.startswith("sqlite")
+    # Whether every store may take payments on the test gateway (where shoppers approve their
+    # own payments). Off in production, where a store needs Stripe or Midtrans unless a
+    # platform admin allows test payments for it; on in embedded mode (the demo, development).
+    if config.get("ALLOW_TEST_PAYMENTS") is None:
+        config["ALLOW_TEST_PAYMENTS"] = _bool(
+            env.get("ALLOW_TEST_PAYMENTS"), default=not config["PRODUCTION"]
+        )
     host, _, port = config["PLATFORM_DOMAIN"].partition(":")
     config["PLATFORM_HOST"] = host
     config["PLATFORM_PORT"] = port or None

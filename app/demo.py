@@ -74,6 +74,7 @@ def seed_demo(
     """
     from app.catalog.demo import seed_store_catalog
     from app.orders.demo import seed_store_orders
+    from app.payments.test_mode import set_test_payments
 
     logins = []
     for spec in DEMO_USERS:
@@ -87,6 +88,8 @@ def seed_demo(
         if store is None:
             settings = {k: v for k, v in spec.items() if k not in ("owner", "checkout")}
             store = create_store(owner=owner, **settings)
+            # The demo sells on the test gateway, in production mode too (a staging server).
+            set_test_payments(store, True, reason="demo store made by flask seed-demo")
         elif (
             db.session.scalar(
                 select(Membership.id).where(

@@ -1,5 +1,7 @@
 """Where uploaded files live: local disk by default, behind an interface an S3 backend can fill."""
 
+import re
+from functools import cache
 from pathlib import Path
 
 from flask import Blueprint, abort, current_app, send_from_directory
@@ -49,13 +51,31 @@ def get_storage() -> LocalStorage:
     return LocalStorage(Path(current_app.config["MEDIA_ROOT"]))
 
 
+@cache
+def _served_key() -> re.Pattern:
+    from app.catalog.images import SIZES
+
+    sizes = "|".join(map(re.escape, SIZES))
+    # The only files ever served: a product image's derived sizes and a store's made logo,
+    # spelled exactly as Pasar writes them. Anything else (an original upload, any other
+    # spelling of one: a trailing slash, `./`, double slashes, upper case, an extension) is not.
+    image = rf"[0-9a-f]{{32}}/(?:{sizes})\.webp"
+    logo = r"logo-[0-9a-f]{16}\.webp"
+    return re.compile(rf"[0-9]{{1,12}}/(?:{image}|{logo})")
+
+
+def is_served_key(key: str) -> bool:
+    """True if `key` is the canonical key of a file that may be served (an allow-list)."""
+    return _served_key().fullmatch(key) is not None
+
+
 bp = Blueprint("media", __name__)
 
 
 @bp.get("/media/<path:key>")
 def media_file(key: str):
-    """Serve a stored file (only the derived image sizes, never an original upload)."""
-    if key.endswith("/original") or ".." in key:
+    """Serve a stored file (only the derived image sizes and logos, never an original upload)."""
+    if not is_served_key(key):
         abort(404)
     response = send_from_directory(current_app.config["MEDIA_ROOT"], key, max_age=31536000)
     response.headers["Content-Security-Policy"] = "default-src 'none'"

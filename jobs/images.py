@@ -1,4 +1,9 @@
-"""The image job: re-encode an uploaded product image and make its sizes (Pillow)."""
+"""The image job: re-encode an uploaded product image and make its sizes (Pillow).
+
+Nothing it writes keeps the upload's metadata: the sizes are made from decoded pixels, and the
+stored original is replaced by a clean copy (rotation applied), so a photo's GPS position
+isn't kept anywhere once the image is ready.
+"""
 
 import io
 import logging
@@ -6,7 +11,7 @@ import warnings
 
 from PIL import Image, ImageOps, UnidentifiedImageError
 
-from app.catalog.images import SIZES
+from app.catalog.images import SIZES, without_metadata
 from app.catalog.models import ProductImage
 from app.extensions import db
 from app.storage import get_storage
@@ -25,7 +30,7 @@ def process_product_image(image_id: int) -> str:
     storage = get_storage()
     original = storage.read(f"{image.key}/original")
     try:
-        picture = _open(original)
+        picture, source_format = _open(original)
     except (
         UnidentifiedImageError,
         Image.DecompressionBombError,
@@ -45,6 +50,7 @@ def process_product_image(image_id: int) -> str:
         buffer = io.BytesIO()
         copy.save(buffer, "WEBP", quality=82, method=4)
         storage.save(f"{image.key}/{name}.webp", buffer.getvalue())
+    storage.save(f"{image.key}/original", _clean_original(picture, source_format))
     image.width, image.height = picture.size
     image.status = "ready"
     image.error = None
@@ -52,7 +58,34 @@ def process_product_image(image_id: int) -> str:
     return image.status
 
 
-def _open(data: bytes) -> Image.Image:
+def scrub_original(image: ProductImage) -> bool:
+    """Replace a ready image's stored original with a clean copy; False if there was none.
+
+    For images processed before originals were cleaned (`flask scrub-originals`).
+    """
+    storage = get_storage()
+    key = f"{image.key}/original"
+    if image.status != "ready" or not storage.exists(key):
+        return False
+    picture, source_format = _open(storage.read(key))
+    storage.save(key, _clean_original(picture, source_format))
+    return True
+
+
+def _clean_original(picture: Image.Image, source_format: str) -> bytes:
+    """The original re-encoded in its own format at high quality, with no metadata."""
+    buffer = io.BytesIO()
+    if source_format == "JPEG" and picture.mode == "RGB":
+        picture.save(buffer, "JPEG", quality=95)
+    elif source_format == "WEBP":
+        picture.save(buffer, "WEBP", quality=95, method=4)
+    else:
+        picture.save(buffer, "PNG", optimize=False)
+    return buffer.getvalue()
+
+
+def _open(data: bytes) -> tuple[Image.Image, str]:
+    """The decoded picture (rotated upright, RGB or RGBA, no metadata) and its file format."""
     with warnings.catch_warnings():
         warnings.simplefilter("error", Image.DecompressionBombWarning)
         previous = Image.MAX_IMAGE_PIXELS
@@ -64,7 +97,8 @@ def _open(data: bytes) -> Image.Image:
             picture.load()
         finally:
             Image.MAX_IMAGE_PIXELS = previous
+    source_format = picture.format
     picture = ImageOps.exif_transpose(picture)  # honour the camera's rotation, then drop EXIF
     if picture.mode not in ("RGB", "RGBA"):
         picture = picture.convert("RGBA" if "A" in picture.getbands() else "RGB")
-    return picture
+    return without_metadata(picture), source_format

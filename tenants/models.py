@@ -2,7 +2,7 @@
 
 from datetime import datetime
 
-from sqlalchemy import CheckConstraint, ForeignKey, Integer, String
+from sqlalchemy import Boolean, CheckConstraint, ForeignKey, Integer, String, false
 from sqlalchemy.orm import Mapped, declared_attr, mapped_column
 
 from app.database import UTCDateTime, utcnow
@@ -49,6 +49,11 @@ class Store(db.Model):
     # A store opened by its vendor stays unpublished (visible to its members only) until
     # its owner publishes it.
     published_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    # In production the test gateway (where shoppers approve their own payments) takes no
+    # payments unless a platform admin switched it on for this store (or ALLOW_TEST_PAYMENTS).
+    test_payments_allowed: Mapped[bool] = mapped_column(
+        Boolean, default=False, server_default=false()
+    )
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, onupdate=utcnow)
 

@@ -175,7 +175,16 @@ def subdomain_answer(slug: str) -> tuple[bool, str]:
 
 
 def publish_store(store: Store, *, actor: User | None = None) -> bool:
-    """Open an unpublished store to shoppers; False if it was already published."""
+    """Open an unpublished store to shoppers; False if it was already published.
+
+    StoreSettingsError (field "payments") when shoppers couldn't pay: in production a store
+    on the test gateway needs a real provider, or the platform's leave to take test payments.
+    """
+    from app.payments.test_mode import payment_problem
+
+    problem = None if store.is_published else payment_problem(store)
+    if problem:
+        raise StoreSettingsError("payments", problem)
     published = db.session.execute(
         update(Store)
         .where(Store.id == store.id, Store.published_at.is_(None))

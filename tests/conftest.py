@@ -145,6 +145,9 @@ def make_app(database_url: str, redis_url: str | None = None, **overrides):
         "JOBS_INLINE": True,
         # Forms are posted without tokens; the CSRF tests switch it back on.
         "WTF_CSRF_ENABLED": False,
+        # Most test stores pay on the test gateway, in production mode too (a PostgreSQL or
+        # Redis app); tests/security/test_test_gateway_production.py switches it back off.
+        "ALLOW_TEST_PAYMENTS": True,
         "MEDIA_ROOT": tempfile.mkdtemp(prefix="pasar-media-"),
     }
     if redis_url:

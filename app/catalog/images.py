@@ -12,6 +12,13 @@ MAX_IMAGES_PER_PRODUCT = 20
 SIZES = {"thumb": 320, "medium": 800, "large": 1600}
 
 
+def without_metadata(picture):
+    """The picture with no EXIF (GPS above all), XMP, IPTC or comments left to write out."""
+    # Pillow writes what `info` holds in some formats and versions; nothing of it is wanted.
+    picture.info = {}
+    return picture
+
+
 def sniff_image_type(data: bytes) -> str | None:
     """ "jpeg", "png" or "webp" from the file's first bytes (never from its name), else None."""
     if data[:3] == b"\xff\xd8\xff":

@@ -21,6 +21,7 @@ from app.checkout.pricing import Coupon as CouponTerms
 from app.checkout.pricing import Line, Totals, compute_totals
 from app.extensions import db
 from app.orders.service import Checkout, CheckoutError, place_order, valid_coupon
+from app.payments.test_mode import CANT_TAKE_PAYMENTS, is_test_provider, payment_problem
 from tenants.models import Store
 
 SESSION_KEY = "checkout"
@@ -254,6 +255,9 @@ def place(store: Store, state: State, cart: Cart, view: CartView, settings, *, k
         raise CheckoutError("Your cart is empty.")
     if not view.can_check_out:
         raise CheckoutError("Some items in your cart aren't available any more.")
+    if payment_problem(store, settings):
+        # In production a store on the test gateway takes no orders unless the platform allows.
+        raise CheckoutError(CANT_TAKE_PAYMENTS)
     order = place_order(
         store,
         Checkout(
@@ -267,6 +271,7 @@ def place(store: Store, state: State, cart: Cart, view: CartView, settings, *, k
             coupon_code=state.coupon,
             user_id=getattr(user, "id", None),
             payment_provider=settings.payment_provider,
+            is_test=is_test_provider(settings.payment_provider),
         ),
     )
     # The ordered lines leave the cart (a line added meanwhile in another tab stays).

@@ -31,6 +31,7 @@ from app.payments.providers import (
     start_midtrans,
     start_stripe,
 )
+from app.payments.test_mode import CANT_TAKE_PAYMENTS, payment_problem
 from app.rendering import is_htmx
 from app.security import allow_form_action
 from tenants.context import current_store, store_blueprint
@@ -218,7 +219,9 @@ def review():
         return refusal
     flow.review_key(state)
     flow.save(session, current_store(), state)
-    return render_template("checkout/review.html", **_context("review", state))
+    # Said before the shopper tries: in production a store on the test gateway can't be paid.
+    refusal = CANT_TAKE_PAYMENTS if payment_problem(current_store()) else None
+    return render_template("checkout/review.html", **_context("review", state, place_error=refusal))
 
 
 @bp.post("/coupon")
@@ -354,5 +357,8 @@ def _payment_or_status(order: Order) -> str:
             ).redirect_url
     except ProviderError as error:
         flash(str(error), "error")
+        return status_path
+    if payment_problem(store, settings):
+        flash(CANT_TAKE_PAYMENTS, "error")
         return status_path
     return url_for("test_gateway.page", number=order.number, key=order_key(order))

@@ -1,7 +1,8 @@
 """The console's overview: platform KPIs for a period, against the period before, and a chart.
 
 GMV is the total of orders paid in the period (before refunds), per currency: stores sell in
-different currencies and no exchange rate is applied. Days are UTC days.
+different currencies and no exchange rate is applied. Days are UTC days. Test orders (the test
+gateway's) never count.
 """
 
 from dataclasses import dataclass
@@ -73,7 +74,7 @@ class Kpis:
 
 def kpis(period: Range) -> Kpis:
     since, until = period.bounds()
-    paid = [Order.paid_at >= since, Order.paid_at < until]
+    paid = [Order.paid_at >= since, Order.paid_at < until, Order.is_test.is_(False)]
     rows = db.session.execute(
         select(Order.currency, func.sum(Order.total), func.count())
         .where(*paid)
@@ -106,7 +107,7 @@ def daily(period: Range, currency: str | None) -> list[Day]:
             func.count(),
             func.coalesce(func.sum(Order.total).filter(Order.currency == currency), 0),
         )
-        .where(Order.paid_at >= since, Order.paid_at < until)
+        .where(Order.paid_at >= since, Order.paid_at < until, Order.is_test.is_(False))
         .group_by(day)
     ).all()
     by_day = {str(d)[:10]: (int(total), n) for d, n, total in rows}

@@ -1,5 +1,6 @@
 """The console's stores: a searchable list with each store's sales, one store's details, and
-suspending, reactivating and verifying a custom domain (every action audited)."""
+suspending, reactivating, verifying a custom domain and allowing test payments (every action
+audited)."""
 
 import math
 
@@ -15,6 +16,7 @@ from app.console.views import bp
 from app.extensions import db
 from app.orders.models import Order
 from app.payments.models import Payment
+from app.payments.test_mode import set_test_payments
 from tenants.models import Store
 from tenants.provisioning import (
     StoreSettingsError,
@@ -30,20 +32,22 @@ STATUS_FILTERS = ("all", "active", "suspended", "unpublished", "deleted")
 
 
 def _gmv_by_store():
-    """Per store: paid orders' totals less refunds (gross merchandise value) and order count."""
+    """Per store: paid orders' totals less refunds (gross merchandise value) and order count;
+    test orders left out."""
     charged = (
         select(
             Order.store_id.label("store_id"),
             func.sum(Order.total).label("gmv"),
             func.count().label("orders"),
         )
-        .where(Order.status.in_(SOLD))
+        .where(Order.status.in_(SOLD), Order.is_test.is_(False))
         .group_by(Order.store_id)
         .subquery()
     )
     refunds = (
         select(Payment.store_id.label("store_id"), func.sum(Payment.amount).label("refunded"))
-        .where(Payment.kind == "refund")
+        .join(Order, Order.id == Payment.order_id)
+        .where(Payment.kind == "refund", Order.is_test.is_(False))
         .group_by(Payment.store_id)
         .subquery()
     )
@@ -132,6 +136,9 @@ def store_detail(store_id: int, status: int = 200):
         .outerjoin(refunds, refunds.c.store_id == Store.id)
         .where(Store.id == store.id)
     ).one()
+    test_orders = db.session.scalar(
+        select(func.count()).where(Order.store_id == store.id, Order.is_test.is_(True))
+    )
     members = db.session.execute(
         select(Membership, User)
         .join(User, User.id == Membership.user_id)
@@ -143,6 +150,7 @@ def store_detail(store_id: int, status: int = 200):
         shop=store,
         gmv=gmv,
         orders=orders,
+        test_orders=test_orders,
         members=members,
         checkout=db.session.get(CheckoutSettings, store.id),
     ), status
@@ -168,6 +176,24 @@ def store_status(store_id: int, action: str):
         flash(error.message, "error")
     else:
         flash(f"{store.name} is {store.status}.", "success")
+    return redirect(url_for(".store_detail", store_id=store.id), 303)
+
+
+@bp.post("/stores/<int:store_id>/test-payments")
+@require_superuser
+def store_test_payments(store_id: int):
+    """Allow or stop test-gateway payments for one store (in production they are off)."""
+    store = _store_or_404(store_id)
+    allowed = request.form.get("allowed") == "1"
+    reason = clean(request.form.get("reason"), 500).strip()
+    if allowed and not reason:
+        flash("Say why this store may take test payments (its orders won't be real).", "error")
+        return redirect(url_for(".store_detail", store_id=store.id), 303)
+    if set_test_payments(store, allowed, actor=current_user, reason=reason):
+        flash(
+            f"{store.name} {'can now' if allowed else 'can no longer'} take test payments.",
+            "success",
+        )
     return redirect(url_for(".store_detail", store_id=store.id), 303)
 
 

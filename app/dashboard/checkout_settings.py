@@ -14,6 +14,7 @@ from app.checkout.store_settings import CheckoutInput, SettingsError
 from app.dashboard.catalog_forms import ConfirmForm
 from app.dashboard.views import bp
 from app.extensions import db
+from app.payments.test_mode import test_payments_allowed
 from tenants.context import current_store
 
 
@@ -25,6 +26,7 @@ def _page(values: CheckoutInput, error: SettingsError | None = None):
         secrets_set=store_settings.secrets_set(row),
         secret_labels=store_settings.SECRET_LABELS,
         provider_labels=store_settings.PROVIDER_LABELS,
+        test_payments_allowed=test_payments_allowed(current_store()),
         error=error,
     ), 422 if error else 200
 

@@ -234,6 +234,7 @@ def order_header(store: Store) -> list[str]:
         "Coupon",
         "Item count",
         "Items",
+        "Test order",  # paid on the test gateway: no money moved
     ]
 
 
@@ -281,6 +282,7 @@ def _order_row(order: Order, lines: list[OrderLine], zone) -> list:
         order.coupon_code,
         sum(line.quantity for line in lines),
         items,
+        "yes" if order.is_test else "",
     ]
 
 

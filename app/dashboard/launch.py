@@ -7,7 +7,7 @@ from app.accounts.permissions import require_store_permission
 from app.dashboard.views import bp
 from app.onboarding.checklist import checklist
 from tenants.context import current_store
-from tenants.provisioning import publish_store
+from tenants.provisioning import StoreSettingsError, publish_store
 
 
 @bp.context_processor
@@ -26,7 +26,12 @@ def launch_checklist():
 def publish():
     """Open the store to shoppers (it was visible to its members only)."""
     store = current_store()
-    if publish_store(store, actor=current_user):
+    try:
+        published = publish_store(store, actor=current_user)
+    except StoreSettingsError as error:
+        flash(f"{store.name} can't be published yet. {error.message}", "error")
+        return redirect(url_for("dashboard.home"), 303)
+    if published:
         flash(f"{store.name} is open: shoppers can find it now.", "success")
     else:
         flash(f"{store.name} was already published.", "info")

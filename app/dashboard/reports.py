@@ -4,6 +4,7 @@ low stock and the latest orders. Plain functions over one or two queries each.
 Sales are what shoppers paid on orders that were paid (paid, shipped, delivered or refunded
 later), counted on the day the order was placed in the store's time zone, minus what was
 refunded on them: a refund lowers the day of its order, so a month's total is its net takings.
+Test orders (placed or paid on the test gateway) never count.
 """
 
 from dataclasses import dataclass
@@ -68,7 +69,12 @@ def _sales_since(store: Store, start: datetime) -> list[tuple[datetime, int]]:
     rows = db.session.execute(
         select(Order.placed_at, Order.total, func.coalesce(refunds.c.refunded, 0))
         .outerjoin(refunds, refunds.c.order_id == Order.id)
-        .where(Order.store_id == store.id, Order.status.in_(SOLD), Order.placed_at >= start)
+        .where(
+            Order.store_id == store.id,
+            Order.status.in_(SOLD),
+            Order.placed_at >= start,
+            Order.is_test.is_(False),  # the test gateway's orders sold nothing
+        )
     ).all()
     return [(placed, total + refunded) for placed, total, refunded in rows]
 

@@ -1,4 +1,9 @@
-"""Demo orders: a month of paid orders per demo store, so the dashboard's chart has sales."""
+"""Demo orders: a month of paid orders per demo store, so the dashboard's chart has sales.
+
+They are not test orders: they stand in for a store's real sales (paid "manual", no gateway),
+so the demo's charts, GMV and payouts have numbers in them. Orders a visitor places in the
+demo through the test gateway are test orders, like everywhere else.
+"""
 
 import random
 from datetime import timedelta

@@ -27,7 +27,7 @@ from app.notifications.service import queue_email
 from app.orders import states
 from app.orders.links import order_url
 from app.orders.models import Order
-from app.orders.notices import send_payment_notices
+from app.orders.notices import send_payment_notices, subject_for
 from app.orders.service import return_stock, transition
 from app.payments.models import Payment
 from app.payments.providers import (
@@ -243,7 +243,7 @@ def ship(order: Order, actor_id: int | None, *, carrier: str, tracking_number: s
     store = _store(order)
     queue_email(
         order.email,
-        f"Your order #{order.number} from {store.name} is on its way",
+        subject_for(order, f"Your order #{order.number} from {store.name} is on its way"),
         "shipping_notice",
         store=store,
         order=order,
@@ -511,7 +511,7 @@ def _send_refund_notice(
     )
     queue_email(
         order.email,
-        subject,
+        subject_for(order, subject),
         "refund_notice",
         store=store,
         order=order,

@@ -12,6 +12,7 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    false,
     true,
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
@@ -67,6 +68,9 @@ class Order(StoreScoped, db.Model):
     billing_address: Mapped[dict] = mapped_column(JSON, default=dict)
     shipping_method: Mapped[str] = mapped_column(String(80), default="", server_default="")
     payment_provider: Mapped[str] = mapped_column(String(20), default="test", server_default="test")
+    # Placed or paid through the test gateway: no money moved, so it never counts in GMV,
+    # sales, commissions or payouts, and every page and email that shows it says "Test".
+    is_test: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
     placed_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     paid_at: Mapped[datetime | None] = mapped_column(UTCDateTime())

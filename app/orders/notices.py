@@ -15,13 +15,20 @@ from tenants.models import Store
 from tenants.urls import store_url
 
 
+def subject_for(order: Order, subject: str) -> str:
+    """An order email's subject, marked when the order is a test order (no money moved)."""
+    return f"[Test] {subject}" if order.is_test else subject
+
+
 def send_payment_notices(order: Order) -> None:
     """Queue the order confirmation to the shopper and the new-order notice to the owners."""
     store = db.session.get(Store, order.store_id)
     link = order_url(order)
     queue_email(
         order.email,
-        f"Order #{order.number} confirmed: thank you for shopping at {store.name}",
+        subject_for(
+            order, f"Order #{order.number} confirmed: thank you for shopping at {store.name}"
+        ),
         "order_confirmation",
         store=store,
         order=order,
@@ -37,7 +44,7 @@ def send_payment_notices(order: Order) -> None:
     for email in owners:
         queue_email(
             email,
-            f"New order #{order.number} at {store.name}",
+            subject_for(order, f"New order #{order.number} at {store.name}"),
             "new_order",
             store=store,
             order=order,

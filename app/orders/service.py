@@ -58,6 +58,9 @@ class Checkout:
     coupon_code: str | None = None
     user_id: int | None = None
     payment_provider: str = "test"
+    # A test order (no money moves); the storefront sets it for the test gateway. The demo's
+    # seeded orders and direct placements default to real ones.
+    is_test: bool = False
 
 
 def find_order_by_key(store: Store, key: str) -> Order | None:
@@ -178,6 +181,7 @@ def place_order(store: Store, checkout: Checkout, *, now: datetime | None = None
             billing_address=dict(checkout.billing_address or checkout.shipping_address),
             shipping_method=checkout.shipping_method,
             payment_provider=checkout.payment_provider,
+            is_test=checkout.is_test,
             placed_at=now,
             expires_at=now + UNPAID_TTL,
         )

@@ -15,6 +15,7 @@ from app.extensions import db, limiter
 from app.orders import states
 from app.orders.links import key_opens, order_path
 from app.orders.models import Order
+from app.payments.test_mode import CANT_TAKE_PAYMENTS, test_payments_allowed
 from jobs import enqueue
 from jobs.payments import deliver_test_webhook
 from tenants.context import current_store, store_blueprint
@@ -35,6 +36,9 @@ def _order_or_404(number: int) -> Order:
 
 def _refusal(order: Order) -> str | None:
     """Why this order can't be paid now, or None."""
+    if not test_payments_allowed(current_store()):
+        # In production: the platform hasn't allowed test payments for this store.
+        return CANT_TAKE_PAYMENTS
     if order.status == states.CANCELLED:
         return "This order was cancelled, so there is nothing to pay."
     if order.status != states.PENDING_PAYMENT:

@@ -26,6 +26,7 @@ from app.orders.service import transition
 from app.payments.models import Payment, WebhookEvent
 from app.payments.providers import midtrans_status
 from app.payments.signatures import SignatureError, verify_midtrans, verify_stripe
+from app.payments.test_mode import is_test_provider
 
 TEST_GATEWAY = "test"
 
@@ -227,6 +228,9 @@ def apply_webhook_event(event_pk: int) -> str:
             return _finish(
                 event, "flagged" if order.status == states.CANCELLED else "ignored", note
             )
+        if is_test_provider(event.provider):
+            # Paid on the test gateway (even if placed while the store had another provider).
+            order.is_test = True
         transition(order, states.PAID, note=f"Paid ({event.provider})")
         db.session.add(
             Payment(

@@ -1,4 +1,5 @@
-"""Writing the commission ledger: every new payment gets its entry in the same transaction.
+"""Writing the commission ledger: every new payment gets its entry in the same transaction
+(except a test order's: the test gateway moves no money).
 
 A `before_flush` listener sees each new `Payment` (whatever code made it: a webhook, a dashboard
 refund, the demo) and adds its `CommissionEntry`, so a paid order always has its commission
@@ -49,7 +50,12 @@ def split(kind: str, amount: int, rate_bps: int, refunded_before: int = 0) -> tu
 def _record_commission(session: Session, flush_context, instances) -> None:
     from app.payments.models import Payment
 
-    new = [obj for obj in session.new if isinstance(obj, Payment)]
+    # A test order's payments moved no money: they earn no commission and owe no payout.
+    new = [
+        obj
+        for obj in session.new
+        if isinstance(obj, Payment) and not _is_test_order(session, obj.order_id)
+    ]
     refunded_in_flush: dict[int, int] = {}
     for payment in sorted(new, key=lambda p: p.kind != "charge"):
         if payment.kind == "charge":
@@ -93,6 +99,13 @@ def _record_commission(session: Session, flush_context, instances) -> None:
                 created_at=payment.created_at or utcnow(),
             )
         )
+
+
+def _is_test_order(session: Session, order_id: int | None) -> bool:
+    from app.orders.models import Order
+
+    order = session.get(Order, order_id) if order_id is not None else None
+    return bool(order is not None and order.is_test)
 
 
 def _store_rate(session: Session, store_id: int) -> int:

@@ -10,8 +10,9 @@ import re
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 
-from sqlalchemy import func, select
+from sqlalchemy import exists, func, select
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import aliased
 
 from app.audit.service import record
 from app.database import utcnow
@@ -117,8 +118,12 @@ def _sums(where) -> list:
 
 
 def _in(period: Period):
+    """The entries that count in `period`: a test order's (recorded before they were left
+    out of the ledger) never do."""
     since, until = period.bounds()
-    return [CommissionEntry.created_at >= since, CommissionEntry.created_at < until]
+    tested = aliased(Order)  # its own name: the rows' query joins Order too
+    test_order = exists().where(tested.id == CommissionEntry.order_id, tested.is_test)
+    return [CommissionEntry.created_at >= since, CommissionEntry.created_at < until, ~test_order]
 
 
 def store_report(store: Store, period: Period, *, with_rows: bool = True) -> StoreReport:
