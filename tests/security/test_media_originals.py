@@ -104,7 +104,9 @@ def test_no_spelling_of_an_original_url_is_served(app, client_for, store_a, uplo
     assert served.status_code == 200 and served.mimetype == "image/webp"
     for path in spellings(uploaded):
         response = shopper.get(path, follow_redirects=True)
-        assert response.status_code == 404, path
+        # A control character (the %00 spelling) is refused before routing, with a 400.
+        expected = 400 if "%00" in path else 404
+        assert response.status_code == expected, path
         assert not response.data.startswith(b"\xff\xd8"), path
     platform = client_for(None)
     assert platform.get(f"/media/{uploaded}/original/").status_code == 404
