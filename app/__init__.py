@@ -94,7 +94,9 @@ def _sqlite_begin(conn):
 
 
 def register_request_hooks(app: Flask) -> None:
-    """Reject overlong URLs, resolve the tenant, then add the security headers to every answer."""
+    """Reject overlong URLs, resolve the tenant and the signed-in session, then add the
+    security headers to every answer."""
+    from app.accounts.sessions import touch as touch_user_session
     from app.security import add_security_headers
     from tenants.context import resolve_store_for_request
 
@@ -104,6 +106,7 @@ def register_request_hooks(app: Flask) -> None:
             abort(414)
 
     app.before_request(resolve_store_for_request)
+    app.before_request(touch_user_session)
     app.after_request(add_security_headers)
 
 

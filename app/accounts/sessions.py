@@ -1,0 +1,130 @@
+"""Server-side sign-in sessions: one `user_sessions` row per signed-in browser.
+
+The session cookie and the remember-me cookie carry `"<user id>:<secret>"`; the row keeps a
+hash of the secret. Signing out revokes the row, so every copy of either cookie dies with it.
+"""
+
+import hashlib
+import secrets
+from datetime import timedelta
+
+from flask import g, request
+from flask_login import current_user
+from sqlalchemy import select, update
+
+from app.accounts.models import User, UserSession
+from app.database import utcnow
+from app.extensions import db
+
+SEEN_EVERY = timedelta(minutes=1)  # last_seen_at is written at most this often per session
+IDLE_LIMIT = timedelta(days=30)  # a session unused for this long is over
+
+
+def _hash(secret: str) -> str:
+    return hashlib.sha256(secret.encode()).hexdigest()
+
+
+def start(user: User, *, method: str, remember: bool) -> UserSession:
+    """Open a session for `user` in this browser; `user.get_id()` then carries its secret."""
+    secret = secrets.token_urlsafe(32)
+    row = UserSession(
+        user_id=user.id,
+        token_hash=_hash(secret),
+        method=(method or "")[:32],
+        remember=bool(remember),
+        ip=_client_ip(),
+        user_agent=_user_agent(),
+    )
+    db.session.add(row)
+    db.session.flush()
+    user.session_secret, user.session_id = secret, row.id
+    return row
+
+
+def load(user_id: str) -> User | None:
+    """The user a cookie's `id:secret` names, if its session is live and the account enabled."""
+    raw_id, _, secret = (user_id or "").partition(":")
+    if not raw_id.isdigit() or not secret:
+        return None
+    found = db.session.execute(
+        select(User, UserSession)
+        .join(UserSession, UserSession.user_id == User.id)
+        .where(UserSession.token_hash == _hash(secret))
+    ).first()
+    if found is None:
+        return None
+    user, row = found
+    now = utcnow()
+    if (
+        user.id != int(raw_id)
+        or row.revoked_at is not None
+        or not user.is_active
+        or now - row.last_seen_at > IDLE_LIMIT
+    ):
+        return None
+    user.session_secret, user.session_id = secret, row.id
+    if now - row.last_seen_at >= SEEN_EVERY:
+        g.pasar_session_to_touch = row.id
+    return user
+
+
+def touch() -> None:
+    """Record that the current session was used (at most once a minute; before any view runs)."""
+    if request.endpoint == "static":
+        return
+    current_user._get_current_object()  # runs the user loader now, while nothing is pending
+    session_id = g.pop("pasar_session_to_touch", None)
+    if session_id is None:
+        return
+    db.session.execute(
+        update(UserSession)
+        .where(UserSession.id == session_id)
+        .values(last_seen_at=utcnow(), ip=_client_ip())
+        .execution_options(synchronize_session=False)
+    )
+    db.session.commit()
+
+
+def end_current() -> None:
+    """Revoke this browser's session, if it has one (not committed)."""
+    if not current_user.is_authenticated:
+        return
+    session_id = getattr(current_user, "session_id", None)
+    if session_id is not None:
+        revoke(current_user.id, session_id)
+
+
+def revoke(user_id: int, session_id: int) -> bool:
+    """End one of `user_id`'s sessions (not committed); False if there was no such live one."""
+    ended = db.session.execute(
+        update(UserSession)
+        .where(
+            UserSession.id == session_id,
+            UserSession.user_id == user_id,
+            UserSession.revoked_at.is_(None),
+        )
+        .values(revoked_at=utcnow())
+        .execution_options(synchronize_session=False)
+    )
+    return ended.rowcount == 1
+
+
+def live_sessions(user: User) -> list[UserSession]:
+    """The account's sessions that still work, most recently used first."""
+    return db.session.scalars(
+        select(UserSession)
+        .where(
+            UserSession.user_id == user.id,
+            UserSession.revoked_at.is_(None),
+            UserSession.last_seen_at > utcnow() - IDLE_LIMIT,
+        )
+        .order_by(UserSession.last_seen_at.desc(), UserSession.id.desc())
+    ).all()
+
+
+def _client_ip() -> str | None:
+    return (request.remote_addr or "")[:45] or None
+
+
+def _user_agent() -> str:
+    return (request.user_agent.string or "")[:255]
