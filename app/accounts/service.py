@@ -314,6 +314,15 @@ def finish_email_change(user: User, new_email: str, code: str) -> None:
     )
 
 
+def end_session(user: User, session_id: int) -> bool:
+    """Sign one of `user`'s browsers out; False if it isn't theirs or already over."""
+    ended = sessions.revoke(user.id, session_id)
+    if ended:
+        record("signout.session", actor=user, target=user, session_id=session_id)
+    db.session.commit()
+    return ended
+
+
 def sign_out_everywhere(user: User) -> None:
     """Rotate the session token: every session and remember-me cookie stops working."""
     user.rotate_session_token()

@@ -128,3 +128,40 @@ def _client_ip() -> str | None:
 
 def _user_agent() -> str:
     return (request.user_agent.string or "")[:255]
+
+
+def describe_agent(user_agent: str) -> str:
+    """A person's name for a browser: "Firefox on Android"; the raw string if unknown."""
+    ua = user_agent or ""
+    browser = next(
+        (
+            name
+            for token, name in (
+                ("Edg/", "Edge"),
+                ("OPR/", "Opera"),
+                ("Firefox/", "Firefox"),
+                ("Chrome/", "Chrome"),
+                ("Safari/", "Safari"),
+            )
+            if token in ua
+        ),
+        None,
+    )
+    system = next(
+        (
+            name
+            for token, name in (
+                ("Android", "Android"),
+                ("iPhone", "iOS"),
+                ("iPad", "iOS"),
+                ("Windows", "Windows"),
+                ("Mac OS X", "macOS"),
+                ("Linux", "Linux"),
+            )
+            if token in ua
+        ),
+        None,
+    )
+    if browser and system:
+        return f"{browser} on {system}"
+    return browser or system or (ua[:60] or "Unknown browser")

@@ -16,7 +16,7 @@ from flask import (
 from flask_limiter.util import get_remote_address
 from flask_login import current_user, login_required, login_user
 
-from app.accounts import otp, service, throttle
+from app.accounts import otp, service, sessions, throttle
 from app.accounts.forms import (
     ChangeEmailForm,
     ChangePasswordForm,
@@ -379,7 +379,26 @@ def profile():
         else:
             flash("Your profile is saved.", "success")
             return redirect(url_for("accounts.profile"), code=303)
-    return _render_form("account/profile.html", form)
+    return _render_form(
+        "account/profile.html",
+        form,
+        user_sessions=sessions.live_sessions(current_user),
+        describe_agent=sessions.describe_agent,
+    )
+
+
+@bp.post("/sessions/<int:session_id>/revoke")
+@login_required
+def revoke_session(session_id: int):
+    """Sign one browser out (from the list of places you're signed in)."""
+    if session_id == current_user.session_id:
+        service.sign_out()
+        flash("You're signed out.", "info")
+        return redirect("/", code=303)
+    if not service.end_session(current_user, session_id):
+        abort(404)
+    flash("That browser is signed out.", "success")
+    return redirect(url_for("accounts.profile"), code=303)
 
 
 @bp.route("/email", methods=["GET", "POST"])
