@@ -132,10 +132,8 @@ def check_code(purpose: str, email: str, code: str) -> CheckResult:
     if stored is None:
         return CheckResult(False, "That code has expired or was already used. Request a new one.")
     if attempts > MAX_ATTEMPTS:
-        r.delete(keys["code"])
-        return CheckResult(
-            False, "Too many wrong codes. This code no longer works; request a new one."
-        )
+        r.delete(keys["code"])  # not compared: the tries were used up by other requests
+        return CheckResult(False, "Too many codes were tried. Request a new one.")
     if (
         len(code) == 6
         and code.isdigit()

@@ -243,7 +243,7 @@ def signin():
 
 def _wait_message(wait: int) -> str:
     return (
-        f"Too many failed sign-ins from here. Try your password again in "
+        f"Too many failed sign-ins. Try your password again in "
         f"{throttle.describe_wait(wait)}, or email yourself a sign-in code."
     )
 
