@@ -10,7 +10,7 @@ from datetime import timedelta
 
 from flask import g, request
 from flask_login import current_user
-from sqlalchemy import select, update
+from sqlalchemy import delete, or_, select, update
 
 from app.accounts.models import User, UserSession
 from app.database import utcnow
@@ -18,6 +18,9 @@ from app.extensions import db
 
 SEEN_EVERY = timedelta(minutes=1)  # last_seen_at is written at most this often per session
 IDLE_LIMIT = timedelta(days=30)  # a session unused for this long is over
+# Ended sessions are kept this long: their addresses say where the owner signs in from, which
+# the sign-in throttle trusts (app.accounts.throttle.is_known_source).
+KEEP_ENDED = timedelta(days=90)
 
 
 def _hash(secret: str) -> str:
@@ -70,8 +73,9 @@ def load(user_id: str) -> User | None:
 
 def touch() -> None:
     """Record that the current session was used (at most once a minute; before any view runs)."""
-    if request.endpoint == "static":
-        return
+    endpoint = request.endpoint or ""
+    if endpoint == "static" or endpoint.startswith(("health.", "media.")):
+        return  # probes and files answer without the database
     current_user._get_current_object()  # runs the user loader now, while nothing is pending
     session_id = g.pop("pasar_session_to_touch", None)
     if session_id is None:
@@ -120,6 +124,23 @@ def live_sessions(user: User) -> list[UserSession]:
         )
         .order_by(UserSession.last_seen_at.desc(), UserSession.id.desc())
     ).all()
+
+
+def prune() -> int:
+    """Delete sessions that ended (or went idle) long ago; returns how many."""
+    cutoff = utcnow() - KEEP_ENDED
+    pruned = db.session.execute(
+        delete(UserSession)
+        .where(
+            or_(
+                UserSession.revoked_at < cutoff,
+                UserSession.last_seen_at < cutoff - IDLE_LIMIT,
+            )
+        )
+        .execution_options(synchronize_session=False)
+    )
+    db.session.commit()
+    return pruned.rowcount
 
 
 def _client_ip() -> str | None:

@@ -593,3 +593,27 @@ def test_a_password_for_an_unverified_account_asks_for_the_code_first(app, clien
     assert signed_in(client) and get_user(app, "unv@example.com").is_verified
     # The password typed in this browser is the one that counts after the proof.
     assert get_user(app, "unv@example.com").password_hash is not None
+
+
+def test_ended_sessions_are_pruned_after_a_while(app, client_for):
+    from datetime import timedelta
+
+    from app.accounts import sessions
+    from app.accounts.models import UserSession
+    from app.database import utcnow
+
+    make_user("sam@example.com")
+    for _ in range(3):
+        client_for().post(
+            "/account/signin", data={"email": "sam@example.com", "password": PASSWORD}
+        )
+    with app.app_context():
+        old, ended, live = db.session.scalars(select(UserSession).order_by(UserSession.id)).all()
+        old.revoked_at = utcnow() - sessions.KEEP_ENDED - timedelta(days=1)
+        ended.revoked_at = utcnow() - timedelta(days=1)
+        db.session.commit()
+        assert sessions.prune() == 1
+        assert db.session.scalars(select(UserSession.id).order_by(UserSession.id)).all() == [
+            ended.id,
+            live.id,
+        ]
