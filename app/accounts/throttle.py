@@ -106,17 +106,25 @@ def record_success(email: str, ip: str | None) -> None:
 
 
 def is_known_source(email: str, ip: str | None) -> bool:
-    """True if this browser or address has signed in to the account for `email` before."""
+    """True if this browser or address has signed in to the account for `email` since its
+    address was proven (sessions from before the proof may be someone else's)."""
     from app.accounts.models import User, UserSession
 
-    user_id = db.session.scalar(select(User.id).where(User.email == email))
-    if user_id is None:
+    user = db.session.execute(
+        select(User.id, User.email_verified_at).where(User.email == email)
+    ).first()
+    if user is None or user.email_verified_at is None:
         return False
-    if user_id in device_accounts():
+    since = int(user.email_verified_at.timestamp())  # the cookie keeps whole seconds
+    if any(uid == user.id and at >= since for uid, at in device_accounts()):
         return True
     if not ip:
         return False
-    seen = select(UserSession.id).where(UserSession.user_id == user_id, UserSession.ip == ip)
+    seen = select(UserSession.id).where(
+        UserSession.user_id == user.id,
+        UserSession.ip == ip,
+        UserSession.created_at >= user.email_verified_at,
+    )
     return db.session.scalar(seen.limit(1)) is not None
 
 
@@ -124,25 +132,35 @@ def _device_serializer() -> URLSafeSerializer:
     return URLSafeSerializer(current_app.config["SECRET_KEY"], salt="device-cookie")
 
 
-def device_accounts() -> list[int]:
-    """The accounts this browser has signed in to (from its signed device cookie)."""
+def device_accounts() -> list[tuple[int, float]]:
+    """(account id, when) for each account this browser signed in to, from its device cookie."""
     raw = request.cookies.get(DEVICE_COOKIE)
     if not raw:
         return []
     try:
-        ids = _device_serializer().loads(raw)
+        entries = _device_serializer().loads(raw)
     except BadSignature:
         return []
-    return [i for i in ids if isinstance(i, int)] if isinstance(ids, list) else []
+    if not isinstance(entries, list):
+        return []
+    return [
+        (entry[0], entry[1])
+        for entry in entries
+        if isinstance(entry, list)
+        and len(entry) == 2
+        and isinstance(entry[0], int)
+        and isinstance(entry[1], int | float)
+    ]
 
 
 def remember_device(response, user_id: int):
     """Add `user_id` to this browser's device cookie (on a successful sign-in)."""
-    ids = [user_id, *[i for i in device_accounts() if i != user_id]][:DEVICE_ACCOUNTS]
+    others = [[uid, at] for uid, at in device_accounts() if uid != user_id]
+    entries = [[user_id, int(time.time())], *others][:DEVICE_ACCOUNTS]
     app = current_app
     response.set_cookie(
         DEVICE_COOKIE,
-        _device_serializer().dumps(ids),
+        _device_serializer().dumps(entries),
         max_age=DEVICE_COOKIE_AGE,
         domain=app.session_interface.get_cookie_domain(app),
         secure=app.config["SESSION_COOKIE_SECURE"],
