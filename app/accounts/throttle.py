@@ -10,6 +10,7 @@ process's memory, like the request limits.
 """
 
 import hashlib
+import ipaddress
 import logging
 import time
 
@@ -39,8 +40,21 @@ def _hashed(value: str) -> str:
     return hashlib.sha256(value.encode()).hexdigest()[:32]
 
 
+def source_of(ip: str | None) -> str:
+    """The source an address counts as: itself, or its /64 for IPv6 (one subscriber's block)."""
+    try:
+        address = ipaddress.ip_address(ip or "")
+    except ValueError:
+        return ip or "-"
+    if address.version == 6:
+        if address.ipv4_mapped is not None:
+            return str(address.ipv4_mapped)
+        return str(ipaddress.ip_network(f"{address}/64", strict=False))
+    return str(address)
+
+
 def _keys(email: str, ip: str | None) -> dict[str, str]:
-    account, source = _hashed(email), _hashed(ip or "-")
+    account, source = _hashed(email), _hashed(source_of(ip))
     return {
         "source": f"signin:fail:{account}:{source}",
         "block": f"signin:block:{account}:{source}",

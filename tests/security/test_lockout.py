@@ -113,6 +113,16 @@ def test_one_address_waits_longer_after_each_failure(app, client_for):
     assert attempt(client_for(), guesser, "one-more-wrong-password").status_code == 422
 
 
+def test_hopping_between_ipv6_addresses_of_one_block_is_one_source(client_for):
+    make_user(OWNER)
+    statuses = [
+        attempt(client_for(), f"2001:db8:1:2::{n:x}", f"wrong-{n}-password").status_code
+        for n in range(1, 9)
+    ]
+    assert statuses == [422] * throttle.FREE_FAILURES + [429] * 3
+    assert attempt(client_for(), "2001:db8:1:3::1", PASSWORD).status_code == 303
+
+
 def test_with_redis_down_the_throttle_holds_in_memory_without_errors(database_urls):
     app = make_app(database_urls("sqlite"), DEAD_REDIS, RATELIMIT_STORAGE_URI=DEAD_REDIS)
     try:
