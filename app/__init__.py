@@ -103,7 +103,8 @@ def _sqlite_begin(conn):
 
 def register_request_hooks(app: Flask) -> None:
     """Reject overlong URLs, cross-origin posts, control characters and bad CSRF tokens,
-    resolve the tenant, then add the security headers to every answer."""
+    resolve the tenant and the signed-in session, then add the security headers to every answer."""
+    from app.accounts.sessions import touch as touch_user_session
     from app.csrf_tokens import protect as check_csrf_token
     from app.request_guards import check_origin, reject_control_characters
     from app.security import add_security_headers
@@ -118,6 +119,7 @@ def register_request_hooks(app: Flask) -> None:
     app.before_request(reject_control_characters)
     app.before_request(check_csrf_token)
     app.before_request(resolve_store_for_request)
+    app.before_request(touch_user_session)
     app.after_request(add_security_headers)
 
 

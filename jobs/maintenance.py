@@ -54,3 +54,13 @@ def reconcile_stock_job() -> int:
 
     repairs = reconcile_all()
     return sum(len(fixed) for fixed in repairs.values())
+
+
+def prune_user_sessions_job() -> int:
+    """Delete sign-in sessions that ended long ago (runs every day); returns how many."""
+    from app.accounts.sessions import prune
+
+    pruned = prune()
+    if pruned:
+        log.info("pruned %d ended sign-in sessions", pruned)
+    return pruned

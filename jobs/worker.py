@@ -64,6 +64,7 @@ def periodic_jobs():
     """(function, queue, interval in seconds) for every job that runs on a timer."""
     from jobs.maintenance import (
         expire_unpaid_orders_job,
+        prune_user_sessions_job,
         reconcile_stock_job,
         sweep_email_outbox,
     )
@@ -74,6 +75,7 @@ def periodic_jobs():
         (expire_unpaid_orders_job, "default", 60),
         (sweep_stalled_syncs, "default", 300),
         (reconcile_stock_job, "default", 3600),
+        (prune_user_sessions_job, "default", 86400),
     ]
 
 

@@ -304,6 +304,16 @@ def smtp_server():
 
 def sign_in_as(client, user) -> None:
     """Put `user` in the client's session as Flask-Login would after a real sign-in."""
+    from app.accounts import sessions
+    from app.accounts.models import User
+
+    with client.application.test_request_context(
+        headers={"Host": getattr(client, "host", PLATFORM)}
+    ):
+        row_user = db.session.get(User, user.id)
+        sessions.start(row_user, method="test", remember=False)
+        db.session.commit()
+        user_id = row_user.get_id()
     with client.session_transaction() as sess:
-        sess["_user_id"] = user.get_id()
+        sess["_user_id"] = user_id
         sess["_fresh"] = True

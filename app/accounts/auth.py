@@ -2,8 +2,9 @@
 
 from flask import flash, make_response, redirect, request, url_for
 
+from app.accounts import sessions
 from app.accounts.models import User
-from app.extensions import db, login_manager
+from app.extensions import login_manager
 from app.rendering import is_htmx
 
 login_manager.login_view = "accounts.signin"
@@ -25,11 +26,5 @@ def unauthorized():
 
 @login_manager.user_loader
 def load_user(user_id: str) -> User | None:
-    """Load `id:session_token`; a rotated token or a disabled user ends the session."""
-    raw_id, _, token = (user_id or "").partition(":")
-    if not raw_id.isdigit() or not token:
-        return None
-    user = db.session.get(User, int(raw_id))
-    if user is None or user.session_token != token or not user.is_active:
-        return None
-    return user
+    """Load `id:secret`; a revoked or idle session, or a disabled user, is signed out."""
+    return sessions.load(user_id)

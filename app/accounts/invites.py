@@ -201,8 +201,10 @@ def accept_invite(invite: StoreInvite, user: User) -> Membership:
     membership = Membership(store_id=invite.store_id, user_id=user.id, role=invite.role)
     db.session.add(membership)
     if not user.is_verified:
-        # The link reached this address's inbox, which is what verification proves.
+        # The link reached this address's inbox, which is what verification proves; sessions
+        # set up before the proof end (this browser's stays: it is the one that proved it).
         user.email_verified_at = now
+        user.rotate_session_token(keep=user.session_id)
         record("account.verified", actor=user, target=user, method="store invite")
     record(
         "staff.joined",

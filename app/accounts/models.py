@@ -4,7 +4,15 @@ import secrets
 from datetime import datetime
 
 from flask_login import UserMixin
-from sqlalchemy import Boolean, CheckConstraint, ForeignKey, String, UniqueConstraint, false
+from sqlalchemy import (
+    Boolean,
+    CheckConstraint,
+    ForeignKey,
+    String,
+    UniqueConstraint,
+    false,
+    update,
+)
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from app.database import UTCDateTime, utcnow
@@ -53,9 +61,19 @@ class User(UserMixin, db.Model):
 
         return verify_password(self.password_hash, password)
 
-    def rotate_session_token(self) -> None:
-        """Sign the account out of every session and remember-me cookie."""
-        self.session_token = new_session_token()
+    def rotate_session_token(self, *, keep: int | None = None) -> None:
+        """Sign the account out of every session and remember-me cookie (but session `keep`)."""
+        self.session_token = new_session_token()  # also voids outstanding reset links
+        if self.id is None:
+            return
+        ended = update(UserSession).where(
+            UserSession.user_id == self.id, UserSession.revoked_at.is_(None)
+        )
+        if keep is not None:
+            ended = ended.where(UserSession.id != keep)
+        db.session.execute(
+            ended.values(revoked_at=utcnow()), execution_options={"synchronize_session": False}
+        )
 
     @property
     def is_active(self) -> bool:
@@ -65,12 +83,51 @@ class User(UserMixin, db.Model):
     def is_verified(self) -> bool:
         return self.email_verified_at is not None
 
+    # The secret of the server-side session this object was signed in or loaded with; set by
+    # app.accounts.sessions, never stored (the user_sessions row keeps only its hash).
+    session_secret = None
+    session_id = None
+
     def get_id(self) -> str:
-        # The token makes server-side revocation possible with cookie sessions.
-        return f"{self.id}:{self.session_token}"
+        # The session cookie and the remember-me cookie both carry this, so each is bound to
+        # one user_sessions row: revoking the row kills every copy of either cookie.
+        return f"{self.id}:{self.session_secret or ''}"
+
+    def __eq__(self, other):
+        # UserMixin compares get_id(), which now differs per session; a user is its row.
+        if isinstance(other, User):
+            return self is other or (self.id is not None and self.id == other.id)
+        return NotImplemented
+
+    __hash__ = UserMixin.__hash__
 
     def __repr__(self) -> str:
         return f"<User {self.email}>"
+
+
+class UserSession(db.Model):
+    """One signed-in browser: the session and remember-me cookies carry its secret."""
+
+    __tablename__ = "user_sessions"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    # SHA-256 of the secret in the cookies: a copy of this table can't be used to sign in.
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    method: Mapped[str] = mapped_column(String(32), default="password", server_default="password")
+    remember: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    # Written at most once a minute per session, so pages don't pay a write per request.
+    last_seen_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    ip: Mapped[str | None] = mapped_column(String(45))
+    user_agent: Mapped[str] = mapped_column(String(255), default="", server_default="")
+    revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+    user: Mapped[User] = relationship()
+
+    @property
+    def is_live(self) -> bool:
+        return self.revoked_at is None
 
 
 class Membership(StoreScoped, db.Model):

@@ -118,13 +118,22 @@ def issue_code(purpose: str, email: str, ip: str | None) -> str:
 
 @_guard
 def check_code(purpose: str, email: str, code: str) -> CheckResult:
-    """Consume the code if it is right; count a wrong guess and void the code after too many."""
+    """Consume the code if it is right; count a wrong guess and void the code after too many.
+
+    The attempt is counted before the code is compared, in one MULTI with reading it, so
+    parallel guesses can't get more than MAX_ATTEMPTS comparisons between them.
+    """
     r = redis_client.get()
     keys = _keys(purpose, email)
     code = (code or "").strip().replace(" ", "")
-    stored = r.get(keys["code"])
+    with r.pipeline() as pipe:  # MULTI/EXEC: the read and the count happen as one step
+        pipe.get(keys["code"]).incr(keys["attempts"]).expire(keys["attempts"], CODE_TTL)
+        stored, attempts, _ = pipe.execute()
     if stored is None:
         return CheckResult(False, "That code has expired or was already used. Request a new one.")
+    if attempts > MAX_ATTEMPTS:
+        r.delete(keys["code"])  # not compared: the tries were used up by other requests
+        return CheckResult(False, "Too many codes were tried. Request a new one.")
     if (
         len(code) == 6
         and code.isdigit()
@@ -135,8 +144,6 @@ def check_code(purpose: str, email: str, code: str) -> CheckResult:
             r.delete(keys["attempts"])
             return CheckResult(True)
         return CheckResult(False, "That code has expired or was already used. Request a new one.")
-    attempts = r.incr(keys["attempts"])
-    r.expire(keys["attempts"], CODE_TTL)
     if attempts >= MAX_ATTEMPTS:
         r.delete(keys["code"])
         return CheckResult(

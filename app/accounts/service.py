@@ -3,11 +3,11 @@
 import logging
 
 from email_validator import EmailNotValidError, validate_email
-from flask import session
+from flask import after_this_request, session
 from flask_login import login_user, logout_user
 from sqlalchemy import select
 
-from app.accounts import otp
+from app.accounts import otp, pending, sessions, throttle
 from app.accounts.models import User
 from app.accounts.passwords import hash_password, needs_rehash, password_problem
 from app.audit.service import record
@@ -25,6 +25,14 @@ class AccountError(ValueError):
         super().__init__(message)
         self.message = message
         self.field = field
+
+
+class AddressNotProven(AccountError):
+    """The password was right, but the account's address was never proven: verify it first."""
+
+    def __init__(self, user: User):
+        super().__init__("Confirm your email address to finish signing in.", "password")
+        self.user = user
 
 
 def normalise_email(raw: str) -> str:
@@ -102,19 +110,22 @@ def send_code(purpose: str, email: str, ip: str | None, *, template: str | None 
 def register(email: str, password: str, name: str, ip: str | None) -> str:
     """Start a registration and return the normalised email; the same outcome for a taken email.
 
-    A new address gets an account (unverified) and a code; an address that already has an
-    account gets a notice instead (or, if that account was never verified, a fresh code).
+    A new address gets an account (unverified, without a password) and a code; an address
+    that already has an account gets a notice instead (or, if that account was never
+    verified, a fresh code). The password waits with this browser's session and is set only
+    when the code is entered here: until the address is proven, nobody's password counts.
     """
     email = normalise_email(email)
     check_new_password(password, email)
     user = db.session.scalar(select(User).where(User.email == email))
+    # Held for every address alike, so the session cookie doesn't tell which ones exist.
+    pending.keep(email, hash_password(password), (name or "").strip()[:120])
     if user is None:
-        user = create_user(email, password, name=name)
+        user = create_user(email, name=name)
         record("account.registered", actor=user)
         db.session.commit()
         send_code("verify", email, ip)
     else:
-        hash_password(password)  # the same work as a real registration
         template = None if not user.is_verified else "account_exists"
         send_code("verify", email, ip, template=template)
     return email
@@ -137,15 +148,34 @@ def verify_email(email: str, code: str) -> User:
     if not result.ok or user is None:
         raise AccountError(result.message or "That code isn't right.", "code")
     if not user.is_verified:
-        user.email_verified_at = utcnow()
+        claim_address(user)
         record("account.verified", actor=user)
         db.session.commit()
         queue_email(user.email, "Welcome to Pasar", "welcome", user=user)
     return user
 
 
+def claim_address(user: User) -> None:
+    """The address of an unverified account was just proven here: what came before goes.
+
+    Until now anyone could have registered it (pre-account hijacking), so any password set
+    before the proof is dropped and every session ends; the password this browser typed when
+    registering, if any, is the one that counts. Not committed.
+    """
+    held = pending.take(user.email)
+    user.password_hash = held.password_hash if held else None
+    if held and held.name:
+        user.name = held.name
+    user.rotate_session_token()
+    user.email_verified_at = utcnow()
+
+
 def authenticate(email: str, password: str) -> User | None:
-    """The account if the password is right and the account enabled; records failures."""
+    """The account if the password is right and the account enabled; records failures.
+
+    An account whose address was never proven can't sign in with a password (whoever
+    registered first chose it): AddressNotProven says to prove the address first.
+    """
     user = find_user_by_email(email)
     if user is None:
         hash_password(password or "x")  # don't answer faster for unknown emails
@@ -157,24 +187,46 @@ def authenticate(email: str, password: str) -> User | None:
         record("signin.failed", actor=user, target=user, reason=reason)
         db.session.commit()
         return None
+    if not user.is_verified:
+        raise AddressNotProven(user)
     if needs_rehash(user.password_hash):
         user.set_password(password)
     return user
 
 
+def prove_address_to_sign_in(user: User, ip: str | None) -> None:
+    """Email a verification code to an unverified account whose password was just typed here.
+
+    The password typed here is held for this browser, like a registration's: entering the
+    code signs in with it, and drops any other password and every older session.
+    """
+    pending.keep(user.email, user.password_hash, user.name)
+    send_code("verify", user.email, ip)
+
+
 def sign_in(user: User, *, remember: bool = False, method: str = "password") -> None:
-    """Start a fresh session for `user` (the old session's contents are dropped)."""
+    """Start a fresh server-side session for `user` in this browser (the old one ends)."""
+    sessions.end_current()
     session.clear()
+    if not remember:
+        session["_remember"] = "clear"  # an older remember-me cookie here goes too
+    sessions.start(user, method=method, remember=remember)
     login_user(user, remember=remember, fresh=True)
     user.last_login_at = utcnow()
     record("signin", actor=user, target=user, method=method)
     db.session.commit()
+    user_id = user.id
+    after_this_request(lambda response: throttle.remember_device(response, user_id))
 
 
 def sign_out() -> None:
-    """End this session."""
+    """End this browser's session on the server, and drop its cookies."""
+    sessions.end_current()
+    db.session.commit()
     logout_user()
     session.clear()
+    # Flask-Login deletes the remember-me cookie after the request only if this survives.
+    session["_remember"] = "clear"
 
 
 def finish_code_sign_in(email: str, code: str) -> User:
@@ -192,7 +244,7 @@ def finish_code_sign_in(email: str, code: str) -> User:
     elif not user.is_active:
         raise AccountError("This account can't sign in. Contact support.", "code")
     elif not user.is_verified:
-        user.email_verified_at = utcnow()
+        claim_address(user)
         record("account.verified", actor=user, method="email code")
         db.session.commit()
     return user
@@ -215,7 +267,7 @@ def change_password(user: User, current: str, new: str) -> None:
         raise AccountError("Your current password isn't right.", "current_password")
     check_new_password(new, user.email)
     user.set_password(new)
-    user.rotate_session_token()
+    user.rotate_session_token(keep=user.session_id)  # this browser's session stays
     record("password.changed", actor=user, target=user)
     db.session.commit()
 
@@ -260,6 +312,15 @@ def finish_email_change(user: User, new_email: str, code: str) -> None:
         user=user,
         new_email=new_email,
     )
+
+
+def end_session(user: User, session_id: int) -> bool:
+    """Sign one of `user`'s browsers out; False if it isn't theirs or already over."""
+    ended = sessions.revoke(user.id, session_id)
+    if ended:
+        record("signout.session", actor=user, target=user, session_id=session_id)
+    db.session.commit()
+    return ended
 
 
 def sign_out_everywhere(user: User) -> None:

@@ -16,7 +16,7 @@ from flask import (
 from flask_limiter.util import get_remote_address
 from flask_login import current_user, login_required, login_user
 
-from app.accounts import otp, service
+from app.accounts import otp, service, sessions, throttle
 from app.accounts.forms import (
     ChangeEmailForm,
     ChangePasswordForm,
@@ -62,13 +62,6 @@ def _failed(response) -> bool:
 
 
 per_ip = limiter.limit("30 per 5 minutes", methods=["POST"], key_func=get_remote_address)
-signin_failures = limiter.limit(
-    "10 per 15 minutes",
-    methods=["POST"],
-    key_func=_email_key,
-    deduct_when=_failed,
-    error_message="Too many failed sign-ins for this account",
-)
 
 
 def _render_form(template: str, form, status: int | None = None, **context):
@@ -155,8 +148,8 @@ def verify():
 
     def done(code: str):
         user = service.verify_email(email, code)
-        if not (current_user.is_authenticated and current_user.id == user.id):
-            service.sign_in(user, method="verification code")
+        # Always a new session: proving the address ended every one set up before it.
+        service.sign_in(user, method="verification code")
         session.pop("verify_email", None)
         flash("Your email address is verified. Welcome to Pasar!", "success")
         return redirect(url_for("accounts.profile"), code=303)
@@ -213,22 +206,69 @@ def _flow_page(purpose: str) -> str:
 
 @bp.route("/signin", methods=["GET", "POST"])
 @per_ip
-@signin_failures
 def signin():
-    """Sign in with email and password."""
+    """Sign in with email and password (wrong guesses slow down this address, not others)."""
     target = safe_next(request.values.get("next"), default=url_for("accounts.profile"))
     if current_user.is_authenticated and request.method == "GET":
         return redirect(target)
     form = SignInForm(next=request.args.get("next", ""))
     if form.validate_on_submit():
-        user = service.authenticate(form.email.data, form.password.data)
+        try:
+            email = service.normalise_email(form.email.data)
+        except AccountError:
+            email = "invalid"
+        ip = request.remote_addr
+        wait = throttle.wait_seconds(
+            email, ip, known_source=lambda: throttle.is_known_source(email, ip)
+        )
+        if wait:
+            return _too_many_failures(form, wait)
+        try:
+            user = service.authenticate(form.email.data, form.password.data)
+        except service.AddressNotProven as unproven:
+            throttle.record_success(email, ip)
+            return _prove_address_first(unproven.user)
         if user is None:
+            wait = throttle.record_failure(email, ip)
             form.password.errors = ["Email or password is incorrect."]
+            if wait:
+                form.password.errors.append(_wait_message(wait))
         else:
+            throttle.record_success(email, ip)
             service.sign_in(user, remember=form.remember.data)
             flash(f"Welcome back{', ' + user.name if user.name else ''}!", "success")
             return redirect(safe_next(form.next.data, default="/"), code=303)
     return _render_form("account/signin.html", form)
+
+
+def _wait_message(wait: int) -> str:
+    return (
+        f"Too many failed sign-ins. Try your password again in "
+        f"{throttle.describe_wait(wait)}, or email yourself a sign-in code."
+    )
+
+
+def _too_many_failures(form, wait: int):
+    """The sign-in page, answered 429 with how long this source must wait."""
+    form.password.errors = [_wait_message(wait)]
+    body, _ = _render_form("account/signin.html", form)
+    return body, 429, {"Retry-After": str(wait)}
+
+
+def _prove_address_first(user):
+    """A right password on an account whose address isn't proven: send a code to prove it."""
+    try:
+        service.prove_address_to_sign_in(user, request.remote_addr)
+    except otp.OtpRefused as exc:
+        flash(exc.message, "warning")
+    else:
+        flash(
+            f"Confirm your email address to finish signing in: we sent a 6-digit code to "
+            f"{user.email}.",
+            "info",
+        )
+    session["verify_email"] = user.email
+    return redirect(url_for("accounts.verify"), code=303)
 
 
 @bp.route("/signin/code", methods=["GET", "POST"])
@@ -339,7 +379,26 @@ def profile():
         else:
             flash("Your profile is saved.", "success")
             return redirect(url_for("accounts.profile"), code=303)
-    return _render_form("account/profile.html", form)
+    return _render_form(
+        "account/profile.html",
+        form,
+        user_sessions=sessions.live_sessions(current_user),
+        describe_agent=sessions.describe_agent,
+    )
+
+
+@bp.post("/sessions/<int:session_id>/revoke")
+@login_required
+def revoke_session(session_id: int):
+    """Sign one browser out (from the list of places you're signed in)."""
+    if session_id == current_user.session_id:
+        service.sign_out()
+        flash("You're signed out.", "info")
+        return redirect("/", code=303)
+    if not service.end_session(current_user, session_id):
+        abort(404)
+    flash("That browser is signed out.", "success")
+    return redirect(url_for("accounts.profile"), code=303)
 
 
 @bp.route("/email", methods=["GET", "POST"])

@@ -94,6 +94,7 @@ def test_a_job_over_its_timeout_is_stopped_and_failed(production_app, worker):
 def test_cron_registers_the_periodic_jobs():
     from jobs.maintenance import (
         expire_unpaid_orders_job,
+        prune_user_sessions_job,
         reconcile_stock_job,
         sweep_email_outbox,
     )
@@ -105,6 +106,7 @@ def test_cron_registers_the_periodic_jobs():
         expire_unpaid_orders_job,
         sweep_stalled_syncs,
         reconcile_stock_job,
+        prune_user_sessions_job,
     }
 
 
