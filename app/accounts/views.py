@@ -16,7 +16,7 @@ from flask import (
 from flask_limiter.util import get_remote_address
 from flask_login import current_user, login_required, login_user
 
-from app.accounts import otp, service
+from app.accounts import otp, service, stepup
 from app.accounts.forms import (
     ChangeEmailForm,
     ChangePasswordForm,
@@ -155,9 +155,13 @@ def verify():
 
     def done(code: str):
         user = service.verify_email(email, code)
-        if not (current_user.is_authenticated and current_user.id == user.id):
-            service.sign_in(user, method="verification code")
         session.pop("verify_email", None)
+        if not (current_user.is_authenticated and current_user.id == user.id):
+            held = stepup.begin_sign_in(
+                user, method="verification code", next_url=url_for("accounts.profile")
+            )
+            if held is not None:
+                return held
         flash("Your email address is verified. Welcome to Pasar!", "success")
         return redirect(url_for("accounts.profile"), code=303)
 
@@ -225,7 +229,14 @@ def signin():
         if user is None:
             form.password.errors = ["Email or password is incorrect."]
         else:
-            service.sign_in(user, remember=form.remember.data)
+            held = stepup.begin_sign_in(
+                user,
+                remember=form.remember.data,
+                method="password",
+                next_url=safe_next(form.next.data, default="/"),
+            )
+            if held is not None:
+                return held
             flash(f"Welcome back{', ' + user.name if user.name else ''}!", "success")
             return redirect(safe_next(form.next.data, default="/"), code=303)
     return _render_form("account/signin.html", form)
@@ -266,7 +277,9 @@ def signin_code_verify():
     def done(code: str):
         user = service.finish_code_sign_in(email, code)
         target = session.get("signin_next") or "/"
-        service.sign_in(user, method="email code")
+        held = stepup.begin_sign_in(user, method="email code", next_url=safe_next(target))
+        if held is not None:
+            return held
         flash("You're signed in.", "success")
         return redirect(safe_next(target), code=303)
 
@@ -412,3 +425,7 @@ def signout_everywhere():
     service.sign_out()
     flash("You're signed out everywhere.", "info")
     return redirect(url_for("accounts.signin"), code=303)
+
+
+# The two-factor pages join this blueprint.
+from app.accounts import twofactor_views as _twofactor_views  # noqa: E402, F401
