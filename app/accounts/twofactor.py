@@ -323,3 +323,28 @@ def check_code(user: User, code: str) -> str | None:
         return None
     clear_attempts(user.id)
     return method
+
+
+def set_store_requirement(store, required: bool, *, actor: User) -> bool:
+    """Require (or stop requiring) a second factor of the store's members; True if changed.
+
+    Only the owner decides; turning it on needs a second factor of their own first, so the
+    owner isn't the first one sent away from their own dashboard.
+    """
+    from app.accounts.permissions import role_in_store
+
+    if role_in_store(actor, store) != "owner" and not actor.is_superuser:
+        raise TwoFactorError("Only the store's owner can change this.")
+    if required and not has_second_factor(actor):
+        raise TwoFactorError("Set up two-factor sign-in for yourself first.")
+    if bool(store.require_two_factor) == required:
+        return False
+    store.require_two_factor = required
+    record(
+        "store.two_factor_required" if required else "store.two_factor_optional",
+        actor=actor,
+        store=store,
+        target=store,
+    )
+    db.session.commit()
+    return True

@@ -109,7 +109,8 @@ def two_factor():
 @per_ip
 def two_factor_confirm():
     """Confirm the second factor again before a sensitive page (step-up)."""
-    target = safe_next(request.values.get("next"), default=url_for("accounts.security"))
+    wanted = request.form.get("next") or request.args.get("next")
+    target = safe_next(wanted, default=url_for("accounts.security"))
     if not has_second_factor(current_user):
         return redirect(url_for("accounts.two_factor_enrol", next=target))
     form = FactorForm(next=target)
@@ -215,7 +216,8 @@ def security():
 @stepup.requires_recent_factor
 def two_factor_enrol():
     """Add an authenticator app: scan the QR code, then confirm one code."""
-    target = safe_next(request.values.get("next"), default=url_for("accounts.security"))
+    wanted = request.form.get("next") or request.args.get("next")
+    target = safe_next(wanted, default=url_for("accounts.security"))
     if twofactor.confirmed_totp(current_user) is not None:
         flash("You already use an authenticator app.", "info")
         return redirect(url_for("accounts.security"))

@@ -9,7 +9,7 @@ app.accounts.staff; a refusal re-renders the page with the reason and the status
 from flask import flash, redirect, render_template, request, url_for
 from flask_login import current_user
 
-from app.accounts import invites
+from app.accounts import invites, twofactor
 from app.accounts.invites import InviteError
 from app.accounts.models import Membership, StoreInvite
 from app.accounts.permissions import require_store_permission
@@ -108,6 +108,29 @@ def staff_transfer():
     flash("Ownership transferred. You're now a manager of this store.", "success")
     # A manager can't open the staff page any more, so land on the overview.
     return redirect(url_for("dashboard.home"), code=303)
+
+
+@bp.post("/staff/two-factor")
+@require_store_permission("staff.manage")
+@requires_recent_factor
+def staff_two_factor():
+    """Require (or stop requiring) two-factor sign-in of the store's members (owner only)."""
+    required = request.form.get("required") == "y"
+    try:
+        changed = twofactor.set_store_requirement(
+            current_store(), required, actor=current_user._get_current_object()
+        )
+    except twofactor.TwoFactorError as exc:
+        flash(exc.message, "error")
+        return redirect(url_for("dashboard.staff"), code=303)
+    if changed:
+        flash(
+            "Members now need two-factor sign-in to open this dashboard."
+            if required
+            else "Two-factor sign-in is no longer required here.",
+            "success",
+        )
+    return redirect(url_for("dashboard.staff"), code=303)
 
 
 def _guarded_by_invite_link(view):

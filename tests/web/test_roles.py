@@ -415,6 +415,22 @@ for _kind in USERS:
         _codes = (404,) * len(CONSOLE_USERS)
     EXPECTED[_kind] = EXPECTED[_kind] + _codes
 
+# Requiring two-factor sign-in of the store's members (app/dashboard/staff.py): staff.manage;
+# the owner here has no second factor, so turning it on is refused with a message (303).
+ROUTES.append(("POST", "/admin/staff/two-factor", {"required": "y"}, "store"))
+TWO_FACTOR_EXPECTED = {
+    "anonymous": 302,
+    "shopper": 404,
+    "unverified_staff": 403,
+    "staff": 403,
+    "manager": 403,
+    "owner": 303,
+    "other_owner": 404,
+    "superuser": 303,
+}
+for _kind, _code in TWO_FACTOR_EXPECTED.items():
+    EXPECTED[_kind] = EXPECTED[_kind] + (_code,)
+
 
 @pytest.fixture
 def cast(app, store_a):
