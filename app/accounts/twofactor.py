@@ -315,9 +315,10 @@ def check_code(user: User, code: str) -> str | None:
     """
     count_attempt(user.id)
     cleaned = (code or "").strip().replace(" ", "")
-    if cleaned.isdigit() and verify_totp(user, cleaned):
+    looks_like_totp = len(cleaned) == 6 and cleaned.isdigit()
+    if looks_like_totp and verify_totp(user, cleaned):
         method = "totp"
-    elif not cleaned.isdigit() and cleaned and use_recovery_code(user, cleaned):
+    elif not looks_like_totp and cleaned and use_recovery_code(user, cleaned):
         method = "recovery code"
     else:
         return None
