@@ -199,3 +199,55 @@ def remove(user: User, passkey_id: int) -> None:
         f"The passkey named “{name}” was removed from your account.",
         name=name,
     )
+
+
+def sign_in_options() -> tuple[str, bytes]:
+    """Options for signing in with a passkey alone (a discoverable credential, the user
+    verified by the device): no list of credentials, so nothing says which accounts exist."""
+    expected_origin()
+    options = generate_authentication_options(
+        rp_id=rp_id(), user_verification=UserVerificationRequirement.REQUIRED
+    )
+    return options_to_json(options), options.challenge
+
+
+def authenticate_first_factor(credential: dict | str, challenge: bytes) -> User:
+    """The account whose passkey answered, verified with user verification (the device's PIN or
+    biometrics make the passkey a two-factor sign-in on its own); PasskeyError otherwise."""
+    origin = expected_origin()
+    if isinstance(credential, str):
+        try:
+            credential = json.loads(credential)
+        except ValueError:
+            raise PasskeyError("That passkey answer wasn't readable.") from None
+    if not isinstance(credential, dict):
+        raise PasskeyError("That passkey answer wasn't readable.")
+    raw_id = str(credential.get("rawId") or credential.get("id") or "")
+    try:
+        from webauthn.helpers import base64url_to_bytes
+
+        credential_id = base64url_to_bytes(raw_id)
+    except (ValueError, TypeError):
+        raise PasskeyError("That passkey isn't registered here.") from None
+    passkey = db.session.scalar(select(Passkey).where(Passkey.credential_id == credential_id))
+    if passkey is None:
+        raise PasskeyError("That passkey isn't registered here.")
+    try:
+        verified = verify_authentication_response(
+            credential=credential,
+            expected_challenge=challenge,
+            expected_rp_id=rp_id(),
+            expected_origin=origin,
+            credential_public_key=passkey.public_key,
+            credential_current_sign_count=passkey.sign_count,
+            require_user_verification=True,
+        )
+    except (WebAuthnException, ValueError, KeyError, TypeError):
+        raise PasskeyError("That passkey couldn't be verified. Try again.") from None
+    user = db.session.get(User, passkey.user_id)
+    if user is None or not user.is_active:
+        raise PasskeyError("This account can't sign in. Contact support.")
+    passkey.sign_count = verified.new_sign_count
+    passkey.last_used_at = utcnow()
+    db.session.commit()
+    return user

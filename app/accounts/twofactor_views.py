@@ -193,6 +193,36 @@ def passkey_verify():
     return _factor_passed(user, jsonify(redirect=target))
 
 
+@bp.post("/signin/passkey/options")
+@per_ip
+def passkey_sign_in_options():
+    """Options for signing in with a passkey alone, as JSON."""
+    try:
+        options, challenge = passkeys.sign_in_options()
+    except TwoFactorError as exc:
+        return _json_error(exc.message)
+    _keep_challenge("signin", challenge)
+    return options, 200, {"Content-Type": "application/json"}
+
+
+@bp.post("/signin/passkey")
+@per_ip
+def passkey_sign_in():
+    """Sign in with a passkey alone (verified by the device: both factors in one)."""
+    body = request.get_json(silent=True) or {}
+    challenge = _take_challenge("signin")
+    if challenge is None:
+        return _json_error("Start again: the passkey request expired.")
+    try:
+        user = passkeys.authenticate_first_factor(body.get("credential") or {}, challenge)
+    except TwoFactorError as exc:
+        return _json_error(exc.message)
+    service.sign_in(user, method="passkey")
+    flash(f"Welcome back{', ' + user.name if user.name else ''}!", "success")
+    response = jsonify(redirect=safe_next(body.get("next"), default="/"))
+    return _factor_passed(user, response)
+
+
 # The Security section
 
 
@@ -363,3 +393,9 @@ def two_factor_off():
 def _has_second_factor_global(user) -> bool:
     """Templates: whether `user` has a second factor (the profile shows it)."""
     return has_second_factor(user)
+
+
+@bp.app_template_global("passkeys_available")
+def _passkeys_available_global() -> bool:
+    """Templates: whether this host can run a passkey ceremony (not a custom domain)."""
+    return passkeys.host_can_use_passkeys()

@@ -1,6 +1,7 @@
 """In a real browser: sign up, enrol an authenticator app and a passkey (Chromium's virtual
-authenticator), then sign in with each and with a recovery code; a platform admin is sent to
-enrol before the console and asked for the factor again once STEP_UP_MAX_AGE has passed."""
+authenticator), then sign in with each (the passkey as second factor and alone) and with a
+recovery code; a platform admin is sent to enrol before the console and asked for the factor
+again once STEP_UP_MAX_AGE has passed."""
 
 import re
 import time
@@ -135,6 +136,14 @@ def test_two_factor_with_an_app_a_passkey_and_a_recovery_code(live_server, live_
     page.get_by_role("button", name="Use a passkey").click()
     page.wait_for_url(live_server.url())
     assert "Welcome back" in page.locator("#messages").inner_text()
+    sign_out(page, live_server)
+
+    # A passkey alone, from the sign-in page (the device verifies the user).
+    page.goto(live_server.url(path="/account/signin"))
+    screenshot(page, f"signin-with-passkey-{mode}")
+    page.get_by_role("button", name="Use a passkey").click()
+    page.wait_for_url(live_server.url())
+    assert "Welcome back, Tia Twofactor!" in page.locator("#messages").inner_text()
     sign_out(page, live_server)
 
     # The password, then a recovery code; the same code doesn't work twice.

@@ -64,12 +64,15 @@ class SoftAuthenticator:
             "clientExtensionResults": {},
         }
 
-    def get(self, options: dict, origin: str, rp_id: str | None = None) -> dict:
+    def get(
+        self, options: dict, origin: str, rp_id: str | None = None, *, user_verified: bool = True
+    ) -> dict:
         """The browser's answer to navigator.credentials.get(), as JSON."""
         self.sign_count += 1
         client_data = self._client_data("webauthn.get", options["challenge"], origin)
         rp_hash = hashlib.sha256((rp_id or self.rp_id).encode()).digest()
-        auth_data = rp_hash + bytes([0x01 | 0x04]) + self.sign_count.to_bytes(4, "big")
+        flags = 0x01 | (0x04 if user_verified else 0)  # user present, user verified
+        auth_data = rp_hash + bytes([flags]) + self.sign_count.to_bytes(4, "big")
         signature = self.key.sign(
             auth_data + hashlib.sha256(client_data).digest(), ec.ECDSA(hashes.SHA256())
         )

@@ -303,3 +303,36 @@ def test_store_owner_can_still_manage_without_a_second_factor(app, client_for):
         db.session.expunge(user)
     sign_in_as(owner, user)
     assert owner.get("/admin/settings/checkout").status_code == 200
+
+
+def test_a_passkey_alone_signs_in_with_user_verification(app, client, client_for):
+    user = make_user("first@example.com")
+    sign_in_with_factor(client, user)
+    authenticator = SoftAuthenticator(PLATFORM)
+    assert add_passkey(client, authenticator).status_code == 200
+    sign_out(client)
+
+    options = client.post("/account/signin/passkey/options", json={}).get_json()
+    assert options.get("allowCredentials", []) == []  # nothing tells which accounts exist
+    assert options["userVerification"] == "required"
+    credential = authenticator.get(options, ORIGIN)
+    answer = client.post("/account/signin/passkey", json={"credential": credential})
+    assert answer.status_code == 200, answer.get_json()
+    assert signed_in(client)
+    with app.app_context():
+        assert (
+            db.session.scalar(
+                select(AuditLog.details)
+                .where(AuditLog.action == "signin")
+                .order_by(AuditLog.id.desc())
+            )["method"]
+            == "passkey"
+        )
+
+    # Without user verification (a security key picked up without its PIN), it's refused.
+    other = client_for(None)
+    options = other.post("/account/signin/passkey/options", json={}).get_json()
+    credential = authenticator.get(options, ORIGIN, user_verified=False)
+    answer = other.post("/account/signin/passkey", json={"credential": credential})
+    assert answer.status_code == 400
+    assert not signed_in(other)
