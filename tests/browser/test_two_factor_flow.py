@@ -10,9 +10,8 @@ import uuid
 import pyotp
 import pytest
 
-from app.demo import DEMO_PASSWORD
 from tests.accounts_helpers import code_in
-from tests.browser.conftest import STEP_UP_MAX_AGE, screenshot
+from tests.browser.conftest import STEP_UP_MAX_AGE, _flask, screenshot
 from tests.browser.test_account_flow import wait_for_mail
 
 pytestmark = pytest.mark.browser
@@ -48,7 +47,7 @@ def sign_in_with_password(page, live_server, email: str, password: str) -> None:
     page.goto(live_server.url(path="/account/signin"))
     page.get_by_label("Email").fill(email)
     page.get_by_label("Password", exact=True).fill(password)
-    page.get_by_role("button", name="Sign in").click()
+    page.get_by_role("button", name="Sign in", exact=True).click()
     page.wait_for_url(re.compile(r"/account/2fa$"))
 
 
@@ -162,13 +161,15 @@ def test_two_factor_with_an_app_a_passkey_and_a_recovery_code(live_server, live_
 
 def test_an_admin_enrols_before_the_console_and_confirms_again_later(live_server, page):
     mode = live_server.mode
+    email, password = f"root-{uuid.uuid4().hex[:8]}@example.com", "root-password-2026"
+    _flask(live_server.env, "create-superuser", "--email", email, "--password", password)
     page.goto(live_server.url(path="/account/signin"))
-    page.get_by_label("Email").fill("admin@example.com")
-    page.get_by_label("Password", exact=True).fill(DEMO_PASSWORD)
-    page.get_by_role("button", name="Sign in").click()
+    page.get_by_label("Email").fill(email)
+    page.get_by_label("Password", exact=True).fill(password)
+    page.get_by_role("button", name="Sign in", exact=True).click()
     page.wait_for_url(live_server.url())
 
-    # The demo admin has no second factor: the console sends them to set one up first.
+    # A new admin has no second factor: the console sends them to set one up first.
     page.goto(live_server.url(path="/console/"))
     page.wait_for_url(re.compile(r"/account/security/totp\?next="))
     assert "Platform admins must use two-factor sign-in" in page.locator("main").inner_text()
