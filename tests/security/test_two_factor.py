@@ -336,3 +336,25 @@ def test_a_passkey_alone_signs_in_with_user_verification(app, client, client_for
     answer = other.post("/account/signin/passkey", json={"credential": credential})
     assert answer.status_code == 400
     assert not signed_in(other)
+
+
+def test_parallel_guesses_get_no_more_comparisons_than_the_cap(app, client_for, monkeypatch):
+    from concurrent.futures import ThreadPoolExecutor
+
+    from app.accounts import twofactor
+
+    user = make_user("race@example.com")
+    secret = enrol_totp(app, user)
+    compared = []
+    real = twofactor._matching_step
+    monkeypatch.setattr(
+        twofactor, "_matching_step", lambda *a, **k: compared.append(1) or real(*a, **k)
+    )
+    clients = [client_for(None) for _ in range(24)]
+    for each in clients:
+        password_step(each, user.email)
+    guess = wrong_code(secret)
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        answers = list(pool.map(lambda c: c.post("/account/2fa", data={"code": guess}), clients))
+    assert sorted({a.status_code for a in answers}) == [422, 429]
+    assert len(compared) <= twofactor.MAX_ATTEMPTS
