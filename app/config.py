@@ -94,6 +94,11 @@ def load_config(instance_path: str, overrides: dict | None = None) -> dict:
         "RATELIMIT_IN_MEMORY_FALLBACK_ENABLED": True,
         "RATELIMIT_HEADERS_ENABLED": True,
         "WTF_CSRF_TIME_LIMIT": 3600 * 4,
+        # Seconds a second-factor check stays recent for the step-up pages (console, payouts,
+        # provider keys, staff changes), and how long the console's own cookie lasts idle.
+        "STEP_UP_MAX_AGE": int(env.get("STEP_UP_MAX_AGE") or 15 * 60),
+        # The console cookie's absolute lifetime, however busy the admin is.
+        "CONSOLE_SESSION_MAX_AGE": int(env.get("CONSOLE_SESSION_MAX_AGE") or 8 * 3600),
         "TESTING": False,
     }
     config.update(overrides)

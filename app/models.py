@@ -1,5 +1,6 @@
 """Every model, imported in one place so the metadata (and Alembic) sees every table."""
 
+from app.accounts.factor_models import Passkey, RecoveryCode, TotpFactor
 from app.accounts.models import Membership, StoreInvite, User
 from app.addresses.models import Address
 from app.audit.models import AuditLog
@@ -48,6 +49,7 @@ __all__ = [
     "OrderCounter",
     "OrderEvent",
     "OrderLine",
+    "Passkey",
     "Payment",
     "Payout",
     "Product",
@@ -56,9 +58,11 @@ __all__ = [
     "ProductImage",
     "ProductSlugRedirect",
     "ProductTag",
+    "RecoveryCode",
     "StockMovement",
     "Store",
     "StoreInvite",
+    "TotpFactor",
     "User",
     "Variant",
     "WebhookEvent",

@@ -43,6 +43,8 @@ class Store(db.Model):
     domain_token: Mapped[str | None] = mapped_column(String(40))
     # The platform's commission on this store's sales in basis points (None: the default).
     commission_rate_bps: Mapped[int | None] = mapped_column(Integer)
+    # Set by the owner: every member needs a second factor to open this store's dashboard.
+    require_two_factor: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
     # Soft delete by a platform admin: the store's hosts answer "no such store", its data stays,
     # and its subdomain and custom domain stay taken.
     deleted_at: Mapped[datetime | None] = mapped_column(UTCDateTime())

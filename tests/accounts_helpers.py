@@ -46,3 +46,66 @@ def text(response) -> str:
 def flashes(response) -> str:
     """The text of the flash messages on a page."""
     return " ".join(re.findall(r'class="flash[^"]*"[^>]*>(.*?)</', text(response), flags=re.S))
+
+
+TOTP_SECRET = "JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXP"  # the authenticator app the helpers enrol
+
+
+def enrol_totp(app, user, secret: str = TOTP_SECRET) -> str:
+    """Give `user` a confirmed authenticator app with a known secret; returns the secret."""
+    from app.accounts.factor_models import TotpFactor
+    from app.checkout.secrets import encrypt
+    from app.database import utcnow
+
+    with app.test_request_context():
+        db.session.add(
+            TotpFactor(user_id=user.id, secret_encrypted=encrypt(secret), confirmed_at=utcnow())
+        )
+        db.session.commit()
+    return secret
+
+
+def sign_in_with_factor(client, user, *, enrol: bool = True) -> None:
+    """Sign `user` in as after a real two-factor sign-in: a second factor (enrolled unless told
+    not to), a recent factor check in the session and, on the platform host, a console cookie.
+
+    Tests of pages behind the step-up guard or the console use this instead of `sign_in_as`;
+    the tests in tests/security/ prove what happens without it.
+    """
+    import time
+
+    from app.console import session as console_session
+
+    app = client.application
+    if enrol:
+        with app.app_context():
+            from app.accounts.factor_models import TotpFactor
+
+            has_one = db.session.scalar(select(TotpFactor.id).where(TotpFactor.user_id == user.id))
+        if has_one is None:
+            enrol_totp(app, user)
+    from app.accounts.stepup import token_hash
+    from tests.conftest import sign_in_as
+
+    sign_in_as(client, user)  # a real server-side session row, as a sign-in makes
+    with app.app_context():
+        from app.accounts.models import User
+
+        fresh = db.session.get(User, user.id)
+        db.session.expunge(fresh)
+
+    with client.session_transaction() as sess:
+        sess["2fa_at"] = {"u": user.id, "t": token_hash(fresh), "at": int(time.time())}
+        sess[console_session.NONCE_KEY] = "test-console-nonce"
+    with app.test_request_context(headers={"Host": client.host}):
+        from flask import g
+
+        from app.console.session import _serializer
+
+        g.host_kind = "platform"
+        value = _serializer().dumps(
+            {"u": user.id, "t": token_hash(fresh), "n": "test-console-nonce", "i": int(time.time())}
+        )
+    client.set_cookie(
+        console_session.COOKIE_NAME, value, domain=client.host, path=console_session.COOKIE_PATH
+    )

@@ -14,7 +14,8 @@
 | audit.view        |   ✓   |    ✓    |       | the store's audit log                           |
 | payouts.view      |   ✓   |    ✓    |       | payout reports and their CSV                    |
 
-Platform superusers may do everything in every store (support access).
+Platform superusers may do everything in every store (support access), with a second factor.
+A store that requires two-factor sign-in sends members without a second factor to enrol one.
 """
 
 from functools import wraps
@@ -24,6 +25,8 @@ from flask_login import current_user
 from sqlalchemy import select
 
 from app.accounts.models import Membership
+from app.accounts.stepup import ask_for_factor
+from app.accounts.twofactor import has_second_factor
 from app.extensions import db
 
 ALL = frozenset({"owner", "manager", "staff"})
@@ -115,12 +118,19 @@ def require_store_permission(permission: str):
             if not can(current_user, store, permission):
                 abort(403, description="Your role in this store doesn't allow that.")
             g.store_role = "superuser" if role is None else role
+            if _needs_second_factor(store, role) and not has_second_factor(current_user):
+                return ask_for_factor(enrol=True)
             return view(*args, **kwargs)
 
         wrapped.permission = permission
         return wrapped
 
     return decorator
+
+
+def _needs_second_factor(store, role: str | None) -> bool:
+    """Stores may require a second factor of their members; support access always needs one."""
+    return bool(store.require_two_factor) or role is None
 
 
 def require_superuser(view):
@@ -132,6 +142,11 @@ def require_superuser(view):
             return _sign_in_redirect()
         if not current_user.is_superuser or not current_user.is_verified:
             abort(404)
+        from app.console.session import guard
+
+        refused = guard()  # a second factor, and the console's own cookie
+        if refused is not None:
+            return refused
         return view(*args, **kwargs)
 
     wrapped.permission = "superuser"

@@ -16,7 +16,7 @@ from flask import (
 from flask_limiter.util import get_remote_address
 from flask_login import current_user, login_required, login_user
 
-from app.accounts import otp, service, sessions, throttle
+from app.accounts import otp, service, sessions, stepup, throttle
 from app.accounts.forms import (
     ChangeEmailForm,
     ChangePasswordForm,
@@ -148,9 +148,13 @@ def verify():
 
     def done(code: str):
         user = service.verify_email(email, code)
-        # Always a new session: proving the address ended every one set up before it.
-        service.sign_in(user, method="verification code")
         session.pop("verify_email", None)
+        # Always a new session: proving the address ended every one set up before it.
+        held = stepup.begin_sign_in(
+            user, method="verification code", next_url=url_for("accounts.profile")
+        )
+        if held is not None:
+            return held
         flash("Your email address is verified. Welcome to Pasar!", "success")
         return redirect(url_for("accounts.profile"), code=303)
 
@@ -235,7 +239,14 @@ def signin():
                 form.password.errors.append(_wait_message(wait))
         else:
             throttle.record_success(email, ip)
-            service.sign_in(user, remember=form.remember.data)
+            held = stepup.begin_sign_in(
+                user,
+                remember=form.remember.data,
+                method="password",
+                next_url=safe_next(form.next.data, default="/"),
+            )
+            if held is not None:
+                return held
             flash(f"Welcome back{', ' + user.name if user.name else ''}!", "success")
             return redirect(safe_next(form.next.data, default="/"), code=303)
     return _render_form("account/signin.html", form)
@@ -306,7 +317,9 @@ def signin_code_verify():
     def done(code: str):
         user = service.finish_code_sign_in(email, code)
         target = session.get("signin_next") or "/"
-        service.sign_in(user, method="email code")
+        held = stepup.begin_sign_in(user, method="email code", next_url=safe_next(target))
+        if held is not None:
+            return held
         flash("You're signed in.", "success")
         return redirect(safe_next(target), code=303)
 
@@ -471,3 +484,7 @@ def signout_everywhere():
     service.sign_out()
     flash("You're signed out everywhere.", "info")
     return redirect(url_for("accounts.signin"), code=303)
+
+
+# The two-factor pages join this blueprint.
+from app.accounts import twofactor_views as _twofactor_views  # noqa: E402, F401

@@ -8,6 +8,7 @@ from flask import flash, redirect, render_template, request, url_for
 from flask_login import current_user
 
 from app.accounts.permissions import require_superuser
+from app.accounts.stepup import requires_recent_factor
 from app.audit.service import record
 from app.console.stores import _store_or_404
 from app.console.views import bp
@@ -72,6 +73,7 @@ def payout_store_csv(store_id: int):
 
 @bp.post("/payouts/<int:store_id>/mark-paid")
 @require_superuser
+@requires_recent_factor
 def payout_mark_paid(store_id: int):
     """Record the month's payout to the store with the report's figures now."""
     store = _store_or_404(store_id)
@@ -93,6 +95,7 @@ def payout_mark_paid(store_id: int):
 
 @bp.post("/stores/<int:store_id>/commission")
 @require_superuser
+@requires_recent_factor
 def store_commission(store_id: int):
     """Set the store's commission rate as a percent (e.g. 7.5), or clear it for the default."""
     store = _store_or_404(store_id)

@@ -7,6 +7,7 @@ from app.accounts.models import User
 from app.accounts.permissions import require_superuser
 from app.audit.models import AuditLog
 from app.console import overview
+from app.console import session as console_session
 from app.dashboard.reports import bar_chart
 from app.database import utcnow
 from app.extensions import db
@@ -14,6 +15,7 @@ from tenants.context import platform_blueprint
 from tenants.models import Store
 
 bp = platform_blueprint("console", __name__, url_prefix="/console")
+bp.after_request(console_session.after_console_request)
 
 
 @bp.get("/")

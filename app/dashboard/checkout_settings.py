@@ -9,6 +9,7 @@ from flask import abort, flash, redirect, render_template, request, url_for
 from flask_login import current_user
 
 from app.accounts.permissions import require_store_permission
+from app.accounts.stepup import requires_recent_factor
 from app.checkout import store_settings
 from app.checkout.store_settings import CheckoutInput, SettingsError
 from app.dashboard.catalog_forms import ConfirmForm
@@ -33,6 +34,7 @@ def _page(values: CheckoutInput, error: SettingsError | None = None):
 
 @bp.route("/settings/checkout", methods=["GET", "POST"])
 @require_store_permission("settings.change")
+@requires_recent_factor
 def checkout_settings():
     """Shipping rates, tax, and which payment provider takes the money (with its keys)."""
     store = current_store()

@@ -9,11 +9,12 @@ app.accounts.staff; a refusal re-renders the page with the reason and the status
 from flask import flash, redirect, render_template, request, url_for
 from flask_login import current_user
 
-from app.accounts import invites
+from app.accounts import invites, twofactor
 from app.accounts.invites import InviteError
 from app.accounts.models import Membership, StoreInvite
 from app.accounts.permissions import require_store_permission
 from app.accounts.staff import StaffError, remove_member, transfer_ownership
+from app.accounts.stepup import requires_recent_factor
 from app.dashboard.staff_forms import InviteForm, TransferForm
 from app.dashboard.views import _staff_page, bp
 from app.extensions import limiter
@@ -38,6 +39,7 @@ def _back_to_staff(message: str, category: str = "success"):
 
 @bp.post("/staff/invites")
 @require_store_permission("staff.manage")
+@requires_recent_factor
 @limiter.limit("50 per hour", key_func=_per_store, error_message="Too many invitations")
 def staff_invite():
     """Invite an email address to join the store as manager or staff."""
@@ -60,6 +62,7 @@ def staff_invite():
 
 @bp.post("/staff/invites/<int:invite_id>/revoke")
 @require_store_permission("staff.manage")
+@requires_recent_factor
 def staff_invite_revoke(invite_id: int):
     """Withdraw a pending invitation; its link stops working."""
     invite = get_for_store_or_404(StoreInvite, invite_id)
@@ -73,6 +76,7 @@ def staff_invite_revoke(invite_id: int):
 
 @bp.post("/staff/<int:membership_id>/remove")
 @require_store_permission("staff.manage")
+@requires_recent_factor
 def staff_remove(membership_id: int):
     """Take a member out of the store (the owner can't be removed)."""
     membership = get_for_store_or_404(Membership, membership_id)
@@ -86,6 +90,7 @@ def staff_remove(membership_id: int):
 
 @bp.post("/staff/transfer")
 @require_store_permission("staff.manage")
+@requires_recent_factor
 def staff_transfer():
     """Hand the store to another member; the owner becomes a manager."""
     form = TransferForm()
@@ -103,6 +108,29 @@ def staff_transfer():
     flash("Ownership transferred. You're now a manager of this store.", "success")
     # A manager can't open the staff page any more, so land on the overview.
     return redirect(url_for("dashboard.home"), code=303)
+
+
+@bp.post("/staff/two-factor")
+@require_store_permission("staff.manage")
+@requires_recent_factor
+def staff_two_factor():
+    """Require (or stop requiring) two-factor sign-in of the store's members (owner only)."""
+    required = request.form.get("required") == "y"
+    try:
+        changed = twofactor.set_store_requirement(
+            current_store(), required, actor=current_user._get_current_object()
+        )
+    except twofactor.TwoFactorError as exc:
+        flash(exc.message, "error")
+        return redirect(url_for("dashboard.staff"), code=303)
+    if changed:
+        flash(
+            "Members now need two-factor sign-in to open this dashboard."
+            if required
+            else "Two-factor sign-in is no longer required here.",
+            "success",
+        )
+    return redirect(url_for("dashboard.staff"), code=303)
 
 
 def _guarded_by_invite_link(view):

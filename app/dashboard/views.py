@@ -8,6 +8,7 @@ from app.accounts.invites import pending_invites
 from app.accounts.models import Membership, User
 from app.accounts.permissions import LABELS, PERMISSIONS, require_store_permission
 from app.accounts.roles import RoleError, change_role
+from app.accounts.stepup import requires_recent_factor
 from app.dashboard import reports
 from app.dashboard.forms import RoleForm, StoreSettingsForm
 from app.dashboard.staff_forms import InviteForm, TransferForm
@@ -167,6 +168,7 @@ def _staff_page(status: int = 200, **forms):
 
 @bp.post("/staff/<int:membership_id>/role")
 @require_store_permission("staff.manage")
+@requires_recent_factor
 def staff_role(membership_id: int):
     """Change a member's role (the owner's can't be changed here)."""
     membership = get_for_store_or_404(Membership, membership_id)

@@ -1,7 +1,8 @@
 """In a real browser: a new user verifies, opens a store with the live subdomain check, adds a
 product and publishes; the store appears on the platform home; a superuser suspends it (the
 storefront says unavailable, the owner's dashboard turns read-only) and reactivates it, and
-looks at the console's overview and payouts (both server modes)."""
+looks at the console's overview and payouts (both server modes). The demo admin sets up an
+authenticator app first: platform admins must have a second factor."""
 
 import re
 import uuid
@@ -11,6 +12,7 @@ import pytest
 from tests.accounts_helpers import code_in
 from tests.browser.conftest import screenshot
 from tests.browser.test_account_flow import wait_for_mail
+from tests.browser.test_two_factor_flow import enrol_authenticator_app
 
 pytestmark = pytest.mark.browser
 
@@ -82,7 +84,10 @@ def test_a_vendor_opens_and_publishes_a_store_and_an_admin_suspends_it(
     admin.goto(live_server.url(path="/account/signin?next=/console/"))
     admin.get_by_label("Email").fill("admin@example.com")
     admin.get_by_label("Password", exact=True).fill("pasar-demo-2026")
-    admin.get_by_role("button", name="Sign in").click()
+    admin.get_by_role("button", name="Sign in", exact=True).click()
+    # The demo admin has no second factor yet: the console asks for one first.
+    admin.wait_for_url(re.compile(r"/account/security/totp\?next="))
+    enrol_authenticator_app(admin, f"platform-admin-{live_server.mode}")
     admin.wait_for_url(re.compile(r"/console/$"))
     admin.locator("#gmv-chart svg").wait_for()
     screenshot(admin, f"console-overview-{live_server.mode}")

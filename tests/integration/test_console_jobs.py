@@ -8,7 +8,8 @@ from sqlalchemy import select
 from app.audit.models import AuditLog
 from app.extensions import db, redis_client
 from jobs import enqueue, get_queue
-from tests.conftest import HostClient, sign_in_as
+from tests.accounts_helpers import sign_in_with_factor
+from tests.conftest import HostClient
 from tests.factories import make_user
 from tests.integration import sample_jobs
 
@@ -24,7 +25,7 @@ def test_failed_jobs_are_listed_retried_and_deleted(production_app):
     admin = HostClient(production_app, production_app.response_class, use_cookies=True)
     with production_app.app_context():
         root = make_user("root@example.com", superuser=True)
-    sign_in_as(admin, root)
+    sign_in_with_factor(admin, root)
     page = admin.get("/console/jobs")
     assert page.status_code == 200
     assert "always_fails" in page.text and "broken on purpose" in page.text

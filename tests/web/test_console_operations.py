@@ -11,6 +11,7 @@ from app.database import utcnow
 from app.extensions import db
 from app.notifications.models import EmailMessage
 from app.orders.models import Order
+from tests.accounts_helpers import sign_in_with_factor
 from tests.conftest import sign_in_as
 from tests.factories import make_user
 from tests.web.order_helpers import make_order, make_variant, owner_of
@@ -20,7 +21,7 @@ from tests.web.test_browse import count_queries
 @pytest.fixture
 def admin(client_for):
     client = client_for(None)
-    sign_in_as(client, make_user("root@example.com", superuser=True))
+    sign_in_with_factor(client, make_user("root@example.com", superuser=True))
     return client
 
 

@@ -7,7 +7,7 @@ from sqlalchemy import select
 from app.audit.models import AuditLog
 from app.extensions import db
 from tenants.models import Store
-from tests.conftest import sign_in_as
+from tests.accounts_helpers import sign_in_with_factor
 from tests.factories import make_store, make_user
 from tests.web.order_helpers import make_order, make_variant
 
@@ -15,7 +15,7 @@ from tests.web.order_helpers import make_order, make_variant
 @pytest.fixture
 def admin(client_for):
     client = client_for(None)
-    sign_in_as(client, make_user("root@example.com", superuser=True))
+    sign_in_with_factor(client, make_user("root@example.com", superuser=True))
     return client
 
 

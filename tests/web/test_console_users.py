@@ -8,6 +8,7 @@ from app.accounts.models import User
 from app.audit.models import AuditLog
 from app.extensions import db
 from app.notifications.models import EmailMessage
+from tests.accounts_helpers import sign_in_with_factor
 from tests.conftest import sign_in_as
 from tests.factories import add_member, make_user
 
@@ -20,7 +21,7 @@ def root(app):
 @pytest.fixture
 def admin(client_for, root):
     client = client_for(None)
-    sign_in_as(client, root)
+    sign_in_with_factor(client, root)
     return client
 
 

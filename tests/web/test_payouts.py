@@ -12,6 +12,7 @@ from app.payments.models import Payment
 from app.payouts.models import CommissionEntry, Payout
 from app.payouts.reports import month_of, store_report
 from tenants.models import Store
+from tests.accounts_helpers import sign_in_with_factor
 from tests.conftest import sign_in_as
 from tests.factories import make_user
 from tests.web.order_helpers import make_order, make_variant, owner_of
@@ -22,7 +23,7 @@ LAST_MONTH = month_of(datetime.now(UTC).date()).previous
 @pytest.fixture
 def admin(client_for):
     client = client_for(None)
-    sign_in_as(client, make_user("root@example.com", superuser=True))
+    sign_in_with_factor(client, make_user("root@example.com", superuser=True))
     return client
 
 

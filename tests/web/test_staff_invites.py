@@ -13,7 +13,7 @@ from app.accounts.models import Membership, StoreInvite, User
 from app.audit.models import AuditLog
 from app.database import utcnow
 from app.extensions import db
-from tests.accounts_helpers import code_in, emails_to, last_email, text
+from tests.accounts_helpers import code_in, emails_to, last_email, sign_in_with_factor, text
 from tests.conftest import PLATFORM, sign_in_as
 from tests.factories import PASSWORD, add_member, make_user
 
@@ -400,7 +400,7 @@ def test_the_owner_cannot_be_removed_or_demoted(app, client_for, store_a):
     owner_membership = _membership(app, store_a, "owner@alpha.example.com")
     for client in (_owner_client(app, client_for, store_a), client_for(store_a)):
         if client.get("/admin/staff").status_code != 200:
-            sign_in_as(client, superuser)
+            sign_in_with_factor(client, superuser)
         removed = client.post(f"/admin/staff/{owner_membership.id}/remove")
         assert removed.status_code == 422 and "Transfer ownership" in text(removed)
         demoted = client.post(f"/admin/staff/{owner_membership.id}/role", data={"role": "staff"})
@@ -447,7 +447,7 @@ def test_only_the_owner_can_transfer(app, client_for, store_a, who):
         actor = make_user("boss@example.com")
         add_member(store_a, actor, "manager")
     client = client_for(store_a)
-    sign_in_as(client, actor)
+    (sign_in_with_factor if who == "superuser" else sign_in_as)(client, actor)
     response = client.post("/admin/staff/transfer", data={"membership_id": heir.id})
     assert response.status_code == 403
     assert _membership(app, store_a, "heir@example.com").role == "staff"
@@ -481,5 +481,7 @@ def test_staff_page_shows_pending_invites_and_owner_only_transfer(app, client_fo
     assert "Pending invitations" in page and "pending@example.com" in page
     assert "Transfer ownership" in page and "m@example.com (manager)" in page
     superuser = client_for(store_a)
-    sign_in_as(superuser, make_user("root@example.com", superuser=True))
-    assert 'id="transfer"' not in text(superuser.get("/admin/staff"))
+    sign_in_with_factor(superuser, make_user("root@example.com", superuser=True))
+    page = superuser.get("/admin/staff")
+    assert page.status_code == 200
+    assert 'id="transfer"' not in text(page)

@@ -10,6 +10,7 @@ from app.catalog.models import Variant
 from app.extensions import db
 from app.payments.models import WebhookEvent
 from tenants.models import Store
+from tests.accounts_helpers import sign_in_with_factor
 from tests.conftest import sign_in_as
 from tests.factories import make_user
 from tests.web.order_helpers import make_variant, owner_of
@@ -20,7 +21,7 @@ HTMX = {"HX-Request": "true"}
 @pytest.fixture
 def admin(client_for):
     client = client_for(None)
-    sign_in_as(client, make_user("root@example.com", superuser=True))
+    sign_in_with_factor(client, make_user("root@example.com", superuser=True))
     return client
 
 
