@@ -117,7 +117,9 @@ def after_console_request(response):
     """Slide a live console cookie's idle expiry; drop one that no longer matches the session."""
     from flask_login import current_user
 
-    if COOKIE_NAME not in request.cookies:
+    if COOKIE_NAME not in request.cookies or g.get("host_kind") is None:
+        # No host resolved: the request was refused before routing (a forged cross-origin
+        # post, say); it must not cost the admin their console session.
         return response
     if current_user.is_authenticated and is_valid(current_user):
         if response.status_code < 400:

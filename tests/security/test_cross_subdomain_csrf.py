@@ -12,8 +12,8 @@ import pytest
 
 from app.extensions import db
 from tenants.models import Store
-from tests.accounts_helpers import text
-from tests.conftest import PLATFORM, host_for, sign_in_as
+from tests.accounts_helpers import sign_in_with_factor, text
+from tests.conftest import PLATFORM, host_for
 from tests.factories import make_user
 
 PLATFORM_ORIGIN = f"http://{PLATFORM}"
@@ -21,9 +21,10 @@ PLATFORM_ORIGIN = f"http://{PLATFORM}"
 
 @pytest.fixture
 def admin(app, client):
-    """A superuser signed in on the platform (the session covers every store subdomain)."""
+    """A superuser signed in on the platform with a recent second factor and the console's
+    cookie (the session covers every store subdomain; the console cookie only the platform)."""
     app.config["WTF_CSRF_ENABLED"] = True
-    sign_in_as(client, make_user("root@example.com", superuser=True))
+    sign_in_with_factor(client, make_user("root@example.com", superuser=True))
     return client
 
 
@@ -55,6 +56,9 @@ def test_a_store_page_s_token_posted_to_the_console_with_its_origin_is_403(app, 
     assert response.status_code == 403
     assert "sent from a page on another site" in text(response)
     assert is_active(app, store_a)
+    # The forged request doesn't cost the admin their console session either.
+    assert "pasar_console=;" not in " ".join(response.headers.getlist("Set-Cookie"))
+    assert admin.get(f"/console/stores/{store_a.id}").status_code == 200
 
 
 def test_the_same_token_with_the_console_s_own_origin_is_refused_as_a_bad_token(
@@ -162,8 +166,10 @@ def test_https_behind_a_tls_proxy_not_in_trusted_proxies_still_takes_its_own_for
     app, admin, store_a
 ):
     # The app sees plain HTTP, the browser says https://: the configured scheme counts too.
-    app.config["PREFERRED_URL_SCHEME"] = "https"
+    # (The token is read first: over https the console's cookie comes back Secure, and the test
+    # client, which speaks plain HTTP here, would then stop sending it.)
     token = token_on(admin, PLATFORM, f"/console/stores/{store_a.id}")
+    app.config["PREFERRED_URL_SCHEME"] = "https"
     plain_http = {"wsgi.url_scheme": "http"}
     for origin, status in ((f"https://{host_for(store_a)}", 403), (f"https://{PLATFORM}", 303)):
         response = admin.post(
@@ -172,5 +178,5 @@ def test_https_behind_a_tls_proxy_not_in_trusted_proxies_still_takes_its_own_for
             headers={"Origin": origin},
             environ_overrides=plain_http,
         )
-        assert response.status_code == status
+        assert response.status_code == status, response.headers.get("Location")
     assert not is_active(app, store_a)
