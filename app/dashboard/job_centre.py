@@ -1,4 +1,4 @@
-"""The store's job centre: its stock syncs, emails and image processing, with what each job is
+"""The store's job centre: payments waiting on a provider, its stock syncs, emails and images, with what each job is
 doing, how far it got, why it failed, and retry or cancel where that makes sense.
 
 It reads the rows the jobs keep their truth in (ImportRun, EmailMessage, ProductImage), never
@@ -19,6 +19,7 @@ from app.database import utcnow
 from app.extensions import db
 from app.notifications.models import EmailMessage
 from app.notifications.service import send_now
+from app.payments.outages import retried_deliveries, retried_events
 from app.rendering import render_page_or_fragment
 from app.stocksync.models import WORKING, ImportRun
 from jobs import enqueue
@@ -58,6 +59,8 @@ def _lists(email_filter: str):
         image.status == "processing" for image, _ in images
     )
     return {
+        "payment_events": retried_events(store.id),
+        "payment_deliveries": retried_deliveries(store.id),
         "syncs": syncs,
         "emails": email_rows,
         "email_counts": email_counts,
