@@ -1,5 +1,6 @@
-"""The store's job centre: payments waiting on a provider, its stock syncs, emails and images, with what each job is
-doing, how far it got, why it failed, and retry or cancel where that makes sense.
+"""The store's job centre: payments waiting on a provider, stock syncs, emails and images,
+with what each job is doing, how far it got, why it failed, and retry or cancel where that
+makes sense.
 
 It reads the rows the jobs keep their truth in (ImportRun, EmailMessage, ProductImage), never
 RQ's registries, so it says the same thing in embedded and production mode and a lost job shows
