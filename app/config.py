@@ -97,6 +97,8 @@ def load_config(instance_path: str, overrides: dict | None = None) -> dict:
         # How often cron runs the outbox sweeps, and how old a recorded event, delivery or
         # email must be before a sweep queues it again (so it doesn't race the first enqueue).
         "SWEEP_INTERVAL": int(env.get("SWEEP_INTERVAL") or 60),
+        # Longest wait, in seconds, between a worker's attempts to reach Redis during an outage.
+        "REDIS_RETRY_MAX_WAIT": float(env.get("REDIS_RETRY_MAX_WAIT") or 30),
         "SWEEP_GRACE": int(env.get("SWEEP_GRACE") or 60),
         "JOB_RETRY_INTERVALS": [
             int(x) for x in (env.get("JOB_RETRY_INTERVALS") or "10,30,60").split(",")

@@ -18,7 +18,8 @@ from jobs import QUEUES, get_queue
 log = logging.getLogger(__name__)
 
 
-# Waits between attempts to reach Redis during an outage: 1 s, 2 s, 4 s ... at most 30 s.
+# Waits between attempts to reach Redis during an outage: 1 s, 2 s, 4 s ... at most 30 s
+# (REDIS_RETRY_MAX_WAIT).
 FIRST_WAIT = 1.0
 MAX_WAIT = 30.0
 # A worker that keeps quitting while Redis answers has a fault no wait will cure: after this
@@ -44,13 +45,15 @@ def redis_reachable(connection) -> bool:
     return True
 
 
-def wait_for_redis(connection, who: str, stopping=lambda: False, sleep=time.sleep) -> bool:
+def wait_for_redis(
+    connection, who: str, stopping=lambda: False, cap: float = MAX_WAIT, sleep=time.sleep
+) -> bool:
     """Block until Redis answers, retrying with backoff; log once when it goes, once when back.
 
     Returns False if a stop was requested meanwhile (then the caller stops), True otherwise.
     """
     started, logged = time.monotonic(), False
-    for wait in backoff():
+    for wait in backoff(cap=cap):
         if stopping():
             return False
         try:
@@ -61,8 +64,8 @@ def wait_for_redis(connection, who: str, stopping=lambda: False, sleep=time.slee
                     "%s: Redis is unreachable (%s); retrying every %g-%g s until it is back",
                     who,
                     exc,
-                    FIRST_WAIT,
-                    MAX_WAIT,
+                    min(FIRST_WAIT, cap),
+                    cap,
                 )
                 logged = True
             # Short naps, so a stop request during a long outage is honoured at once.
@@ -76,7 +79,9 @@ def wait_for_redis(connection, who: str, stopping=lambda: False, sleep=time.slee
     return True  # pragma: no cover  (backoff never ends)
 
 
-def run_through_outages(run, connection, who: str, stopping=lambda: False) -> None:
+def run_through_outages(
+    run, connection, who: str, stopping=lambda: False, cap: float = MAX_WAIT
+) -> None:
     """Run `run()` (an RQ loop) again and again across Redis outages, until a stop is requested.
 
     RQ's worker and cron scheduler quit on a Redis error; this waits for Redis with backoff
@@ -101,11 +106,11 @@ def run_through_outages(run, connection, who: str, stopping=lambda: False) -> No
                     f"{who} quit {quick_quits} times in a row while Redis answered; giving up"
                 )
             log.warning("%s: quit unexpectedly; starting again", who)
-            time.sleep(min(FIRST_WAIT * 2**quick_quits, MAX_WAIT))
+            time.sleep(min(FIRST_WAIT * 2**quick_quits, cap))
         else:
             quick_quits = 0
             try:
-                if not wait_for_redis(connection, who, stopping):
+                if not wait_for_redis(connection, who, stopping, cap):
                     return
             except (StopRequested, KeyboardInterrupt):
                 return
@@ -126,6 +131,7 @@ class AppWorker(Worker):
             flask_app = create_app()
         self.flask_app = flask_app
         self.stopping = False
+        self.redis_retry_cap = flask_app.config["REDIS_RETRY_MAX_WAIT"]
 
     def perform_job(self, job, queue, execution):
         with self.flask_app.app_context():
@@ -151,7 +157,9 @@ class AppWorker(Worker):
         try:
             return super().heartbeat(timeout, pipeline)
         except RedisError:
-            if not wait_for_redis(self.connection, f"worker {self.name}", lambda: self.stopping):
+            if not wait_for_redis(
+                self.connection, f"worker {self.name}", lambda: self.stopping, self.redis_retry_cap
+            ):
                 raise StopRequested() from None
             self._after_outage()
             return super().heartbeat(timeout, pipeline)
@@ -180,6 +188,17 @@ class AppWorker(Worker):
             super().teardown()
         except RedisError as exc:
             log.warning("worker %s: could not unregister (%s)", self.name, exc)
+
+
+class AppCronScheduler(CronScheduler):
+    """RQ's cron scheduler, remembering a stop request (its `start()` returns quietly on one,
+    just as it does after the Redis error it swallows in its `finally`)."""
+
+    stopping = False
+
+    def _request_stop(self, signum, frame):
+        self.stopping = True
+        return super()._request_stop(signum, frame)
 
 
 def _require_redis():
@@ -216,7 +235,11 @@ def worker_command(burst: bool, queues: tuple[str, ...]):
         run()
         return
     run_through_outages(
-        run, connection, "worker", stopping=lambda: bool(current) and current[0].stopping
+        run,
+        connection,
+        "worker",
+        stopping=lambda: bool(current) and current[0].stopping,
+        cap=flask_app.config["REDIS_RETRY_MAX_WAIT"],
     )
 
 
@@ -247,10 +270,16 @@ def cron_command():
     """Run the RQ cron scheduler that enqueues Pasar's periodic jobs, through Redis outages."""
     _require_redis()
     connection = redis_client.get()
-    scheduler = CronScheduler(connection=connection, logging_level="INFO")
+    scheduler = AppCronScheduler(connection=connection, logging_level="INFO")
     for func, queue, interval in periodic_jobs(current_app.config["SWEEP_INTERVAL"]):
         scheduler.register(
             func, queue, interval=interval, job_timeout=current_app.config["JOB_TIMEOUT"]
         )
     # The same scheduler starts again after an outage, so it keeps each job's timing.
-    run_through_outages(scheduler.start, connection, "cron")
+    run_through_outages(
+        scheduler.start,
+        connection,
+        "cron",
+        stopping=lambda: scheduler.stopping,
+        cap=current_app.config["REDIS_RETRY_MAX_WAIT"],
+    )

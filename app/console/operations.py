@@ -92,9 +92,7 @@ def jobs():
 
     inline = current_app.config["JOBS_INLINE"]
     state = {"queues": [], "failed": [], "workers": [], "error": None} if inline else _rq_state()
-    return render_template(
-        "console/jobs.html", inline=inline, outages=provider_outages(), **state
-    )
+    return render_template("console/jobs.html", inline=inline, outages=provider_outages(), **state)
 
 
 @bp.post("/jobs/<any(retry, delete):action>/<queue>/<job_id>")

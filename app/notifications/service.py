@@ -1,6 +1,5 @@
 """Queuing emails: render the templates, write the outbox row, enqueue the send job."""
 
-
 from flask import render_template
 from jinja2 import TemplateNotFound
 
