@@ -69,9 +69,10 @@ def wait_for_redis(
                 )
                 logged = True
             # Short naps, so a stop request during a long outage is honoured at once.
-            deadline = time.monotonic() + wait
-            while time.monotonic() < deadline and not stopping():
-                sleep(min(0.5, deadline - time.monotonic()))
+            remaining = wait
+            while remaining > 0 and not stopping():
+                sleep(min(0.5, remaining))
+                remaining -= 0.5
             continue
         if logged:
             log.warning("%s: Redis is back after %.0f s; resuming", who, time.monotonic() - started)

@@ -23,7 +23,7 @@ from app.notifications.service import send_now
 from app.payments.outages import retried_deliveries, retried_events
 from app.rendering import render_page_or_fragment
 from app.stocksync.models import WORKING, ImportRun
-from jobs import enqueue
+from jobs import enqueue_after_commit
 from tenants.context import current_store
 from tenants.query import MAX_ID, get_for_store_or_404, scoped_select
 
@@ -117,6 +117,8 @@ def job_image_retry(image_id: int):
     if image.status != "processing" or image.created_at > utcnow() - STUCK_IMAGE:
         flash("Only an image stuck in processing can be queued again.", "error")
         return redirect(url_for("dashboard.job_centre"), 303)
-    enqueue(process_product_image, image.id, queue="default")
+    if enqueue_after_commit(process_product_image, image.id, queue="default") is None:
+        flash("The job queue can't be reached right now. Try again in a minute.", "error")
+        return redirect(url_for("dashboard.job_centre"), 303)
     flash("The picture is queued for processing again.", "success")
     return redirect(url_for("dashboard.job_centre"), 303)
