@@ -90,31 +90,32 @@ def run_through_outages(
     non-zero), and so does a loop that keeps quitting while Redis answers.
     """
     quick_quits = 0
-    while True:
-        began = time.monotonic()
-        try:
-            run()
-        except (StopRequested, KeyboardInterrupt):
-            return
-        except RedisError as exc:
-            log.debug("%s: stopped on a Redis error: %s", who, exc)
-        if stopping():
-            return
-        if redis_reachable(connection):
-            quick_quits = quick_quits + 1 if time.monotonic() - began < QUICK_QUIT else 1
-            if quick_quits >= MAX_QUICK_QUITS:
-                raise click.ClickException(
-                    f"{who} quit {quick_quits} times in a row while Redis answered; giving up"
-                )
-            log.warning("%s: quit unexpectedly; starting again", who)
-            time.sleep(min(FIRST_WAIT * 2**quick_quits, cap))
-        else:
-            quick_quits = 0
+    try:
+        while True:
+            began, redis_failed = time.monotonic(), False
             try:
+                run()
+            except RedisError as exc:
+                redis_failed = True
+                log.debug("%s: stopped on a Redis error: %s", who, exc)
+            if stopping():
+                return
+            if not redis_reachable(connection):
+                quick_quits = 0
                 if not wait_for_redis(connection, who, stopping, cap):
                     return
-            except (StopRequested, KeyboardInterrupt):
-                return
+                continue
+            if not redis_failed:
+                quick = time.monotonic() - began < QUICK_QUIT
+                quick_quits = quick_quits + 1 if quick else 1
+                if quick_quits >= MAX_QUICK_QUITS:
+                    raise click.ClickException(
+                        f"{who} quit {quick_quits} times in a row while Redis answered; giving up"
+                    )
+                log.warning("%s: quit unexpectedly; starting again", who)
+            time.sleep(min(FIRST_WAIT * 2**quick_quits, cap))
+    except (StopRequested, KeyboardInterrupt):
+        return
 
 
 class AppWorker(Worker):
