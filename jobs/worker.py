@@ -38,6 +38,7 @@ def backoff(first: float = FIRST_WAIT, cap: float = MAX_WAIT):
 
 
 def redis_reachable(connection) -> bool:
+    """True if Redis answers a PING now."""
     try:
         connection.ping()
     except RedisError:
@@ -193,8 +194,8 @@ class AppWorker(Worker):
 
 
 class AppCronScheduler(CronScheduler):
-    """RQ's cron scheduler, remembering a stop request (its `start()` returns quietly on one,
-    just as it does after the Redis error it swallows in its `finally`)."""
+    """RQ's cron scheduler, remembering a stop request: its `start()` returns quietly after
+    one, which would otherwise look like an unexpected quit."""
 
     stopping = False
 
