@@ -19,6 +19,17 @@ def _bool(value: str | None, default: bool = False) -> bool:
     return value.strip().lower() in {"1", "true", "yes", "on"}
 
 
+# 10 s, 30 s, 1 min, 5 min, 15 min, 30 min, 1 h, 2 h, 4 h, 8 h, 8 h: about 24 hours in all.
+DEFAULT_RETRY_SCHEDULE = [10, 30, 60, 300, 900, 1800, 3600, 7200, 14400, 28800, 28800]
+
+
+def _seconds_list(value: str | None, default: list[int]) -> list[int]:
+    """A comma-separated list of seconds ("10,30,60"), or the default."""
+    if not value or not value.strip():
+        return list(default)
+    return [int(part) for part in value.split(",") if part.strip()]
+
+
 def normalise_database_url(url: str) -> str:
     """Point every PostgreSQL URL at the psycopg 3 driver."""
     for prefix in ("postgres://", "postgresql://"):
@@ -75,6 +86,20 @@ def load_config(instance_path: str, overrides: dict | None = None) -> dict:
         # The platform's commission on each sale, in basis points (500 = 5 %), unless a store
         # has its own rate.
         "PLATFORM_COMMISSION_BPS": int(env.get("PLATFORM_COMMISSION_BPS") or 500),
+        # Seconds between re-checks of a Midtrans transaction while Midtrans can't be reached,
+        # and between test-gateway delivery attempts; together about a day, then a person looks.
+        "MIDTRANS_RECHECK_SCHEDULE": _seconds_list(
+            env.get("MIDTRANS_RECHECK_SCHEDULE"), DEFAULT_RETRY_SCHEDULE
+        ),
+        "GATEWAY_RETRY_SCHEDULE": _seconds_list(
+            env.get("GATEWAY_RETRY_SCHEDULE"), DEFAULT_RETRY_SCHEDULE
+        ),
+        # How often cron runs the outbox sweeps, and how old a recorded event, delivery or
+        # email must be before a sweep queues it again (so it doesn't race the first enqueue).
+        "SWEEP_INTERVAL": int(env.get("SWEEP_INTERVAL") or 60),
+        # Longest wait, in seconds, between a worker's attempts to reach Redis during an outage.
+        "REDIS_RETRY_MAX_WAIT": float(env.get("REDIS_RETRY_MAX_WAIT") or 30),
+        "SWEEP_GRACE": int(env.get("SWEEP_GRACE") or 60),
         "JOB_RETRY_INTERVALS": [
             int(x) for x in (env.get("JOB_RETRY_INTERVALS") or "10,30,60").split(",")
         ],
