@@ -19,6 +19,7 @@ from app.payments import webhooks
 from app.payments.models import GatewayDelivery, WebhookEvent
 from jobs import enqueue_after_commit, get_queue, next_attempt_at
 from jobs.maintenance import sweep_gateway_deliveries, sweep_webhook_events
+from tests.accounts_helpers import sign_in_with_factor
 from tests.conftest import sign_in_as
 from tests.web.order_helpers import make_order, make_variant, order_row, owner_of
 from tests.web.test_payment_providers import midtrans_notification, setup_store
@@ -261,6 +262,6 @@ def test_a_provider_outage_shows_in_the_job_centre_and_the_console(
     sign_in_as(owner, owner_of(app, store))
     page = owner.get("/admin/jobs").get_data(as_text=True)
     assert "Payments waiting on a provider" in page and "503 Server Error" in page
-    sign_in_as(client, make_user("root@example.com", superuser=True))
+    sign_in_with_factor(client, make_user("root@example.com", superuser=True))
     console = client.get("/console/jobs").get_data(as_text=True)
     assert "Waiting on a payment provider" in console and "503 Server Error" in console
