@@ -53,9 +53,7 @@ def _encode(value) -> bytes:
 
 def _live(cur, key: str, now: float):
     """(value, expires_at) of `key`, or None when it is absent or expired."""
-    row = cur.execute(
-        "SELECT value, expires_at FROM kv_entries WHERE key = ?", (key,)
-    ).fetchone()
+    row = cur.execute("SELECT value, expires_at FROM kv_entries WHERE key = ?", (key,)).fetchone()
     if row is None or (row[1] is not None and row[1] <= now):
         return None
     return row
@@ -113,9 +111,7 @@ class _Commands:
         row = _live(cur, key, now)
         if row is None or (nx and row[1] is not None):
             return False
-        cur.execute(
-            "UPDATE kv_entries SET expires_at = ? WHERE key = ?", (now + int(seconds), key)
-        )
+        cur.execute("UPDATE kv_entries SET expires_at = ? WHERE key = ?", (now + int(seconds), key))
         return True
 
     @staticmethod
@@ -169,7 +165,7 @@ class SqliteKV:
                     getattr(_Commands, name)(cur, now, *_keys_as_text(name, args), **kwargs)
                     for name, args, kwargs in calls
                 ]
-                if random.randrange(PRUNE_EVERY) == 0:  # noqa: S311  (not security)
+                if random.randrange(PRUNE_EVERY) == 0:
                     cur.execute("DELETE FROM kv_entries WHERE expires_at <= ?", (now,))
                 cur.execute("COMMIT")
             except BaseException:
@@ -257,7 +253,7 @@ class Pipeline:
     def __exit__(self, *exc):
         self._calls = []
 
-    def _queue(name):  # noqa: N805  (builds the methods below)
+    def _queue(name):  # each queued command returns the pipeline, for chaining
         def method(self, *args, **kwargs):
             self._calls.append((name, args, kwargs))
             return self

@@ -1,0 +1,169 @@
+"""Embedded mode under a real gunicorn with three workers: accounts work on every request."""
+
+import os
+import re
+import signal
+import socket
+import subprocess
+import sys
+from concurrent.futures import ThreadPoolExecutor
+from http.cookies import SimpleCookie
+
+import pytest
+import requests
+from sqlalchemy import create_engine, text
+
+from tests.conftest import PLATFORM, _migrate
+from tests.integration.conftest import ROOT, wait_for
+
+pytestmark = pytest.mark.integration
+
+USERS = 12
+PASSWORD = "correct horse battery staple"
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+class Browser:
+    """One person's browser against gunicorn: the platform Host, its own cookies and address."""
+
+    def __init__(self, port: int, ip: str):
+        self.base = f"http://127.0.0.1:{port}"
+        self.headers = {"Host": PLATFORM, "X-Forwarded-For": ip}
+        self.cookies: dict[str, str] = {}
+
+    def request(self, method: str, path: str, data: dict | None = None) -> requests.Response:
+        cookie = "; ".join(f"{k}={v}" for k, v in self.cookies.items())
+        response = requests.request(
+            method,
+            self.base + path,
+            data=data,
+            headers={**self.headers, "Cookie": cookie},
+            allow_redirects=False,
+            timeout=30,
+        )
+        # The cookies are scoped to pasar.test, which requests won't send to 127.0.0.1.
+        for header in response.raw.headers.getlist("Set-Cookie"):
+            for name, morsel in SimpleCookie(header).items():
+                self.cookies[name] = morsel.value
+        return response
+
+    def post(self, path: str, data: dict) -> requests.Response:
+        """Submit the form at `path` the way a browser does: with the page's CSRF token."""
+        page = self.request("GET", path)
+        token = re.search(r'name="csrf_token"[^>]*value="([^"]+)"', page.text)
+        return self.request("POST", path, {**data, "csrf_token": token.group(1) if token else ""})
+
+
+def start_gunicorn(env: dict, port: int, log_path, workers: int = 3, extra=()):
+    """gunicorn on 127.0.0.1:`port`; the access log names the worker pid of each request."""
+    log = open(log_path, "wb")  # noqa: SIM115  (closed by the caller's process teardown)
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "gunicorn",
+            "-w",
+            str(workers),
+            "-b",
+            f"127.0.0.1:{port}",
+            "--access-logfile",
+            "-",
+            "--access-logformat",
+            "pid=%(p)s %(m)s %(U)s %(s)s",
+            *extra,
+            "wsgi:app",
+        ],
+        cwd=ROOT,
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )
+
+    def up():
+        try:
+            return requests.get(f"http://127.0.0.1:{port}/healthz", timeout=2).ok
+        except requests.RequestException:
+            return False
+
+    try:
+        wait_for(up, timeout=60, what="gunicorn to answer")
+    except BaseException:
+        stop(proc)
+        raise
+    return proc
+
+
+def stop(proc) -> None:
+    proc.send_signal(signal.SIGTERM)
+    try:
+        proc.wait(timeout=20)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
+
+
+def test_register_verify_and_sign_in_always_work_under_three_workers(tmp_path):
+    db_path = tmp_path / "pasar.db"
+    url = f"sqlite:///{db_path}"
+    _migrate(url)
+    env = {
+        **os.environ,
+        "DATABASE_URL": url,
+        "REDIS_URL": "",
+        "SECRET_KEY": "test-secret-key",
+        "PLATFORM_DOMAIN": PLATFORM,
+        "TRUSTED_PROXIES": "1",  # each person comes from their own address (X-Forwarded-For)
+        "MAIL_SERVER": "",
+        "PYTHONUNBUFFERED": "1",
+    }
+    port = free_port()
+    log_path = tmp_path / "gunicorn.log"
+    proc = start_gunicorn(env, port, log_path)
+    engine = create_engine(url)
+
+    def code_for(email: str) -> str:
+        with engine.connect() as conn:
+            body = conn.scalar(
+                text(
+                    "SELECT text_body FROM email_messages WHERE to_address = :a "
+                    "ORDER BY id DESC LIMIT 1"
+                ),
+                {"a": email},
+            )
+        assert body, f"no email to {email}"
+        return re.search(r"\b(\d{6})\b", body).group(1)
+
+    def journey(i: int) -> list[str]:
+        email = f"person{i}@example.com"
+        failures = []
+        browser = Browser(port, f"10.1.0.{i + 1}")
+        response = browser.post(
+            "/account/register", {"email": email, "password": PASSWORD, "name": f"P{i}"}
+        )
+        if response.status_code != 303:
+            return [f"{email}: register answered {response.status_code}"]
+        response = browser.post("/account/verify", {"code": code_for(email)})
+        if response.headers.get("Location") != "/account/":
+            failures.append(f"{email}: verify answered {response.status_code}")
+        # A fresh browser signs in with the password held since registration.
+        fresh = Browser(port, f"10.2.0.{i + 1}")
+        response = fresh.post("/account/signin", {"email": email, "password": PASSWORD})
+        if response.status_code != 303:
+            failures.append(f"{email}: sign-in answered {response.status_code}")
+        return failures
+
+    try:
+        with ThreadPoolExecutor(max_workers=6) as pool:
+            failures = [f for result in pool.map(journey, range(USERS)) for f in result]
+    finally:
+        stop(proc)
+        engine.dispose()
+    log = log_path.read_text()
+    assert failures == [], failures
+    verify_pids = set(re.findall(r"pid=<?(\d+)>? POST /account/verify", log))
+    assert len(verify_pids) >= 2, "the codes were all checked by one worker: nothing proven"
