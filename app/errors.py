@@ -89,7 +89,8 @@ def render_error(exc: HTTPException, *, bare: bool = False):
 
 def _retry_after(exc: HTTPException) -> int | None:
     if not isinstance(exc, RateLimitExceeded):
-        return None
+        seconds = getattr(exc, "retry_after", None)
+        return seconds if isinstance(seconds, int) else None
     import time
 
     from app.extensions import limiter
@@ -126,8 +127,12 @@ def handle_otp_unavailable(exc):
 
 def register(app: Flask) -> None:
     """Install the handlers on the app."""
+    from sqlalchemy.exc import DBAPIError
+
     from app.accounts.otp import OtpUnavailable
+    from app.database_outage import handle_database_error
 
     app.register_error_handler(OtpUnavailable, handle_otp_unavailable)
+    app.register_error_handler(DBAPIError, handle_database_error)
     app.register_error_handler(HTTPException, handle_http_error)
     app.register_error_handler(InternalServerError, handle_unexpected_error)
