@@ -2,10 +2,6 @@
 
 import os
 import re
-import signal
-import socket
-import subprocess
-import sys
 from concurrent.futures import ThreadPoolExecutor
 from http.cookies import SimpleCookie
 
@@ -14,18 +10,12 @@ import requests
 from sqlalchemy import create_engine, text
 
 from tests.conftest import PLATFORM, _migrate
-from tests.integration.conftest import ROOT, wait_for
+from tests.integration.processes import free_port, start_gunicorn, stop
 
 pytestmark = pytest.mark.integration
 
 USERS = 12
 PASSWORD = "correct horse battery staple"
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 class Browser:
@@ -57,54 +47,6 @@ class Browser:
         page = self.request("GET", path)
         token = re.search(r'name="csrf_token"[^>]*value="([^"]+)"', page.text)
         return self.request("POST", path, {**data, "csrf_token": token.group(1) if token else ""})
-
-
-def start_gunicorn(env: dict, port: int, log_path, workers: int = 3, extra=()):
-    """gunicorn on 127.0.0.1:`port`; the access log names the worker pid of each request."""
-    log = open(log_path, "wb")  # noqa: SIM115  (closed by the caller's process teardown)
-    proc = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "gunicorn",
-            "-w",
-            str(workers),
-            "-b",
-            f"127.0.0.1:{port}",
-            "--access-logfile",
-            "-",
-            "--access-logformat",
-            "pid=%(p)s %(m)s %(U)s %(s)s",
-            *extra,
-            "wsgi:app",
-        ],
-        cwd=ROOT,
-        env=env,
-        stdout=log,
-        stderr=subprocess.STDOUT,
-    )
-
-    def up():
-        try:
-            return requests.get(f"http://127.0.0.1:{port}/healthz", timeout=2).ok
-        except requests.RequestException:
-            return False
-
-    try:
-        wait_for(up, timeout=60, what="gunicorn to answer")
-    except BaseException:
-        stop(proc)
-        raise
-    return proc
-
-
-def stop(proc) -> None:
-    proc.send_signal(signal.SIGTERM)
-    try:
-        proc.wait(timeout=20)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-        proc.wait()
 
 
 def test_register_verify_and_sign_in_always_work_under_three_workers(tmp_path):
