@@ -91,6 +91,10 @@ def load_config(instance_path: str, overrides: dict | None = None) -> dict:
         if redis_url
         else {},
         "RATELIMIT_IN_MEMORY_FALLBACK_ENABLED": True,
+        # Provider webhooks: verified deliveries per store and provider (a backlog arrives as
+        # a burst from a few addresses), and failed signature checks per address.
+        "WEBHOOK_RATE_LIMIT": env.get("WEBHOOK_RATE_LIMIT") or "6000 per minute",
+        "WEBHOOK_FAILURE_LIMIT": env.get("WEBHOOK_FAILURE_LIMIT") or "30 per minute",
         "RATELIMIT_HEADERS_ENABLED": True,
         "WTF_CSRF_TIME_LIMIT": 3600 * 4,
         "TESTING": False,
