@@ -91,6 +91,9 @@ def load_config(instance_path: str, overrides: dict | None = None) -> dict:
         if redis_url
         else {},
         "RATELIMIT_IN_MEMORY_FALLBACK_ENABLED": True,
+        # The fallback switch is one flag shared by a worker's threads: a request already
+        # talking to Redis when another thread flips it would raise (a 500) without this.
+        "RATELIMIT_SWALLOW_ERRORS": True,
         # Provider webhooks: verified deliveries per store and provider (a backlog arrives as
         # a burst from a few addresses), and failed signature checks per address.
         "WEBHOOK_RATE_LIMIT": env.get("WEBHOOK_RATE_LIMIT") or "6000 per minute",

@@ -19,6 +19,8 @@ from limits import parse
 from app.extensions import limiter
 
 log = logging.getLogger(__name__)
+QUIET_FOR = 60  # seconds between two warnings about an unreachable limit storage
+_warned_at = 0.0
 
 
 def _check(limit: str, *identifiers: str, hit: bool) -> int | None:
@@ -34,7 +36,10 @@ def _check(limit: str, *identifiers: str, hit: bool) -> int | None:
             return None
         reset = strategy.get_window_stats(item, *identifiers).reset_time
     except Exception as exc:  # an unreachable limit storage must not refuse deliveries
-        log.warning("webhook limit not checked: %s", exc)
+        global _warned_at
+        if time.monotonic() - _warned_at > QUIET_FOR:
+            _warned_at = time.monotonic()
+            log.warning("webhook limits not checked while their storage is unreachable: %s", exc)
         return None
     return max(int(reset - time.time()), 1)
 

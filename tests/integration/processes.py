@@ -1,12 +1,15 @@
 """Real processes for integration tests: gunicorn on a free port, stopped cleanly."""
 
+import re
 import signal
 import socket
 import subprocess
 import sys
+from http.cookies import SimpleCookie
 
 import requests
 
+from tests.conftest import PLATFORM
 from tests.integration.conftest import ROOT, wait_for
 
 
@@ -32,6 +35,7 @@ def start_gunicorn(env: dict, port: int, log_path, workers: int = 3, extra=()):
             "-",
             "--access-logformat",
             "pid=%(p)s %(m)s %(U)s %(s)s",
+            "--no-control-socket",  # parallel gunicorns would share ~/.gunicorn/gunicorn.ctl
             *extra,
             "wsgi:app",
         ],
@@ -62,3 +66,34 @@ def stop(proc) -> None:
     except subprocess.TimeoutExpired:
         proc.kill()
         proc.wait()
+
+
+class Browser:
+    """One person's browser against gunicorn: the platform Host, its own cookies and address."""
+
+    def __init__(self, port: int, ip: str):
+        self.base = f"http://127.0.0.1:{port}"
+        self.headers = {"Host": PLATFORM, "X-Forwarded-For": ip}
+        self.cookies: dict[str, str] = {}
+
+    def request(self, method: str, path: str, data: dict | None = None) -> requests.Response:
+        cookie = "; ".join(f"{k}={v}" for k, v in self.cookies.items())
+        response = requests.request(
+            method,
+            self.base + path,
+            data=data,
+            headers={**self.headers, "Cookie": cookie},
+            allow_redirects=False,
+            timeout=30,
+        )
+        # The cookies are scoped to pasar.test, which requests won't send to 127.0.0.1.
+        for header in response.raw.headers.getlist("Set-Cookie"):
+            for name, morsel in SimpleCookie(header).items():
+                self.cookies[name] = morsel.value
+        return response
+
+    def post(self, path: str, data: dict) -> requests.Response:
+        """Submit the form at `path` the way a browser does: with the page's CSRF token."""
+        page = self.request("GET", path)
+        token = re.search(r'name="csrf_token"[^>]*value="([^"]+)"', page.text)
+        return self.request("POST", path, {**data, "csrf_token": token.group(1) if token else ""})

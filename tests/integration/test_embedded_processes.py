@@ -3,50 +3,17 @@
 import os
 import re
 from concurrent.futures import ThreadPoolExecutor
-from http.cookies import SimpleCookie
 
 import pytest
-import requests
 from sqlalchemy import create_engine, text
 
 from tests.conftest import PLATFORM, _migrate
-from tests.integration.processes import free_port, start_gunicorn, stop
+from tests.integration.processes import Browser, free_port, start_gunicorn, stop
 
 pytestmark = pytest.mark.integration
 
 USERS = 12
 PASSWORD = "correct horse battery staple"
-
-
-class Browser:
-    """One person's browser against gunicorn: the platform Host, its own cookies and address."""
-
-    def __init__(self, port: int, ip: str):
-        self.base = f"http://127.0.0.1:{port}"
-        self.headers = {"Host": PLATFORM, "X-Forwarded-For": ip}
-        self.cookies: dict[str, str] = {}
-
-    def request(self, method: str, path: str, data: dict | None = None) -> requests.Response:
-        cookie = "; ".join(f"{k}={v}" for k, v in self.cookies.items())
-        response = requests.request(
-            method,
-            self.base + path,
-            data=data,
-            headers={**self.headers, "Cookie": cookie},
-            allow_redirects=False,
-            timeout=30,
-        )
-        # The cookies are scoped to pasar.test, which requests won't send to 127.0.0.1.
-        for header in response.raw.headers.getlist("Set-Cookie"):
-            for name, morsel in SimpleCookie(header).items():
-                self.cookies[name] = morsel.value
-        return response
-
-    def post(self, path: str, data: dict) -> requests.Response:
-        """Submit the form at `path` the way a browser does: with the page's CSRF token."""
-        page = self.request("GET", path)
-        token = re.search(r'name="csrf_token"[^>]*value="([^"]+)"', page.text)
-        return self.request("POST", path, {**data, "csrf_token": token.group(1) if token else ""})
 
 
 def test_register_verify_and_sign_in_always_work_under_three_workers(tmp_path):

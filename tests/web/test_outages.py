@@ -132,3 +132,30 @@ def test_accounts_with_redis_down(database_urls):
             assert "sign in with your password" in response.get_data(as_text=True)
     finally:
         truncate_all(app)
+
+
+def test_a_thread_caught_mid_switch_to_the_memory_fallback_gets_its_page(database_urls):
+    """Another thread of the worker flips Flask-Limiter to memory while this request is
+    still talking to Redis: the request goes through instead of failing with a 500."""
+    import redis
+
+    app = make_app(database_urls("sqlite"), DEAD_REDIS, RATELIMIT_STORAGE_URI=DEAD_REDIS)
+
+    @app.get("/_test/limited")
+    @limiter.limit("3 per minute")
+    def limited():
+        return "ok"
+
+    def redis_fails_after_another_thread_switched(*args, **kwargs):
+        limiter._storage_dead = True  # what the other thread did a moment ago
+        raise redis.ConnectionError("Connection closed by server.")
+
+    try:
+        with app.app_context():
+            limiter.limiter.storage.incr = redis_fails_after_another_thread_switched
+        client = HostClient(app, app.response_class)
+        client.host = "pasar.test"
+        app.config["PROPAGATE_EXCEPTIONS"] = False
+        assert client.get("/_test/limited").status_code == 200
+    finally:
+        truncate_all(app)
