@@ -3,9 +3,9 @@
 Codes, the sign-in throttle, held registrations, caches and request limits must be seen by
 every gunicorn worker, or a code sent by one worker is unknown to the next. Without Redis
 they live in `kv_entries` (key, value, expires_at) in a SQLite file next to the embedded
-database. `SqliteKV` implements exactly the subset of redis-py that Pasar calls; each command
-(or a whole pipeline) is one `BEGIN IMMEDIATE` transaction, so it is atomic across threads and
-processes, and expired rows are ignored on read and pruned now and then.
+database. `SqliteKV` implements exactly the subset of redis-py that Pasar calls; each command (or a
+whole pipeline) is one transaction, `BEGIN IMMEDIATE` when it writes, so it is atomic across
+threads and processes, and expired rows are ignored on read and pruned now and then.
 
 The file is separate from the main database on purpose: the app's own transactions take
 SQLite's write lock (`BEGIN IMMEDIATE`) for their whole length, so a counter kept in the same
@@ -33,6 +33,7 @@ CREATE TABLE IF NOT EXISTS kv_entries (
 """
 PRUNE_EVERY = 200  # about one write in this many also deletes every expired row
 BUSY_TIMEOUT = 15  # seconds a command waits for another process's write
+READ_ONLY = frozenset({"get", "ttl", "exists"})
 
 
 class KVError(redis.ConnectionError):
@@ -149,6 +150,9 @@ class SqliteKV:
         if conn is None or self._local.pid != os.getpid():
             conn = sqlite3.connect(self.path, timeout=BUSY_TIMEOUT, isolation_level=None)
             conn.execute("PRAGMA journal_mode=WAL")
+            # Codes and counters are short-lived: a power cut may lose the last few writes,
+            # but no commit waits for the disk (WAL still keeps the file consistent).
+            conn.execute("PRAGMA synchronous=NORMAL")
             conn.execute(SCHEMA)
             self._local.conn, self._local.pid = conn, os.getpid()
         return conn
@@ -158,14 +162,17 @@ class SqliteKV:
         try:
             conn = self._connection()
             cur = conn.cursor()
-            cur.execute("BEGIN IMMEDIATE")
+            # Reads don't take the write lock (WAL lets them run beside a writer); anything
+            # that writes takes it first, so its read-modify-write is atomic.
+            writes = any(name not in READ_ONLY for name, _, _ in calls)
+            cur.execute("BEGIN IMMEDIATE" if writes else "BEGIN")
             try:
                 now = time.time()
                 results = [
                     getattr(_Commands, name)(cur, now, *_keys_as_text(name, args), **kwargs)
                     for name, args, kwargs in calls
                 ]
-                if random.randrange(PRUNE_EVERY) == 0:
+                if writes and random.randrange(PRUNE_EVERY) == 0:
                     cur.execute("DELETE FROM kv_entries WHERE expires_at <= ?", (now,))
                 cur.execute("COMMIT")
             except BaseException:
