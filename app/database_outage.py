@@ -75,6 +75,31 @@ def _connected(dbapi_connection, connection_record):
         note_up()
 
 
+def end_session(exc: BaseException | None = None) -> None:
+    """Teardown: end the request's session; the server going away meanwhile is not a crash.
+
+    Runs before Flask-SQLAlchemy's own teardown. Without it, a rollback on a connection the
+    server closed after the page was rendered turned that finished page into a 500.
+    """
+    from app.extensions import db
+
+    try:
+        db.session.remove()
+    except DBAPIError as error:
+        if not is_unreachable(error):
+            raise
+        note_down(error)
+        with contextlib.suppress(Exception):  # the dead connection is invalidated by now
+            db.session.remove()
+        db.session.registry.clear()
+
+
+def init_app(app) -> None:
+    """Answer 503 for an unreachable database, and end sessions whose server went away."""
+    app.register_error_handler(DBAPIError, handle_database_error)
+    app.teardown_appcontext(end_session)  # registered after db.init_app, so it runs first
+
+
 def handle_database_error(exc: DBAPIError):
     """A database error in a request: 503 if the server is unreachable, else the usual 500."""
     from werkzeug.exceptions import InternalServerError, ServiceUnavailable

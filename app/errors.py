@@ -127,12 +127,10 @@ def handle_otp_unavailable(exc):
 
 def register(app: Flask) -> None:
     """Install the handlers on the app."""
-    from sqlalchemy.exc import DBAPIError
-
+    from app import database_outage
     from app.accounts.otp import OtpUnavailable
-    from app.database_outage import handle_database_error
 
     app.register_error_handler(OtpUnavailable, handle_otp_unavailable)
-    app.register_error_handler(DBAPIError, handle_database_error)
+    database_outage.init_app(app)
     app.register_error_handler(HTTPException, handle_http_error)
     app.register_error_handler(InternalServerError, handle_unexpected_error)

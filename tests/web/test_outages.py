@@ -159,3 +159,32 @@ def test_a_thread_caught_mid_switch_to_the_memory_fallback_gets_its_page(databas
         assert client.get("/_test/limited").status_code == 200
     finally:
         truncate_all(app)
+
+
+def test_a_connection_lost_after_the_page_was_made_does_not_turn_it_into_a_500(database_urls):
+    """The server drops the request's connection after the view ran: the teardown's rollback
+    fails, and that must not replace the finished page with a 500 (PostgreSQL only)."""
+    from sqlalchemy import create_engine
+
+    app = make_app(database_urls("postgresql"))
+
+    @app.get("/_test/dropped-after")
+    def dropped_after():
+        pid = db.session.scalar(text("SELECT pg_backend_pid()"))
+        other = create_engine(app.config["SQLALCHEMY_DATABASE_URI"])
+        with other.connect() as conn:
+            conn.execute(text("SELECT pg_terminate_backend(:pid)"), {"pid": pid})
+        other.dispose()
+        return "made"
+
+    client = HostClient(app, app.response_class)
+    client.host = "pasar.test"
+    try:
+        response = client.get("/_test/dropped-after")
+        assert response.status_code == 200 and response.get_data(as_text=True) == "made"
+        assert database_outage.down_since() is not None
+        assert client.get("/readyz").status_code == 200  # a new connection: the outage ends
+        assert database_outage.down_since() is None
+    finally:
+        database_outage.note_up()
+        truncate_all(app)
