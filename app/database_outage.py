@@ -102,13 +102,13 @@ def init_app(app) -> None:
 
 def handle_database_error(exc: DBAPIError):
     """A database error in a request: 503 if the server is unreachable, else the usual 500."""
-    from werkzeug.exceptions import InternalServerError, ServiceUnavailable
+    from werkzeug.exceptions import ServiceUnavailable
 
-    from app.errors import handle_unexpected_error, render_error
+    from app.errors import render_error
     from app.extensions import db
 
     if not is_unreachable(exc):
-        return handle_unexpected_error(InternalServerError(original_exception=exc))
+        raise exc  # a bug: Flask logs it and shows the 500 page (or, in tests, propagates it)
     note_down(exc)
     with contextlib.suppress(Exception):  # the connection is gone: nothing to roll back
         db.session.rollback()
