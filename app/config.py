@@ -112,11 +112,17 @@ def load_config(instance_path: str, overrides: dict | None = None) -> dict:
         "HSTS": secure,
         "SQLALCHEMY_ENGINE_OPTIONS": {"pool_pre_ping": True},
         # Limits never turn pages into 500s when Redis is unreachable: they fall back to memory.
-        "RATELIMIT_STORAGE_URI": redis_url or "memory://",
         "RATELIMIT_STORAGE_OPTIONS": {"socket_timeout": 0.5, "socket_connect_timeout": 0.5}
         if redis_url
         else {},
         "RATELIMIT_IN_MEMORY_FALLBACK_ENABLED": True,
+        # The fallback switch is one flag shared by a worker's threads: a request already
+        # talking to Redis when another thread flips it would raise (a 500) without this.
+        "RATELIMIT_SWALLOW_ERRORS": True,
+        # Provider webhooks: verified deliveries per store and provider (a backlog arrives as
+        # a burst from a few addresses), and failed signature checks per address.
+        "WEBHOOK_RATE_LIMIT": env.get("WEBHOOK_RATE_LIMIT") or "6000 per minute",
+        "WEBHOOK_FAILURE_LIMIT": env.get("WEBHOOK_FAILURE_LIMIT") or "30 per minute",
         "RATELIMIT_HEADERS_ENABLED": True,
         "WTF_CSRF_TIME_LIMIT": 3600 * 4,
         # Seconds a second-factor check stays recent for the step-up pages (console, payouts,
@@ -137,9 +143,19 @@ def load_config(instance_path: str, overrides: dict | None = None) -> dict:
             "connect_args": {"connect_timeout": 3},
             **config.get("SQLALCHEMY_ENGINE_OPTIONS", {}),
         }
-    if "RATELIMIT_STORAGE_URI" not in overrides:
-        config["RATELIMIT_STORAGE_URI"] = config["REDIS_URL"] or "memory://"
     config["EMBEDDED"] = not config["REDIS_URL"]
+    # Without Redis, state that every process must see (codes, throttles, request limits)
+    # lives in a SQLite file beside the embedded database (app/kvstore.py).
+    if not config.get("SHARED_STATE_PATH"):
+        from app.kvstore import kv_path_for
+
+        config["SHARED_STATE_PATH"] = os.path.abspath(
+            env.get("SHARED_STATE_PATH") or kv_path_for(uri, instance_path)
+        )
+    if "RATELIMIT_STORAGE_URI" not in overrides:
+        config["RATELIMIT_STORAGE_URI"] = (
+            config["REDIS_URL"] or f"sqlite-kv://{config['SHARED_STATE_PATH']}"
+        )
     # Jobs run inline when there is no Redis; JOBS_INLINE=1 forces it (tests with real Redis).
     config["JOBS_INLINE"] = config["EMBEDDED"] or _bool(
         str(config.get("JOBS_INLINE", env.get("JOBS_INLINE", "")))

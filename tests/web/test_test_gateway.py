@@ -159,6 +159,10 @@ def test_with_workers_approving_records_the_delivery_then_queues_its_job(
     from jobs import get_queue
 
     app.config["JOBS_INLINE"] = False
+    if app.config["EMBEDDED"]:  # RQ needs a Redis: a fake one stands in for this test
+        import fakeredis
+
+        app.extensions["pasar_redis"] = fakeredis.FakeRedis()
     client, key = client_for(store_a), key_of(app, pending)
     assert client.post(f"/pay/test/{pending['number']}/approve?key={key}").status_code == 303
     with app.app_context():
