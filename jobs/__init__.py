@@ -72,6 +72,28 @@ def enqueue(
     )
 
 
+def enqueue_unless_waiting(func, *args, job_id: str, **kwargs):
+    """`enqueue` for a sweep: skipped while the job with this id still waits in Redis.
+
+    A sweep runs every SWEEP_INTERVAL seconds; when the workers are behind (a backlog after a
+    Redis outage), queuing the same row again each time would grow the queues faster than
+    they drain and starve the email queue behind them. Returns the job, or None if skipped.
+    """
+    if not current_app.config["JOBS_INLINE"]:
+        from rq.exceptions import NoSuchJobError
+        from rq.job import Job, JobStatus
+
+        from app.extensions import redis_client
+
+        try:
+            status = Job.fetch(job_id, connection=redis_client.get()).get_status(refresh=False)
+        except NoSuchJobError:
+            status = None
+        if status in (JobStatus.QUEUED, JobStatus.SCHEDULED, JobStatus.DEFERRED):
+            return None
+    return enqueue(func, *args, job_id=job_id, **kwargs)
+
+
 def enqueue_after_commit(func, *args, **kwargs):
     """`enqueue` for work whose row is already committed: a Redis failure is logged, not raised.
 

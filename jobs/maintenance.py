@@ -16,7 +16,7 @@ from app.database import utcnow
 from app.extensions import db
 from app.notifications.models import EmailMessage
 from app.payments.models import GatewayDelivery, WebhookEvent
-from jobs import enqueue
+from jobs import enqueue_unless_waiting
 
 log = logging.getLogger(__name__)
 
@@ -42,7 +42,9 @@ def sweep_email_outbox() -> int:
         )
     ).all()
     for message_id in ids:
-        enqueue(send_email, message_id, queue="email", job_id=f"email-{message_id}-sweep")
+        enqueue_unless_waiting(
+            send_email, message_id, queue="email", job_id=f"email-{message_id}-sweep"
+        )
     if ids:
         log.info("re-enqueued %d stale emails", len(ids))
     return len(ids)
@@ -80,7 +82,7 @@ def sweep_webhook_events() -> int:
     ).all()
     _lease(WebhookEvent, "next_check_at", ids, now)
     for event_id in ids:
-        enqueue(apply_webhook_event, event_id, job_id=f"webhook-{event_id}-sweep")
+        enqueue_unless_waiting(apply_webhook_event, event_id, job_id=f"webhook-{event_id}-sweep")
     if ids:
         log.info("re-enqueued %d unapplied webhook events", len(ids))
     return len(ids)
@@ -108,7 +110,7 @@ def sweep_gateway_deliveries() -> int:
     ).all()
     _lease(GatewayDelivery, "next_attempt_at", ids, now)
     for delivery_id in ids:
-        enqueue(
+        enqueue_unless_waiting(
             deliver_gateway_delivery,
             delivery_id,
             job_id=f"gateway-delivery-{delivery_id}-sweep",
