@@ -272,6 +272,11 @@ def apply_webhook_event(event_pk: int) -> str:
             return _recheck_later(event, exc)
     else:
         data = event.payload
+    # Locked and read again: the job and a sweep's copy of it may run at once on two workers,
+    # and the one that waited must see "applied" rather than mark the event "ignored".
+    db.session.refresh(event, with_for_update=True)
+    if event.status != "received":
+        return event.status
     kind = data.get("type", event.event_type)
     order = db.session.scalar(
         select(Order)
