@@ -284,6 +284,8 @@ def reset_by_admin(user: User, *, admin: User, reason: str) -> None:
         raise TwoFactorError("You can't reset your own two-factor sign-in.")
     if not (reason or "").strip():
         raise TwoFactorError("Say why (how the user proved who they are).")
+    if not has_second_factor(user) and not unused_recovery_codes(user):
+        raise TwoFactorError(f"{user.email} doesn't use two-factor sign-in.")
     for model in (TotpFactor, Passkey, RecoveryCode):
         db.session.execute(delete(model).where(model.user_id == user.id))
     user.rotate_session_token()  # whoever holds the lost device's sessions is signed out too

@@ -203,7 +203,7 @@ for _kind in USERS:
     if _kind == "anonymous":
         _codes = (302,) * len(CONSOLE_STORES)
     elif _kind == "superuser":
-        _codes = (200, 200, 303, 303, 303, 303)
+        _codes = (200, 200, 303, 303, 303)
     else:
         _codes = (404,) * len(CONSOLE_STORES)
     EXPECTED[_kind] = EXPECTED[_kind] + _codes
