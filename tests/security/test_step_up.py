@@ -13,7 +13,13 @@ from app.audit.models import AuditLog
 from app.extensions import db
 from app.payouts.models import Payout
 from tenants.models import Store
-from tests.accounts_helpers import TOTP_SECRET, enrol_totp, sign_in_with_factor, text
+from tests.accounts_helpers import (
+    TOTP_SECRET,
+    enrol_totp,
+    mark_recently_confirmed,
+    sign_in_with_factor,
+    text,
+)
 from tests.conftest import sign_in_as
 from tests.factories import PASSWORD, add_member, make_user
 
@@ -131,8 +137,9 @@ def test_a_store_that_requires_two_factor_sends_members_without_one_to_enrol(
     owner_user = owner_of(app, store_a)
     owner = client_for(store_a)
     sign_in_as(owner, owner_user)
+    mark_recently_confirmed(owner, owner_user)  # confirmed with the password just now
     # The owner can't require it before having a second factor of their own.
-    owner.post("/admin/staff/two-factor", data={"required": "y"})
+    assert owner.post("/admin/staff/two-factor", data={"required": "y"}).status_code == 303
     with app.app_context():
         assert not db.session.get(Store, store_a.id).require_two_factor
 
