@@ -19,6 +19,17 @@ def _bool(value: str | None, default: bool = False) -> bool:
     return value.strip().lower() in {"1", "true", "yes", "on"}
 
 
+# 10 s, 30 s, 1 min, 5 min, 15 min, 30 min, 1 h, 2 h, 4 h, 8 h, 8 h: about 24 hours in all.
+DEFAULT_RETRY_SCHEDULE = [10, 30, 60, 300, 900, 1800, 3600, 7200, 14400, 28800, 28800]
+
+
+def _seconds_list(value: str | None, default: list[int]) -> list[int]:
+    """A comma-separated list of seconds ("10,30,60"), or the default."""
+    if not value or not value.strip():
+        return list(default)
+    return [int(part) for part in value.split(",") if part.strip()]
+
+
 def normalise_database_url(url: str) -> str:
     """Point every PostgreSQL URL at the psycopg 3 driver."""
     for prefix in ("postgres://", "postgresql://"):
@@ -75,6 +86,20 @@ def load_config(instance_path: str, overrides: dict | None = None) -> dict:
         # The platform's commission on each sale, in basis points (500 = 5 %), unless a store
         # has its own rate.
         "PLATFORM_COMMISSION_BPS": int(env.get("PLATFORM_COMMISSION_BPS") or 500),
+        # Seconds between re-checks of a Midtrans transaction while Midtrans can't be reached,
+        # and between test-gateway delivery attempts; together about a day, then a person looks.
+        "MIDTRANS_RECHECK_SCHEDULE": _seconds_list(
+            env.get("MIDTRANS_RECHECK_SCHEDULE"), DEFAULT_RETRY_SCHEDULE
+        ),
+        "GATEWAY_RETRY_SCHEDULE": _seconds_list(
+            env.get("GATEWAY_RETRY_SCHEDULE"), DEFAULT_RETRY_SCHEDULE
+        ),
+        # How often cron runs the outbox sweeps, and how old a recorded event, delivery or
+        # email must be before a sweep queues it again (so it doesn't race the first enqueue).
+        "SWEEP_INTERVAL": int(env.get("SWEEP_INTERVAL") or 60),
+        # Longest wait, in seconds, between a worker's attempts to reach Redis during an outage.
+        "REDIS_RETRY_MAX_WAIT": float(env.get("REDIS_RETRY_MAX_WAIT") or 30),
+        "SWEEP_GRACE": int(env.get("SWEEP_GRACE") or 60),
         "JOB_RETRY_INTERVALS": [
             int(x) for x in (env.get("JOB_RETRY_INTERVALS") or "10,30,60").split(",")
         ],
@@ -87,11 +112,17 @@ def load_config(instance_path: str, overrides: dict | None = None) -> dict:
         "HSTS": secure,
         "SQLALCHEMY_ENGINE_OPTIONS": {"pool_pre_ping": True},
         # Limits never turn pages into 500s when Redis is unreachable: they fall back to memory.
-        "RATELIMIT_STORAGE_URI": redis_url or "memory://",
         "RATELIMIT_STORAGE_OPTIONS": {"socket_timeout": 0.5, "socket_connect_timeout": 0.5}
         if redis_url
         else {},
         "RATELIMIT_IN_MEMORY_FALLBACK_ENABLED": True,
+        # The fallback switch is one flag shared by a worker's threads: a request already
+        # talking to Redis when another thread flips it would raise (a 500) without this.
+        "RATELIMIT_SWALLOW_ERRORS": True,
+        # Provider webhooks: verified deliveries per store and provider (a backlog arrives as
+        # a burst from a few addresses), and failed signature checks per address.
+        "WEBHOOK_RATE_LIMIT": env.get("WEBHOOK_RATE_LIMIT") or "6000 per minute",
+        "WEBHOOK_FAILURE_LIMIT": env.get("WEBHOOK_FAILURE_LIMIT") or "30 per minute",
         "RATELIMIT_HEADERS_ENABLED": True,
         "WTF_CSRF_TIME_LIMIT": 3600 * 4,
         # Seconds a second-factor check stays recent for the step-up pages (console, payouts,
@@ -112,9 +143,19 @@ def load_config(instance_path: str, overrides: dict | None = None) -> dict:
             "connect_args": {"connect_timeout": 3},
             **config.get("SQLALCHEMY_ENGINE_OPTIONS", {}),
         }
-    if "RATELIMIT_STORAGE_URI" not in overrides:
-        config["RATELIMIT_STORAGE_URI"] = config["REDIS_URL"] or "memory://"
     config["EMBEDDED"] = not config["REDIS_URL"]
+    # Without Redis, state that every process must see (codes, throttles, request limits)
+    # lives in a SQLite file beside the embedded database (app/kvstore.py).
+    if not config.get("SHARED_STATE_PATH"):
+        from app.kvstore import kv_path_for
+
+        config["SHARED_STATE_PATH"] = os.path.abspath(
+            env.get("SHARED_STATE_PATH") or kv_path_for(uri, instance_path)
+        )
+    if "RATELIMIT_STORAGE_URI" not in overrides:
+        config["RATELIMIT_STORAGE_URI"] = (
+            config["REDIS_URL"] or f"sqlite-kv://{config['SHARED_STATE_PATH']}"
+        )
     # Jobs run inline when there is no Redis; JOBS_INLINE=1 forces it (tests with real Redis).
     config["JOBS_INLINE"] = config["EMBEDDED"] or _bool(
         str(config.get("JOBS_INLINE", env.get("JOBS_INLINE", "")))

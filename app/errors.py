@@ -89,7 +89,8 @@ def render_error(exc: HTTPException, *, bare: bool = False):
 
 def _retry_after(exc: HTTPException) -> int | None:
     if not isinstance(exc, RateLimitExceeded):
-        return None
+        seconds = getattr(exc, "retry_after", None)
+        return seconds if isinstance(seconds, int) else None
     import time
 
     from app.extensions import limiter
@@ -126,8 +127,10 @@ def handle_otp_unavailable(exc):
 
 def register(app: Flask) -> None:
     """Install the handlers on the app."""
+    from app import database_outage
     from app.accounts.otp import OtpUnavailable
 
     app.register_error_handler(OtpUnavailable, handle_otp_unavailable)
+    database_outage.init_app(app)
     app.register_error_handler(HTTPException, handle_http_error)
     app.register_error_handler(InternalServerError, handle_unexpected_error)

@@ -7,6 +7,7 @@ from flask_migrate import Migrate
 from flask_sqlalchemy import SQLAlchemy
 from flask_wtf.csrf import CSRFProtect
 
+from app import kvstore  # noqa: F401  (registers the sqlite-kv storage for Flask-Limiter)
 from app.database import Base
 from app.redis_client import RedisClient
 

@@ -1,6 +1,5 @@
-"""One Redis connection per app: real Redis with `REDIS_URL`, an in-process fake otherwise."""
+"""One Redis connection per app: real Redis with `REDIS_URL`, a shared SQLite file otherwise."""
 
-import fakeredis
 import redis
 
 
@@ -11,13 +10,15 @@ class RedisClient:
         self._connections: dict[int, redis.Redis] = {}
 
     def init_app(self, app) -> None:
-        """Connect lazily to `REDIS_URL`, or keep data in an in-process fake server."""
+        """Connect lazily to `REDIS_URL`, or keep data where every embedded process sees it."""
         url = app.config.get("REDIS_URL")
         if url:
             # Short timeouts: a Redis outage must degrade pages, not hang them.
             conn = redis.Redis.from_url(url, socket_timeout=2, socket_connect_timeout=2)
         else:
-            conn = fakeredis.FakeRedis(server=fakeredis.FakeServer())
+            from app.kvstore import SqliteKV
+
+            conn = SqliteKV(app.config["SHARED_STATE_PATH"])
         app.extensions["pasar_redis"] = conn
 
     @staticmethod

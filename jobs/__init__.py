@@ -2,8 +2,10 @@
 
 import logging
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 
 from flask import current_app
+from redis.exceptions import RedisError
 from rq import Callback, Queue, Retry
 
 log = logging.getLogger(__name__)
@@ -68,3 +70,34 @@ def enqueue(
         failure_ttl=7 * 24 * 3600,
         on_failure=Callback(on_failure) if on_failure is not None else None,
     )
+
+
+def enqueue_after_commit(func, *args, **kwargs):
+    """`enqueue` for work whose row is already committed: a Redis failure is logged, not raised.
+
+    The committed row (an outbox row, or an event still "received") is the truth and a sweep
+    queues it again later, so the request that recorded it must not fail because Redis is down.
+    Returns the job, or None when it could not be queued.
+    """
+    try:
+        return enqueue(func, *args, **kwargs)
+    except RedisError as exc:
+        # One line, no traceback: during an outage every request would print one.
+        log.warning(
+            "could not queue %s%r (%s: %s); its sweep will queue it later",
+            func.__name__,
+            args,
+            type(exc).__name__,
+            exc,
+        )
+        return None
+
+
+def next_attempt_at(attempts: int, schedule: list[int], now: datetime) -> datetime | None:
+    """When attempt number `attempts + 1` is due after `attempts` failures, or None to give up.
+
+    `schedule` holds the seconds to wait after the first, second, ... failure.
+    """
+    if attempts > len(schedule):
+        return None
+    return now + timedelta(seconds=schedule[max(attempts, 1) - 1])

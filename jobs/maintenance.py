@@ -1,18 +1,28 @@
-"""Periodic housekeeping: re-enqueue work whose job was lost."""
+"""Periodic housekeeping: re-enqueue work whose job was lost.
+
+The database rows are the truth and Redis only a hint: an email still queued, a webhook event
+still received or a test-gateway delivery still pending is queued again by its sweep (every
+SWEEP_INTERVAL seconds, once it is SWEEP_GRACE seconds old or its next attempt is due), so
+nothing is lost when Redis was down, or came back empty. Every job is safe to run twice.
+"""
 
 import logging
 from datetime import timedelta
 
-from sqlalchemy import and_, or_, select
+from flask import current_app
+from sqlalchemy import and_, or_, select, update
 
 from app.database import utcnow
 from app.extensions import db
 from app.notifications.models import EmailMessage
+from app.payments.models import GatewayDelivery, WebhookEvent
 from jobs import enqueue
 
 log = logging.getLogger(__name__)
 
-STALE_QUEUED = timedelta(minutes=5)
+
+def _grace() -> timedelta:
+    return timedelta(seconds=current_app.config["SWEEP_GRACE"])
 
 
 def sweep_email_outbox() -> int:
@@ -23,7 +33,7 @@ def sweep_email_outbox() -> int:
     ids = db.session.scalars(
         select(EmailMessage.id).where(
             or_(
-                and_(EmailMessage.status == "queued", EmailMessage.updated_at < now - STALE_QUEUED),
+                and_(EmailMessage.status == "queued", EmailMessage.updated_at < now - _grace()),
                 and_(
                     EmailMessage.status == "sending",
                     EmailMessage.claimed_at < now - CLAIM_TIMEOUT,
@@ -35,6 +45,77 @@ def sweep_email_outbox() -> int:
         enqueue(send_email, message_id, queue="email", job_id=f"email-{message_id}-sweep")
     if ids:
         log.info("re-enqueued %d stale emails", len(ids))
+    return len(ids)
+
+
+def _lease(model, due_column, ids, now) -> None:
+    """Push the rows' next attempt one grace period ahead, so the next sweep leaves them to
+    the job just queued (the job sets its own time if it fails)."""
+    if ids:
+        db.session.execute(
+            update(model).where(model.id.in_(ids)).values({due_column: now + _grace()})
+        )
+    db.session.commit()
+
+
+def sweep_webhook_events() -> int:
+    """Queue again webhook events not yet applied: lost jobs, and Midtrans re-checks now due."""
+    from app.payments.webhooks import apply_webhook_event
+
+    now = utcnow()
+    ids = db.session.scalars(
+        select(WebhookEvent.id)
+        .where(
+            WebhookEvent.status == "received",
+            or_(
+                WebhookEvent.next_check_at <= now,
+                and_(
+                    WebhookEvent.next_check_at.is_(None),
+                    WebhookEvent.received_at < now - _grace(),
+                ),
+            ),
+        )
+        .order_by(WebhookEvent.id)
+        .limit(500)
+    ).all()
+    _lease(WebhookEvent, "next_check_at", ids, now)
+    for event_id in ids:
+        enqueue(apply_webhook_event, event_id, job_id=f"webhook-{event_id}-sweep")
+    if ids:
+        log.info("re-enqueued %d unapplied webhook events", len(ids))
+    return len(ids)
+
+
+def sweep_gateway_deliveries() -> int:
+    """Queue again test-gateway deliveries still pending whose next attempt is due."""
+    from jobs.payments import deliver_gateway_delivery
+
+    now = utcnow()
+    ids = db.session.scalars(
+        select(GatewayDelivery.id)
+        .where(
+            GatewayDelivery.status == "pending",
+            or_(
+                GatewayDelivery.next_attempt_at <= now,
+                and_(
+                    GatewayDelivery.next_attempt_at.is_(None),
+                    GatewayDelivery.created_at < now - _grace(),
+                ),
+            ),
+        )
+        .order_by(GatewayDelivery.id)
+        .limit(500)
+    ).all()
+    _lease(GatewayDelivery, "next_attempt_at", ids, now)
+    for delivery_id in ids:
+        enqueue(
+            deliver_gateway_delivery,
+            delivery_id,
+            job_id=f"gateway-delivery-{delivery_id}-sweep",
+            retries=0,
+        )
+    if ids:
+        log.info("re-enqueued %d pending test-gateway deliveries", len(ids))
     return len(ids)
 
 

@@ -8,7 +8,9 @@ import requests
 from flask import current_app
 from rq import get_current_job
 
+from app.database import utcnow
 from app.extensions import db
+from app.payments.models import GatewayDelivery
 from app.payments.signatures import gateway_signature
 from app.payments.webhooks import gateway_secret
 from tenants.models import Store
@@ -62,6 +64,44 @@ def deliver_test_webhook(store_id: int, body: str) -> int:
     if status != 200:
         raise RuntimeError(f"the store answered {status} to the test gateway's webhook")
     return status
+
+
+def deliver_gateway_delivery(delivery_id: int) -> str:
+    """Deliver one row of the test gateway's outbox; safe to run twice (delivered is final).
+
+    A failed attempt is noted on the row with the time of the next one (GATEWAY_RETRY_SCHEDULE,
+    about a day); the delivery sweep makes it, so retries survive Redis restarts.
+    """
+    from jobs import next_attempt_at
+
+    delivery = db.session.get(GatewayDelivery, delivery_id)
+    if delivery is None or delivery.status != "pending":
+        return "missing" if delivery is None else delivery.status
+    store_id, body = delivery.store_id, delivery.body
+    try:
+        status = deliver_test_webhook(store_id, body)
+        error = None if status == 200 else f"the store answered {status}"
+    except Exception as exc:
+        db.session.rollback()
+        error = f"{type(exc).__name__}: {exc}"[:1000]
+    delivery = db.session.get(GatewayDelivery, delivery_id)
+    if error is None:
+        delivery.status, delivery.delivered_at = "delivered", utcnow()
+        delivery.next_attempt_at = delivery.last_error = None
+        db.session.commit()
+        return "delivered"
+    delivery.attempts += 1
+    delivery.last_error = error
+    delivery.next_attempt_at = next_attempt_at(
+        delivery.attempts, current_app.config["GATEWAY_RETRY_SCHEDULE"], utcnow()
+    )
+    if delivery.next_attempt_at is None:
+        delivery.status = "failed"
+    log.warning(
+        "test gateway delivery %s failed (attempt %d): %s", delivery_id, delivery.attempts, error
+    )
+    db.session.commit()
+    return delivery.status
 
 
 def _post(url: str, raw: bytes, headers: dict) -> int:

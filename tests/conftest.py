@@ -169,6 +169,10 @@ def truncate_all(app) -> None:
                 for table in tables:
                     conn.execute(table.delete())
         db.engine.dispose()
+        if app.config["EMBEDDED"]:
+            from app.extensions import redis_client
+
+            redis_client.get().flushdb()  # codes, throttles and limits in the shared-state file
 
 
 @pytest.fixture

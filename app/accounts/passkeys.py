@@ -112,10 +112,7 @@ def register(user: User, credential: dict | str, challenge: bytes, name: str) ->
     )
     if exists is not None:
         raise PasskeyError("That passkey is already registered.")
-    transports = []
-    if isinstance(credential, str):
-        credential = json.loads(credential)
-    raw = (credential.get("response") or {}).get("transports") or []
+    raw = (_parsed(credential).get("response") or {}).get("transports") or []
     transports = [t for t in raw if isinstance(t, str)][:6]
     passkey = Passkey(
         user_id=user.id,
@@ -155,31 +152,12 @@ def authentication_options(user: User) -> tuple[str, bytes]:
 def authenticate(user: User, credential: dict | str, challenge: bytes) -> Passkey:
     """Verify an assertion from one of `user`'s passkeys; PasskeyError otherwise."""
     origin = expected_origin()
-    if isinstance(credential, str):
-        try:
-            credential = json.loads(credential)
-        except ValueError:
-            raise PasskeyError("That passkey answer wasn't readable.") from None
-    if not isinstance(credential, dict):
-        raise PasskeyError("That passkey answer wasn't readable.")
+    credential = _parsed(credential)
     by_id = {bytes_to_base64url(pk.credential_id): pk for pk in passkeys_of(user)}
     passkey = by_id.get(str(credential.get("rawId") or credential.get("id") or ""))
     if passkey is None:
         raise PasskeyError("That passkey isn't registered to this account.")
-    try:
-        verified = verify_authentication_response(
-            credential=credential,
-            expected_challenge=challenge,
-            expected_rp_id=rp_id(),
-            expected_origin=origin,
-            credential_public_key=passkey.public_key,
-            credential_current_sign_count=passkey.sign_count,
-        )
-    except (WebAuthnException, ValueError, KeyError, TypeError):
-        raise PasskeyError("That passkey couldn't be verified. Try again.") from None
-    passkey.sign_count = verified.new_sign_count
-    passkey.last_used_at = utcnow()
-    db.session.commit()
+    _verify_assertion(credential, challenge, origin, passkey, require_user_verification=False)
     return passkey
 
 
@@ -215,13 +193,7 @@ def authenticate_first_factor(credential: dict | str, challenge: bytes) -> User:
     """The account whose passkey answered, verified with user verification (the device's PIN or
     biometrics make the passkey a two-factor sign-in on its own); PasskeyError otherwise."""
     origin = expected_origin()
-    if isinstance(credential, str):
-        try:
-            credential = json.loads(credential)
-        except ValueError:
-            raise PasskeyError("That passkey answer wasn't readable.") from None
-    if not isinstance(credential, dict):
-        raise PasskeyError("That passkey answer wasn't readable.")
+    credential = _parsed(credential)
     raw_id = str(credential.get("rawId") or credential.get("id") or "")
     try:
         from webauthn.helpers import base64url_to_bytes
@@ -232,6 +204,29 @@ def authenticate_first_factor(credential: dict | str, challenge: bytes) -> User:
     passkey = db.session.scalar(select(Passkey).where(Passkey.credential_id == credential_id))
     if passkey is None:
         raise PasskeyError("That passkey isn't registered here.")
+    user = db.session.get(User, passkey.user_id)
+    if user is None or not user.is_active:
+        raise PasskeyError("This account can't sign in. Contact support.")
+    _verify_assertion(credential, challenge, origin, passkey, require_user_verification=True)
+    return user
+
+
+def _parsed(credential: dict | str) -> dict:
+    """The browser's PublicKeyCredential as a dict; PasskeyError if it isn't one."""
+    if isinstance(credential, str):
+        try:
+            credential = json.loads(credential)
+        except ValueError:
+            raise PasskeyError("That passkey answer wasn't readable.") from None
+    if not isinstance(credential, dict):
+        raise PasskeyError("That passkey answer wasn't readable.")
+    return credential
+
+
+def _verify_assertion(
+    credential: dict, challenge: bytes, origin: str, passkey: Passkey, *, require_user_verification
+) -> None:
+    """Verify an assertion by `passkey` and record its use; PasskeyError if it doesn't hold."""
     try:
         verified = verify_authentication_response(
             credential=credential,
@@ -240,14 +235,10 @@ def authenticate_first_factor(credential: dict | str, challenge: bytes) -> User:
             expected_origin=origin,
             credential_public_key=passkey.public_key,
             credential_current_sign_count=passkey.sign_count,
-            require_user_verification=True,
+            require_user_verification=require_user_verification,
         )
     except (WebAuthnException, ValueError, KeyError, TypeError):
         raise PasskeyError("That passkey couldn't be verified. Try again.") from None
-    user = db.session.get(User, passkey.user_id)
-    if user is None or not user.is_active:
-        raise PasskeyError("This account can't sign in. Contact support.")
     passkey.sign_count = verified.new_sign_count
     passkey.last_used_at = utcnow()
     db.session.commit()
-    return user

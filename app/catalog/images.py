@@ -35,7 +35,7 @@ def add_image(product, data: bytes, *, alt: str = "", process_now: bool = False)
 
     `process_now` runs the processing here instead (CLI seeding, where nobody waits on a page).
     """
-    from jobs import enqueue
+    from jobs import enqueue_after_commit
     from jobs.images import process_product_image
 
     if len(data) > MAX_IMAGE_BYTES:
@@ -58,7 +58,8 @@ def add_image(product, data: bytes, *, alt: str = "", process_now: bool = False)
     if process_now:
         process_product_image(image.id)
     else:
-        enqueue(process_product_image, image.id, queue="default")
+        # If Redis can't take it, the image shows as stuck in the job centre, which re-queues it.
+        enqueue_after_commit(process_product_image, image.id, queue="default")
     return image
 
 

@@ -87,10 +87,12 @@ def _rq_state():
 @bp.get("/jobs")
 @require_superuser
 def jobs():
-    """Queues with their lengths, workers, and failed jobs with their exceptions."""
+    """Queues, workers, failed jobs, and payment work waiting on an unreachable provider."""
+    from app.payments.outages import provider_outages
+
     inline = current_app.config["JOBS_INLINE"]
     state = {"queues": [], "failed": [], "workers": [], "error": None} if inline else _rq_state()
-    return render_template("console/jobs.html", inline=inline, **state)
+    return render_template("console/jobs.html", inline=inline, outages=provider_outages(), **state)
 
 
 @bp.post("/jobs/<any(retry, delete):action>/<queue>/<job_id>")

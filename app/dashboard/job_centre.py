@@ -1,5 +1,6 @@
-"""The store's job centre: its stock syncs, emails and image processing, with what each job is
-doing, how far it got, why it failed, and retry or cancel where that makes sense.
+"""The store's job centre: payments waiting on a provider, stock syncs, emails and images,
+with what each job is doing, how far it got, why it failed, and retry or cancel where that
+makes sense.
 
 It reads the rows the jobs keep their truth in (ImportRun, EmailMessage, ProductImage), never
 RQ's registries, so it says the same thing in embedded and production mode and a lost job shows
@@ -19,9 +20,10 @@ from app.database import utcnow
 from app.extensions import db
 from app.notifications.models import EmailMessage
 from app.notifications.service import send_now
+from app.payments.outages import retried_deliveries, retried_events
 from app.rendering import render_page_or_fragment
 from app.stocksync.models import WORKING, ImportRun
-from jobs import enqueue
+from jobs import enqueue_after_commit
 from tenants.context import current_store
 from tenants.query import MAX_ID, get_for_store_or_404, scoped_select
 
@@ -58,6 +60,8 @@ def _lists(email_filter: str):
         image.status == "processing" for image, _ in images
     )
     return {
+        "payment_events": retried_events(store.id),
+        "payment_deliveries": retried_deliveries(store.id),
         "syncs": syncs,
         "emails": email_rows,
         "email_counts": email_counts,
@@ -113,6 +117,8 @@ def job_image_retry(image_id: int):
     if image.status != "processing" or image.created_at > utcnow() - STUCK_IMAGE:
         flash("Only an image stuck in processing can be queued again.", "error")
         return redirect(url_for("dashboard.job_centre"), 303)
-    enqueue(process_product_image, image.id, queue="default")
+    if enqueue_after_commit(process_product_image, image.id, queue="default") is None:
+        flash("The job queue can't be reached right now. Try again in a minute.", "error")
+        return redirect(url_for("dashboard.job_centre"), 303)
     flash("The picture is queued for processing again.", "success")
     return redirect(url_for("dashboard.job_centre"), 303)

@@ -3,6 +3,7 @@
 from flask import Blueprint, current_app, jsonify
 from sqlalchemy import text
 
+from app import database_outage
 from app.extensions import csrf, db, redis_client
 
 bp = Blueprint("health", __name__)
@@ -28,8 +29,11 @@ def _check_database() -> str:
     try:
         db.session.execute(text("SELECT 1"))
         return "ok"
-    except Exception:
-        current_app.logger.warning("readiness: database unreachable", exc_info=True)
+    except Exception as exc:
+        if database_outage.is_unreachable(exc):
+            database_outage.note_down(exc)  # logged once per outage, not once per probe
+        else:
+            current_app.logger.warning("readiness: database check failed", exc_info=True)
         db.session.rollback()
         return "down"
     finally:

@@ -1,15 +1,11 @@
 """Queuing emails: render the templates, write the outbox row, enqueue the send job."""
 
-import logging
-
 from flask import render_template
 from jinja2 import TemplateNotFound
 
 from app.extensions import db
 from app.notifications.models import EmailMessage
-from jobs import enqueue
-
-log = logging.getLogger(__name__)
+from jobs import enqueue_after_commit
 
 
 def queue_email(to: str, subject: str, template: str, *, store=None, **context) -> EmailMessage:
@@ -39,7 +35,4 @@ def send_now(message_id: int) -> None:
     """Enqueue the send job for a committed message; if Redis is down, the sweep sends it later."""
     from jobs.email import on_send_failure, send_email
 
-    try:
-        enqueue(send_email, message_id, queue="email", on_failure=on_send_failure)
-    except Exception:
-        log.exception("could not enqueue email %s; the outbox sweep will retry", message_id)
+    enqueue_after_commit(send_email, message_id, queue="email", on_failure=on_send_failure)

@@ -288,21 +288,52 @@ def return_stock(order: Order, *, kind: str = "cancellation", actor_id: int | No
             )
 
 
+def awaiting_payment_news():
+    """A condition true for orders that a recorded payment event or an approval still to be
+    delivered may yet pay: the expiry must wait for those rather than cancel a paid order."""
+    from app.payments.models import GatewayDelivery, WebhookEvent
+
+    unapplied = select(WebhookEvent.id).where(
+        WebhookEvent.store_id == Order.store_id,
+        WebhookEvent.order_number == Order.number,
+        WebhookEvent.status == "received",
+    )
+    undelivered = select(GatewayDelivery.id).where(
+        GatewayDelivery.store_id == Order.store_id,
+        GatewayDelivery.order_number == Order.number,
+        GatewayDelivery.status == "pending",
+        GatewayDelivery.decision == "approve",
+    )
+    return unapplied.exists() | undelivered.exists()
+
+
 def expire_unpaid_orders(now: datetime | None = None, batch: int = 200) -> int:
-    """Cancel orders left unpaid past their expiry and return their stock; safe to run twice."""
+    """Cancel orders left unpaid past their expiry and return their stock; safe to run twice.
+
+    An order with a payment event not yet applied (Redis was down, or the provider is being
+    re-checked) or an approval not yet delivered is left alone until that is settled.
+    """
     now = now or utcnow()
     ids = db.session.scalars(
         select(Order.id)
-        .where(Order.status == states.PENDING_PAYMENT, Order.expires_at < now)
+        .where(
+            Order.status == states.PENDING_PAYMENT,
+            Order.expires_at < now,
+            ~awaiting_payment_news(),
+        )
         .order_by(Order.id)
         .limit(batch)
     ).all()
     expired = 0
     for order_id in ids:
         order = db.session.scalar(select(Order).where(Order.id == order_id).with_for_update())
-        if order is None or order.status != states.PENDING_PAYMENT:
+        if (
+            order is None
+            or order.status != states.PENDING_PAYMENT
+            or db.session.scalar(select(awaiting_payment_news()).where(Order.id == order_id))
+        ):
             db.session.rollback()
-            continue  # paid or cancelled meanwhile
+            continue  # paid, cancelled or payment news arrived meanwhile
         transition(order, states.CANCELLED, note="Not paid in time")
         return_stock(order)
         db.session.commit()

@@ -15,9 +15,10 @@ from app.extensions import db, limiter
 from app.orders import states
 from app.orders.links import key_opens, order_path
 from app.orders.models import Order
+from app.payments.models import GatewayDelivery
 from app.payments.test_mode import CANT_TAKE_PAYMENTS, test_payments_allowed
-from jobs import enqueue
-from jobs.payments import deliver_test_webhook
+from jobs import enqueue_after_commit
+from jobs.payments import deliver_gateway_delivery
 from tenants.context import current_store, store_blueprint
 from tenants.query import MAX_ID, scoped_select
 
@@ -83,11 +84,23 @@ def decide(number: int, decision: str):
         "currency": order.currency,
         "payment_id": f"pay_test_{uuid.uuid4().hex[:20]}",
     }
-    store_id, path = order.store_id, order_path(order)
+    # The decision is recorded before anything is queued (the outbox, like emails): if Redis
+    # is down the shopper still gets an answer, and the delivery sweep sends it later.
+    delivery = GatewayDelivery(
+        store_id=order.store_id,
+        event_id=event["id"],
+        order_number=order.number,
+        decision=decision,
+        body=json.dumps(event),
+    )
+    db.session.add(delivery)
+    path = order_path(order)
     # Nothing may stay open while the webhook is delivered: in embedded mode it is handled
     # in this process at once, and SQLite would make it wait for this request's transaction.
     db.session.commit()
-    enqueue(deliver_test_webhook, store_id, json.dumps(event), job_id=event["id"])
+    enqueue_after_commit(
+        deliver_gateway_delivery, delivery.id, job_id=f"gateway-delivery-{delivery.id}", retries=0
+    )
     if decision == "decline":
         return redirect(f"{path}&payment=declined", 303)
     return redirect(path, 303)

@@ -8,8 +8,10 @@ correct state. An amount or currency that doesn't match the order flags the even
 import hashlib
 import hmac
 import json
+import logging
 from decimal import Decimal
 
+import requests
 from babel.numbers import get_currency_precision
 from flask import current_app
 from sqlalchemy import select
@@ -24,9 +26,11 @@ from app.orders.models import Order
 from app.orders.notices import send_payment_notices
 from app.orders.service import transition
 from app.payments.models import Payment, WebhookEvent
-from app.payments.providers import midtrans_status
+from app.payments.providers import ProviderError, midtrans_status
 from app.payments.signatures import SignatureError, verify_midtrans, verify_stripe
 from app.payments.test_mode import is_test_provider
+
+log = logging.getLogger(__name__)
 
 TEST_GATEWAY = "test"
 
@@ -37,8 +41,17 @@ def gateway_secret(store_id: int) -> str:
     return hmac.new(key, f"test-gateway:{store_id}".encode(), hashlib.sha256).hexdigest()
 
 
-def record_event(provider: str, store, event_id: str, event_type: str, payload: dict):
-    """Store a verified event once and enqueue its application; returns (status, outcome)."""
+def record_event(
+    provider: str, store, event_id: str, event_type: str, payload: dict, order_number=None
+):
+    """Store a verified event once and queue its application; returns (status, outcome).
+
+    The committed row is the truth: if Redis can't take the job, the answer is still 200 and
+    the webhook sweep queues it later. A provider's retry of an event not yet applied queues
+    it again, so a retry is never answered "duplicate" with nothing queued.
+    """
+    from jobs import enqueue_after_commit
+
     if not (0 < len(event_id) <= 120 and 0 < len(event_type) <= 60):
         return 400, "malformed event"
     event = WebhookEvent(
@@ -47,6 +60,7 @@ def record_event(provider: str, store, event_id: str, event_type: str, payload: 
         store_id=store.id,
         event_type=event_type,
         payload=payload,
+        order_number=_int(order_number) if _int(order_number) is not None else None,
     )
     try:
         with db.session.begin_nested():
@@ -54,10 +68,18 @@ def record_event(provider: str, store, event_id: str, event_type: str, payload: 
         db.session.commit()
     except IntegrityError:
         db.session.rollback()
-        return 200, "duplicate"
-    from jobs import enqueue
-
-    enqueue(apply_webhook_event, event.id, job_id=f"webhook-{event.id}")
+        known = db.session.scalar(
+            select(WebhookEvent).where(
+                WebhookEvent.provider == provider, WebhookEvent.event_id == event_id
+            )
+        )
+        if known is None or known.status != "received":
+            return 200, "duplicate"
+        known_id = known.id
+        db.session.commit()
+        enqueue_after_commit(apply_webhook_event, known_id, job_id=f"webhook-{known_id}-retry")
+        return 200, "queued again"
+    enqueue_after_commit(apply_webhook_event, event.id, job_id=f"webhook-{event.id}")
     return 200, "recorded"
 
 
@@ -72,7 +94,9 @@ def record_test_gateway_event(store, raw_body: bytes, signature: str | None) -> 
         event_id, event_type = str(payload["id"]), str(payload["type"])
     except (ValueError, KeyError, TypeError):
         return 400, "malformed event"
-    return record_event(TEST_GATEWAY, store, event_id, event_type, payload)
+    return record_event(
+        TEST_GATEWAY, store, event_id, event_type, payload, payload.get("order_number")
+    )
 
 
 def record_stripe_event(store, raw_body: bytes, signature: str | None) -> tuple[int, str]:
@@ -115,7 +139,9 @@ def record_stripe_event(store, raw_body: bytes, signature: str | None) -> tuple[
         )
     else:
         payload["type"] = kind
-    return record_event("stripe", store, event_id, payload["type"], payload)
+    return record_event(
+        "stripe", store, event_id, payload["type"], payload, payload.get("order_number")
+    )
 
 
 def record_midtrans_notification(store, raw_body: bytes) -> tuple[int, str]:
@@ -137,8 +163,14 @@ def record_midtrans_notification(store, raw_body: bytes) -> tuple[int, str]:
         f"{notification.get('transaction_id', '')}:"
         f"{notification.get('transaction_status', '')}:{notification['status_code']}"
     )
+    order_id = str(notification["order_id"])
     return record_event(
-        "midtrans", store, event_id, "midtrans.notification", {"order_id": notification["order_id"]}
+        "midtrans",
+        store,
+        event_id,
+        "midtrans.notification",
+        {"order_id": order_id},
+        order_id.rpartition("-")[2],
     )
 
 
@@ -193,10 +225,38 @@ def _midtrans_truth(event: WebhookEvent) -> dict:
 
 def _finish(event: WebhookEvent, status: str, note: str = "") -> str:
     event.status = status
+    event.next_check_at = None
     event.note = note[:1000]
     event.processed_at = utcnow()
     db.session.commit()
     return status
+
+
+def _recheck_later(event: WebhookEvent, exc: Exception) -> str:
+    """Midtrans can't be reached: note the failure and when to ask again (the sweep asks).
+
+    After the last re-check of the schedule (about a day) the event is flagged for a person.
+    """
+    from jobs import next_attempt_at
+
+    now = utcnow()
+    event.attempts += 1
+    event.last_error = f"{type(exc).__name__}: {exc}"[:1000]
+    event.next_check_at = next_attempt_at(
+        event.attempts, current_app.config["MIDTRANS_RECHECK_SCHEDULE"], now
+    )
+    if event.next_check_at is None:
+        log.error("midtrans event %s: gave up after %d checks", event.id, event.attempts)
+        return _finish(event, "flagged", f"Midtrans could not be reached: {event.last_error}")
+    log.warning(
+        "midtrans event %s: status check %d failed (%s); next at %s",
+        event.id,
+        event.attempts,
+        event.last_error,
+        event.next_check_at.isoformat(),
+    )
+    db.session.commit()
+    return "rechecking"
 
 
 def apply_webhook_event(event_pk: int) -> str:
@@ -204,7 +264,14 @@ def apply_webhook_event(event_pk: int) -> str:
     event = db.session.get(WebhookEvent, event_pk)
     if event is None or event.status != "received":
         return "missing" if event is None else event.status
-    data = _midtrans_truth(event) if event.provider == "midtrans" else event.payload
+    if event.provider == "midtrans":
+        try:
+            data = _midtrans_truth(event)
+        except (requests.RequestException, ProviderError) as exc:
+            # Unreachable, failing, or (until the vendor fixes it) not set up: ask again later.
+            return _recheck_later(event, exc)
+    else:
+        data = event.payload
     kind = data.get("type", event.event_type)
     order = db.session.scalar(
         select(Order)

@@ -122,8 +122,10 @@ def live_server(request, tmp_path_factory, live_smtp):
             "gunicorn",
             "--bind",
             f"127.0.0.1:{port}",
-            # Embedded mode keeps codes and limits in process memory: one process, threads.
-            *(["--workers", "1", "--threads", "4"] if mode == "embedded" else ["--workers", "2"]),
+            # Several processes in both modes: embedded mode shares its codes and limits through
+            # its shared-state file as production mode does through Redis.
+            "--workers",
+            "2",
             "--access-logfile",
             "-",
             "wsgi:app",

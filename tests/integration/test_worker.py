@@ -97,12 +97,16 @@ def test_cron_registers_the_periodic_jobs():
         prune_user_sessions_job,
         reconcile_stock_job,
         sweep_email_outbox,
+        sweep_gateway_deliveries,
+        sweep_webhook_events,
     )
     from jobs.stock_sync import sweep_stalled_syncs
     from jobs.worker import periodic_jobs
 
     assert {func for func, _, _ in periodic_jobs()} == {
         sweep_email_outbox,
+        sweep_webhook_events,
+        sweep_gateway_deliveries,
         expire_unpaid_orders_job,
         sweep_stalled_syncs,
         reconcile_stock_job,

@@ -5,7 +5,14 @@ from app.config import DEFAULT_SECRET_KEY, ConfigError, load_config, normalise_d
 
 @pytest.fixture(autouse=True)
 def clean_env(monkeypatch):
-    for name in ("DATABASE_URL", "REDIS_URL", "SECRET_KEY", "PLATFORM_DOMAIN", "JOBS_INLINE"):
+    for name in (
+        "DATABASE_URL",
+        "REDIS_URL",
+        "SECRET_KEY",
+        "PLATFORM_DOMAIN",
+        "JOBS_INLINE",
+        "SHARED_STATE_PATH",
+    ):
         monkeypatch.delenv(name, raising=False)
 
 
@@ -15,7 +22,9 @@ def test_embedded_defaults(tmp_path):
     assert config["EMBEDDED"] and config["JOBS_INLINE"] and not config["PRODUCTION"]
     assert config["PLATFORM_DOMAIN"] == "pasar.localhost:5000"
     assert config["SESSION_COOKIE_DOMAIN"] == "pasar.localhost"
-    assert config["RATELIMIT_STORAGE_URI"] == "memory://"
+    # Limits and codes live in a file beside the database that every process shares.
+    assert config["SHARED_STATE_PATH"] == str(tmp_path / "pasar.db.kv")
+    assert config["RATELIMIT_STORAGE_URI"] == f"sqlite-kv://{tmp_path / 'pasar.db.kv'}"
 
 
 def test_production_refuses_the_default_secret_key(tmp_path, monkeypatch):
@@ -37,6 +46,17 @@ def test_production_mode_with_a_real_secret(tmp_path, monkeypatch):
     assert config["PRODUCTION"] and not config["EMBEDDED"] and not config["JOBS_INLINE"]
     assert config["RATELIMIT_STORAGE_URI"] == "redis://127.0.0.1:6379/0"
     assert config["RATELIMIT_IN_MEMORY_FALLBACK_ENABLED"] is True
+
+
+def test_shared_state_follows_the_database_or_the_setting(tmp_path, monkeypatch):
+    monkeypatch.setenv("DATABASE_URL", "sqlite:///relative.db")  # Flask-SQLAlchemy: instance/
+    assert load_config(str(tmp_path))["SHARED_STATE_PATH"] == str(tmp_path / "relative.db.kv")
+    monkeypatch.setenv("DATABASE_URL", "postgresql://u@db/pasar")
+    monkeypatch.setenv("SECRET_KEY", "s" * 40)
+    assert load_config(str(tmp_path))["SHARED_STATE_PATH"] == str(tmp_path / "shared-state.kv")
+    monkeypatch.setenv("SHARED_STATE_PATH", str(tmp_path / "elsewhere.kv"))
+    config = load_config(str(tmp_path))
+    assert config["RATELIMIT_STORAGE_URI"] == f"sqlite-kv://{tmp_path / 'elsewhere.kv'}"
 
 
 def test_platform_domain_needs_a_dot(tmp_path, monkeypatch):

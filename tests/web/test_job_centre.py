@@ -154,4 +154,5 @@ def test_the_job_centre_runs_a_fixed_number_of_queries(app, store_a, owner_clien
         with app.app_context(), count_queries() as counter:
             assert owner_client.get("/admin/jobs").status_code == 200
         counts.append(counter.count)
-    assert counts[0] == counts[1] <= 10, counts
+    # 12: the payments-waiting-on-a-provider panel reads its two outboxes once each.
+    assert counts[0] == counts[1] <= 12, counts

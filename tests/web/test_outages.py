@@ -1,6 +1,11 @@
 """When the database or Redis is down: readiness says so, pages degrade without tracebacks."""
 
-from app.extensions import limiter
+import logging
+
+from sqlalchemy import text
+
+from app import database_outage
+from app.extensions import db, limiter
 from tests.conftest import HostClient, make_app, truncate_all
 from tests.factories import make_store
 
@@ -8,20 +13,65 @@ DEAD_POSTGRES = "postgresql+psycopg://postgres@127.0.0.1:1/pasar_nowhere"
 DEAD_REDIS = "redis://127.0.0.1:1/0"
 
 
-def test_database_down_gives_the_500_page_and_readyz_503():
+def test_database_down_gives_503_with_retry_after_and_one_log_line(caplog):
     app = make_app(DEAD_POSTGRES, PROPAGATE_EXCEPTIONS=False)
     client = HostClient(app, app.response_class)
     client.host = "alpha.pasar.test"
-    response = client.get("/")
-    assert response.status_code == 500
-    html = response.get_data(as_text=True)
-    assert "Something went wrong" in html
-    assert "Traceback" not in html and "OperationalError" not in html and "psycopg" not in html
+    caplog.set_level(logging.INFO)
+    try:
+        for _ in range(5):
+            response = client.get("/")
+            assert response.status_code == 503
+            assert response.headers["Retry-After"] == str(database_outage.RETRY_AFTER)
+            html = response.get_data(as_text=True)
+            assert "reach our database" in html and "try again in 10 seconds" in html
+            assert "Traceback" not in html and "OperationalError" not in html
+        fragment = client.get("/", headers={"HX-Request": "true"})
+        assert fragment.status_code == 503 and fragment.headers["HX-Retarget"] == "#messages"
+        assert "<html" not in fragment.get_data(as_text=True)
 
-    ready = client.get("/readyz")
-    assert ready.status_code == 503
-    assert ready.get_json()["database"] == "down"
-    assert client.get("/healthz").status_code == 200
+        ready = client.get("/readyz")
+        assert ready.status_code == 503
+        assert ready.get_json()["database"] == "down"
+        assert client.get("/healthz").status_code == 200
+        errors = [r for r in caplog.records if r.levelno >= logging.WARNING]
+        assert [r.getMessage()[:27] for r in errors] == ["database unreachable, answe"]
+        assert not any(r.exc_info for r in caplog.records)
+    finally:
+        database_outage.note_up()
+
+
+def test_the_end_of_an_outage_is_logged_once(app, caplog):
+    caplog.set_level(logging.INFO)
+    database_outage.note_down(RuntimeError("connection refused"))
+    database_outage.note_down(RuntimeError("connection refused"))
+    with app.app_context():
+        db.engine.dispose()  # the next query opens a new connection, as after an outage
+        client = HostClient(app, app.response_class)
+        client.host = "pasar.test"
+        assert client.get("/").status_code == 200
+        assert client.get("/").status_code == 200
+    assert database_outage.down_since() is None
+    messages = [r.getMessage() for r in caplog.records if r.name == "app.database_outage"]
+    assert len(messages) == 2
+    assert messages[0].startswith("database unreachable") and "reachable again" in messages[1]
+
+
+def test_a_query_bug_is_still_a_500_with_its_traceback(app, caplog):
+    @app.get("/_test/bad-query")
+    def bad_query():
+        db.session.execute(text("SELECT no_such_column FROM no_such_table"))
+        return "unreachable"
+
+    app.config["PROPAGATE_EXCEPTIONS"] = False
+    client = HostClient(app, app.response_class)
+    client.host = "pasar.test"
+    response = client.get("/_test/bad-query")
+    assert response.status_code == 500
+    assert "Retry-After" not in response.headers
+    assert database_outage.down_since() is None
+    logged = [r for r in caplog.records if r.exc_info]
+    assert logged and "no_such_table" in str(logged[0].exc_info[1])
 
 
 def test_redis_down_keeps_pages_working_and_readyz_reports_it(database_urls):
@@ -81,4 +131,60 @@ def test_accounts_with_redis_down(database_urls):
             assert response.status_code == 503, path
             assert "sign in with your password" in response.get_data(as_text=True)
     finally:
+        truncate_all(app)
+
+
+def test_a_thread_caught_mid_switch_to_the_memory_fallback_gets_its_page(database_urls):
+    """Another thread of the worker flips Flask-Limiter to memory while this request is
+    still talking to Redis: the request goes through instead of failing with a 500."""
+    import redis
+
+    app = make_app(database_urls("sqlite"), DEAD_REDIS, RATELIMIT_STORAGE_URI=DEAD_REDIS)
+
+    @app.get("/_test/limited")
+    @limiter.limit("3 per minute")
+    def limited():
+        return "ok"
+
+    def redis_fails_after_another_thread_switched(*args, **kwargs):
+        limiter._storage_dead = True  # what the other thread did a moment ago
+        raise redis.ConnectionError("Connection closed by server.")
+
+    try:
+        with app.app_context():
+            limiter.limiter.storage.incr = redis_fails_after_another_thread_switched
+        client = HostClient(app, app.response_class)
+        client.host = "pasar.test"
+        app.config["PROPAGATE_EXCEPTIONS"] = False
+        assert client.get("/_test/limited").status_code == 200
+    finally:
+        truncate_all(app)
+
+
+def test_a_connection_lost_after_the_page_was_made_does_not_turn_it_into_a_500(database_urls):
+    """The server drops the request's connection after the view ran: the teardown's rollback
+    fails, and that must not replace the finished page with a 500 (PostgreSQL only)."""
+    from sqlalchemy import create_engine
+
+    app = make_app(database_urls("postgresql"))
+
+    @app.get("/_test/dropped-after")
+    def dropped_after():
+        pid = db.session.scalar(text("SELECT pg_backend_pid()"))
+        other = create_engine(app.config["SQLALCHEMY_DATABASE_URI"])
+        with other.connect() as conn:
+            conn.execute(text("SELECT pg_terminate_backend(:pid)"), {"pid": pid})
+        other.dispose()
+        return "made"
+
+    client = HostClient(app, app.response_class)
+    client.host = "pasar.test"
+    try:
+        response = client.get("/_test/dropped-after")
+        assert response.status_code == 200 and response.get_data(as_text=True) == "made"
+        assert database_outage.down_since() is not None
+        assert client.get("/readyz").status_code == 200  # a new connection: the outage ends
+        assert database_outage.down_since() is None
+    finally:
+        database_outage.note_up()
         truncate_all(app)

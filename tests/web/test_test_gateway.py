@@ -16,7 +16,7 @@ from app.extensions import db
 from app.orders import states
 from app.orders.links import order_key, order_path
 from app.orders.models import Order
-from app.payments.models import Payment, WebhookEvent
+from app.payments.models import GatewayDelivery, Payment, WebhookEvent
 from jobs.payments import deliver_test_webhook, delivery_mode
 from tests.conftest import HostClient, free_port, make_app
 from tests.web.order_helpers import make_order, make_variant, order_row
@@ -152,24 +152,35 @@ def test_a_webhook_the_store_refuses_fails_the_job_so_it_is_retried(
     assert order_row(app, pending)["status"] == states.PENDING_PAYMENT
 
 
-def test_with_workers_approving_queues_a_retried_delivery_job(app, client_for, store_a, pending):
-    """In production mode the delivery is an RQ job with primitive arguments and retries."""
+def test_with_workers_approving_records_the_delivery_then_queues_its_job(
+    app, client_for, store_a, pending
+):
+    """In production mode the decision is an outbox row first; the job takes the row's id."""
     from jobs import get_queue
 
     app.config["JOBS_INLINE"] = False
+    if app.config["EMBEDDED"]:  # RQ needs a Redis: a fake one stands in for this test
+        import fakeredis
+
+        app.extensions["pasar_redis"] = fakeredis.FakeRedis()
     client, key = client_for(store_a), key_of(app, pending)
     assert client.post(f"/pay/test/{pending['number']}/approve?key={key}").status_code == 303
     with app.app_context():
         (job,) = get_queue().get_jobs()
-    store_id, body = job.args
-    assert store_id == store_a.id and json.loads(body)["type"] == "payment.succeeded"
-    assert job.id == json.loads(body)["id"] and job.retries_left == 3
+        (delivery,) = db.session.scalars(select(GatewayDelivery)).all()
+        assert job.args == (delivery.id,) and job.id == f"gateway-delivery-{delivery.id}"
+        assert (delivery.store_id, delivery.status) == (store_a.id, "pending")
+        assert json.loads(delivery.body)["type"] == "payment.succeeded"
+        delivery_id = delivery.id
     assert counts(app) == (0, 0)  # nothing happens until a worker runs it
     # What the worker does (without one here, the webhook's own job must run inline).
     app.config.update(JOBS_INLINE=True, TEST_GATEWAY_DELIVERY="inprocess")
     with app.app_context():
-        assert job.perform() == 200
+        assert job.perform() == "delivered"
+        assert job.perform() == "delivered"  # twice is harmless: delivered is final
+        assert db.session.get(GatewayDelivery, delivery_id).delivered_at is not None
     assert order_row(app, pending)["status"] == states.PAID
+    assert counts(app) == (1, 1)
 
 
 def test_http_delivery_is_a_real_request_to_the_store(
