@@ -31,6 +31,7 @@ import signal
 import statistics
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 import uuid
@@ -168,7 +169,7 @@ def gunicorn(app: str, port: int, args, env: dict) -> subprocess.Popen:
         cwd=ROOT,
         env=env,
         stdout=subprocess.DEVNULL,
-        stderr=open(ROOT / f"bench/.gunicorn-{port}.log", "w"),
+        stderr=open(Path(tempfile.gettempdir()) / f"pasar-bench-gunicorn-{port}.log", "w"),
         start_new_session=True,
     )
 
