@@ -260,7 +260,7 @@ def place(store: Store, state: State, cart: Cart, view: CartView, settings, *, k
         raise CheckoutError(CANT_TAKE_PAYMENTS)
     ordered_ids = [line.variant.id for line in view.lines]
 
-    def empty_cart(order):
+    def empty_cart():
         # The ordered lines leave the cart in the order's transaction (a line added meanwhile
         # in another tab stays).
         db.session.execute(

@@ -122,15 +122,15 @@ def place_order(
     checkout: Checkout,
     *,
     now: datetime | None = None,
-    then: Callable[[Order], None] | None = None,
+    then: Callable[[], None] | None = None,
     keep_loaded: bool = False,
 ) -> Order:
     """Create the order, its lines, the stock sales and the coupon use in one transaction.
 
     The same idempotency key returns the first order instead of making another. Raises
-    CheckoutError (SoldOut when stock ran out) with nothing written. `then(order)` runs in the
-    same transaction just before the commit (the checkout empties the cart there, so placing
-    is one commit). `keep_loaded` keeps the store and the new order loaded after the commit
+    CheckoutError (SoldOut when stock ran out) with nothing written. `then()` runs in the same
+    transaction once the stock is taken (the checkout empties the cart there, so placing is
+    one commit). `keep_loaded` keeps the store and the new order loaded after the commit
     for a caller that only reads them back (the request ends right after), instead of
     reading them again.
     """
@@ -173,6 +173,31 @@ def place_order(
             totals.notes[0] if totals.notes else "That coupon doesn't apply.", "coupon"
         )
     try:
+        # Locks, always in this order: the variants (by id), the coupon, then the store's order
+        # counter. Every order of the store waits for the counter, so it is taken last and held
+        # only for the few INSERTs and the commit; a shopper waiting for a popular variant
+        # doesn't hold up the whole store.
+        movements = take_stock(
+            store.id,
+            [(v, quantities[v]) for v in ordered],
+            kind="sale",
+            user_id=checkout.user_id,
+            tracked={v for v in ordered if by_id[v][0].track_inventory},
+            record=False,
+        )
+        if coupon is not None:
+            used = db.session.execute(
+                update(Coupon)
+                .where(
+                    Coupon.id == coupon.id,
+                    (Coupon.usage_limit.is_(None)) | (Coupon.times_used < Coupon.usage_limit),
+                )
+                .values(times_used=Coupon.times_used + 1)
+            ).rowcount
+            if not used:
+                raise CheckoutError("That coupon has been used up.", "coupon")
+        if then is not None:
+            then()
         number = _next_number(store.id)
         order = Order(
             store_id=store.id,
@@ -223,32 +248,15 @@ def place_order(
         )
         db.session.add(order)
         db.session.flush()
-        take_stock(
-            store.id,
-            [(v, quantities[v]) for v in ordered],
-            kind="sale",
-            reference=f"order:{order.id}",
-            user_id=checkout.user_id,
-            tracked={v for v in ordered if by_id[v][0].track_inventory},
-        )
+        for movement in movements:
+            movement.reference = f"order:{order.id}"
+        db.session.add_all(movements)
         if coupon is not None:
-            used = db.session.execute(
-                update(Coupon)
-                .where(
-                    Coupon.id == coupon.id,
-                    (Coupon.usage_limit.is_(None)) | (Coupon.times_used < Coupon.usage_limit),
-                )
-                .values(times_used=Coupon.times_used + 1)
-            ).rowcount
-            if not used:
-                raise CheckoutError("That coupon has been used up.", "coupon")
             db.session.add(
                 CouponRedemption(
                     store_id=store.id, coupon_id=coupon.id, order_id=order.id, email=email
                 )
             )
-        if then is not None:
-            then(order)
         _commit(keep_loaded, stale=[variant for variant, _ in rows] + [coupon])
     except InsufficientStock as exc:
         db.session.rollback()
