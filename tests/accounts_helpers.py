@@ -65,16 +65,45 @@ def enrol_totp(app, user, secret: str = TOTP_SECRET) -> str:
     return secret
 
 
+def _session_binding(client, user) -> str:
+    """The step-up binding of the client's current server-side session for `user`."""
+    from app.accounts import sessions
+    from app.accounts.stepup import session_binding
+
+    with client.session_transaction() as sess:
+        cookie_id = sess.get("_user_id")
+    host = getattr(client, "host", "pasar.test")
+    with client.application.test_request_context(headers={"Host": host}):
+        loaded = sessions.load(cookie_id or "")
+        assert loaded is not None and loaded.id == user.id, "sign the client in first"
+        return session_binding(loaded)
+
+
+def mark_recently_confirmed(client, user) -> None:
+    """Record in the signed-in client's session that `user` re-authenticated just now (as the
+    confirm page does after a right password, code or second factor).
+
+    Tests of pages behind the step-up guard call this after `sign_in_as`; the tests in
+    tests/security/test_step_up.py prove the guard asks without it.
+    """
+    import time
+
+    binding = _session_binding(client, user)
+    with client.session_transaction() as sess:
+        sess["2fa_at"] = {"u": user.id, "s": binding, "at": int(time.time())}
+
+
 def sign_in_with_factor(client, user, *, enrol: bool = True) -> None:
     """Sign `user` in as after a real two-factor sign-in: a second factor (enrolled unless told
     not to), a recent factor check in the session and, on the platform host, a console cookie.
 
-    Tests of pages behind the step-up guard or the console use this instead of `sign_in_as`;
-    the tests in tests/security/ prove what happens without it.
+    Tests of the console use this instead of `sign_in_as`; the tests in tests/security/ prove
+    what happens without it.
     """
     import time
 
     from app.console import session as console_session
+    from tests.conftest import sign_in_as
 
     app = client.application
     if enrol:
@@ -84,18 +113,11 @@ def sign_in_with_factor(client, user, *, enrol: bool = True) -> None:
             has_one = db.session.scalar(select(TotpFactor.id).where(TotpFactor.user_id == user.id))
         if has_one is None:
             enrol_totp(app, user)
-    from app.accounts.stepup import token_hash
-    from tests.conftest import sign_in_as
 
     sign_in_as(client, user)  # a real server-side session row, as a sign-in makes
-    with app.app_context():
-        from app.accounts.models import User
-
-        fresh = db.session.get(User, user.id)
-        db.session.expunge(fresh)
-
+    mark_recently_confirmed(client, user)
+    binding = _session_binding(client, user)
     with client.session_transaction() as sess:
-        sess["2fa_at"] = {"u": user.id, "t": token_hash(fresh), "at": int(time.time())}
         sess[console_session.NONCE_KEY] = "test-console-nonce"
     with app.test_request_context(headers={"Host": client.host}):
         from flask import g
@@ -104,7 +126,7 @@ def sign_in_with_factor(client, user, *, enrol: bool = True) -> None:
 
         g.host_kind = "platform"
         value = _serializer().dumps(
-            {"u": user.id, "t": token_hash(fresh), "n": "test-console-nonce", "i": int(time.time())}
+            {"u": user.id, "t": binding, "n": "test-console-nonce", "i": int(time.time())}
         )
     client.set_cookie(
         console_session.COOKIE_NAME, value, domain=client.host, path=console_session.COOKIE_PATH

@@ -9,7 +9,7 @@ from flask import current_app
 
 from app.extensions import redis_client
 
-PURPOSES = ("verify", "signin", "email_change")
+PURPOSES = ("verify", "signin", "email_change", "confirm")
 CODE_TTL = 10 * 60  # a code lives ten minutes
 COOLDOWN = 60  # seconds between two sends to one address
 SENDS_PER_HOUR = 5  # per address and per IP

@@ -97,11 +97,14 @@ def send_code(purpose: str, email: str, ip: str | None, *, template: str | None 
         "verify": "Your Pasar verification code",
         "signin": "Your Pasar sign-in code",
         "email_change": "Confirm your new email address",
+        "confirm": "Your Pasar confirmation code",
         "account_exists": "Someone tried to register with your email",
     }
-    chosen = template or {"verify": "verify_email", "signin": "signin_code"}.get(
-        purpose, "email_change_code"
-    )
+    chosen = template or {
+        "verify": "verify_email",
+        "signin": "signin_code",
+        "confirm": "confirm_code",
+    }.get(purpose, "email_change_code")
     subject = subjects["account_exists" if chosen == "account_exists" else purpose]
     context = {"code": code} if chosen != "account_exists" else {}
     queue_email(email, subject, chosen, ttl_minutes=otp.CODE_TTL // 60, **context)

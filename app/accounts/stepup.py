@@ -1,8 +1,14 @@
 """The session side of two-factor sign-in: the pending sign-in between the password and the
-second factor, the time of the last factor check, and the step-up guard on sensitive pages.
+second factor, the time of the last re-authentication, and the step-up guard on sensitive pages.
 
-Both values live in the signed session cookie and carry a hash of the account's session
-token, so a sign-out everywhere (which rotates the token) voids them along with the session.
+Both values live in the signed session cookie. The pending sign-in (which comes before any
+server-side session) carries a hash of the account's session token, so a sign-out everywhere
+voids it. The re-authentication time is bound to the server-side session row it was proven in
+(`user_sessions.id`, which `sessions.load` already puts on the user): a sign-out revokes that
+row, so the proof can't outlive it, and a cookie copied into another session doesn't carry it.
+
+Re-authenticating means the second factor for accounts that have one; for the others, the
+password again (sudo mode), or an emailed code for an account without a password.
 """
 
 import hashlib
@@ -25,6 +31,16 @@ PENDING_TTL = 5 * 60  # seconds between the password (or emailed code) and the s
 def token_hash(user: User) -> str:
     """A short hash of the user's session token, to bind session values to it."""
     return hashlib.sha256(f"2fa:{user.session_token}".encode()).hexdigest()[:24]
+
+
+def session_binding(user) -> str | None:
+    """A short hash naming `user`'s current server-side session (its row id and the account's
+    session token), or None outside a session."""
+    session_id = getattr(user, "session_id", None)
+    if session_id is None:
+        return None
+    raw = f"reauth:{user.id}:{session_id}:{user.session_token}"
+    return hashlib.sha256(raw.encode()).hexdigest()[:24]
 
 
 def step_up_max_age() -> int:
@@ -58,6 +74,9 @@ def begin_sign_in(user: User, *, remember: bool = False, method: str, next_url: 
         start_pending(user, remember=remember, next_url=next_url, method=method)
         return redirect(url_for("accounts.two_factor"), code=303)
     service.sign_in(user, remember=remember, method=method)
+    # Signing in just proved what the confirm page would ask for (the password or the inbox),
+    # as a two-factor sign-in counts as a factor check.
+    mark_factor_verified(user)
     return None
 
 
@@ -77,28 +96,39 @@ def clear_pending() -> None:
     session.pop(PENDING_KEY, None)
 
 
-# Recent factor
+# Recent re-authentication
 
 
 def mark_factor_verified(user: User) -> None:
-    """Record that `user` passed a second-factor check just now, in this session."""
-    session[FACTOR_KEY] = {"u": user.id, "t": token_hash(user), "at": int(time.time())}
+    """Record that `user` re-authenticated just now (second factor, or password or emailed code
+    without one), in this server-side session."""
+    binding = session_binding(user)
+    if binding is None:
+        return
+    session[FACTOR_KEY] = {"u": user.id, "s": binding, "at": int(time.time())}
+
+
+mark_reauthenticated = mark_factor_verified
 
 
 def factor_age(user) -> float | None:
-    """Seconds since this session's last factor check for `user`, or None if there was none."""
+    """Seconds since `user` last re-authenticated in this session, or None if they didn't."""
     state = session.get(FACTOR_KEY)
     if not isinstance(state, dict) or user is None or not user.is_authenticated:
         return None
-    if state.get("u") != user.id or state.get("t") != token_hash(user):
+    binding = session_binding(user)
+    if binding is None or state.get("u") != user.id or state.get("s") != binding:
         return None
     return max(time.time() - float(state.get("at") or 0), 0.0)
 
 
 def has_recent_factor(user) -> bool:
-    """True if the session checked `user`'s second factor within STEP_UP_MAX_AGE."""
+    """True if `user` re-authenticated in this session within STEP_UP_MAX_AGE."""
     age = factor_age(user)
     return age is not None and age <= step_up_max_age()
+
+
+has_recent_reauthentication = has_recent_factor
 
 
 def _return_path() -> str:
@@ -110,13 +140,11 @@ def _return_path() -> str:
 
 
 def ask_for_factor(next_url: str | None = None, *, enrol: bool = False):
-    """Send the browser to confirm (or enrol) a second factor; htmx gets HX-Redirect."""
+    """Send the browser to re-authenticate (or enrol a second factor); htmx gets HX-Redirect."""
     endpoint = "accounts.two_factor_enrol" if enrol else "accounts.two_factor_confirm"
     target = url_for(endpoint, next=next_url or _return_path(), required=1 if enrol else None)
     if request.is_json:
-        return make_response(
-            {"error": "Confirm your second factor first.", "redirect": target}, 401
-        )
+        return make_response({"error": "Confirm it's you first.", "redirect": target}, 401)
     if is_htmx():
         response = make_response("", 204)
         response.headers["HX-Redirect"] = target
@@ -125,18 +153,13 @@ def ask_for_factor(next_url: str | None = None, *, enrol: bool = False):
 
 
 def requires_recent_factor(view):
-    """Guard a sensitive view: users with a second factor confirm it again when their last
-    check is older than STEP_UP_MAX_AGE. Put it below the permission guard."""
+    """Guard a sensitive view: every user re-authenticates (second factor, else password, else
+    an emailed code) when the last time is older than STEP_UP_MAX_AGE. Put it below the
+    permission guard."""
 
     @wraps(view)
     def wrapped(*args, **kwargs):
-        from app.accounts.twofactor import has_second_factor
-
-        if (
-            current_user.is_authenticated
-            and has_second_factor(current_user)
-            and not has_recent_factor(current_user)
-        ):
+        if current_user.is_authenticated and not has_recent_factor(current_user):
             return ask_for_factor()
         return view(*args, **kwargs)
 

@@ -277,6 +277,34 @@ def turn_off(user: User) -> None:
     _notify(user, "2fa.disabled", "Two-factor sign-in was turned off for your account.")
 
 
+def reset_by_admin(user: User, *, admin: User, reason: str) -> None:
+    """A platform admin removes a user's second factors, because they lost them: every factor
+    and recovery code goes, every session ends, and the user is told by email."""
+    if user.id == admin.id:
+        raise TwoFactorError("You can't reset your own two-factor sign-in.")
+    if not (reason or "").strip():
+        raise TwoFactorError("Say why (how the user proved who they are).")
+    if not has_second_factor(user) and not unused_recovery_codes(user):
+        raise TwoFactorError(f"{user.email} doesn't use two-factor sign-in.")
+    for model in (TotpFactor, Passkey, RecoveryCode):
+        db.session.execute(delete(model).where(model.user_id == user.id))
+    user.rotate_session_token()  # whoever holds the lost device's sessions is signed out too
+    record("2fa.reset", actor=admin, target=user, reason=reason.strip())
+    db.session.commit()
+    forget_cached_state()
+    queue_email(
+        user.email,
+        "Your Pasar sign-in security changed",
+        "security_changed",
+        user=user,
+        change=(
+            "A Pasar administrator removed your second factors (authenticator app, passkeys "
+            "and recovery codes) at your request, and signed you out everywhere. Sign in with "
+            "your password or an emailed code, then set up two-factor sign-in again."
+        ),
+    )
+
+
 # Attempts
 
 

@@ -16,14 +16,16 @@ from flask import (
 )
 from flask_login import current_user, login_required
 from flask_wtf import FlaskForm
-from wtforms import HiddenField, StringField
+from wtforms import HiddenField, PasswordField, StringField
 from wtforms.validators import DataRequired, Length
 
-from app.accounts import passkeys, service, stepup, twofactor
+from app.accounts import otp, passkeys, service, stepup, throttle, twofactor
 from app.accounts.redirects import safe_next
 from app.accounts.twofactor import TooManyAttempts, TwoFactorError, has_second_factor
 from app.accounts.views import bp, per_ip
+from app.audit.service import record
 from app.console import session as console_session
+from app.extensions import db
 
 CHALLENGE_KEY = "2fa_challenge"
 
@@ -33,6 +35,24 @@ class FactorForm(FlaskForm):
         "Code from your app, or a recovery code",
         validators=[DataRequired("Enter a code."), Length(max=40)],
         render_kw={"autocomplete": "one-time-code", "autocapitalize": "off", "spellcheck": "false"},
+    )
+    next = HiddenField()
+
+
+class PasswordConfirmForm(FlaskForm):
+    password = PasswordField(
+        "Your password",
+        validators=[DataRequired("Enter your password.")],
+        render_kw={"autocomplete": "current-password"},
+    )
+    next = HiddenField()
+
+
+class EmailCodeConfirmForm(FlaskForm):
+    code = StringField(
+        "6-digit code from the email",
+        validators=[DataRequired("Enter the code we emailed you."), Length(max=10)],
+        render_kw={"autocomplete": "one-time-code", "inputmode": "numeric"},
     )
     next = HiddenField()
 
@@ -108,23 +128,98 @@ def two_factor():
 @login_required
 @per_ip
 def two_factor_confirm():
-    """Confirm the second factor again before a sensitive page (step-up)."""
+    """Confirm it's you before a sensitive page (step-up): the second factor, else the password,
+    else an emailed code."""
     wanted = request.form.get("next") or request.args.get("next")
     target = safe_next(wanted, default=url_for("accounts.security"))
-    if not has_second_factor(current_user):
-        return redirect(url_for("accounts.two_factor_enrol", next=target))
+    user = current_user._get_current_object()
+    if not has_second_factor(user):
+        if user.password_hash:
+            return _confirm_with_password(user, target)
+        return _confirm_with_emailed_code(user, target)
     form = FactorForm(next=target)
-    if form.validate_on_submit() and _check_typed_code(current_user, form) is not None:
-        return _factor_passed(current_user, redirect(target, code=303))
+    if form.validate_on_submit() and _check_typed_code(user, form) is not None:
+        return _factor_passed(user, redirect(target, code=303))
     return render_template(
         "account/two_factor.html",
         form=form,
         mode="confirm",
         action=url_for("accounts.two_factor_confirm"),
-        has_passkeys=bool(twofactor.passkeys_of(current_user)),
+        has_passkeys=bool(twofactor.passkeys_of(user)),
         passkeys_here=passkeys.host_can_use_passkeys(),
         target=target,
     ), _status(form)
+
+
+def _confirm_with_password(user, target: str):
+    """Sudo mode for an account without a second factor: the password again, throttled like
+    sign-in (per account and source), since a stolen session cookie would be guessing it."""
+    form = PasswordConfirmForm(next=target)
+    status, headers = 200, {}
+    if form.validate_on_submit():
+        ip = request.remote_addr
+        wait = throttle.wait_seconds(
+            user.email, ip, known_source=lambda: throttle.is_known_source(user.email, ip)
+        )
+        if wait:
+            form.password.errors = [_wait_message(wait)]
+            status, headers = 429, {"Retry-After": str(wait)}
+        elif user.check_password(form.password.data or ""):
+            throttle.record_success(user.email, ip)
+            return _factor_passed(user, redirect(target, code=303))
+        else:
+            wait = throttle.record_failure(user.email, ip)
+            record("reauth.failed", actor=user, target=user, method="password")
+            db.session.commit()
+            form.password.errors = ["That password isn't right."]
+            if wait:
+                form.password.errors.append(_wait_message(wait))
+            status = 422
+    return _confirm_page(form, "password", target), status, headers
+
+
+def _wait_message(wait: int) -> str:
+    return f"Too many wrong passwords. Try again in {throttle.describe_wait(wait)}."
+
+
+def _confirm_with_emailed_code(user, target: str):
+    """An account without a password or second factor proves its inbox again: a code is
+    emailed when asked for (a POST), with the usual cooldown and hourly limits."""
+    form = EmailCodeConfirmForm(next=target)
+    status = 200
+    if request.method == "POST" and request.form.get("action") == "send":
+        form.code.errors = []
+        try:
+            service.send_code("confirm", user.email, request.remote_addr)
+        except otp.OtpRefused as exc:
+            flash(exc.message, "warning")
+        except otp.OtpUnavailable as exc:
+            flash(exc.message, "error")
+        else:
+            flash(f"We sent a 6-digit code to {user.email}.", "info")
+        return redirect(url_for("accounts.two_factor_confirm", next=target), code=303)
+    if form.validate_on_submit():
+        try:
+            result = otp.check_code("confirm", user.email, form.code.data)
+        except otp.OtpUnavailable as exc:
+            result = otp.CheckResult(False, exc.message)
+        if result.ok:
+            return _factor_passed(user, redirect(target, code=303))
+        record("reauth.failed", actor=user, target=user, method="email code")
+        db.session.commit()
+        form.code.errors = [result.message]
+        status = 429 if "Too many" in result.message else 422
+    return _confirm_page(form, "email", target), status
+
+
+def _confirm_page(form, mode: str, target: str) -> str:
+    return render_template(
+        "account/confirm.html",
+        form=form,
+        mode=mode,
+        target=target,
+        action=url_for("accounts.two_factor_confirm"),
+    )
 
 
 def _json_error(message: str, status: int = 400):
@@ -245,12 +340,19 @@ def security():
 @login_required
 @stepup.requires_recent_factor
 def two_factor_enrol():
-    """Add an authenticator app: scan the QR code, then confirm one code."""
+    """Add an authenticator app: make a secret (a POST), scan the QR code, confirm one code."""
     wanted = request.form.get("next") or request.args.get("next")
     target = safe_next(wanted, default=url_for("accounts.security"))
+    required = (request.form.get("required") or request.args.get("required")) == "1"
     if twofactor.confirmed_totp(current_user) is not None:
         flash("You already use an authenticator app.", "info")
         return redirect(url_for("accounts.security"))
+    if request.method == "POST" and request.form.get("action") == "start":
+        twofactor.start_totp_enrolment(current_user)  # a new secret replaces an unconfirmed one
+        return redirect(
+            url_for("accounts.two_factor_enrol", next=target, required=1 if required else None),
+            code=303,
+        )
     form = TotpForm(next=target)
     if form.validate_on_submit():
         try:
@@ -264,16 +366,16 @@ def two_factor_enrol():
                 return _factor_passed(user, _page(response))
             flash("Your authenticator app is set up.", "success")
             return _factor_passed(user, redirect(target, code=303))
+    # Reading the page changes nothing: the secret is made by the "Show the QR code" button.
     secret = twofactor.pending_totp_secret(current_user)
-    if secret is None or (request.args.get("new") == "1" and request.method == "GET"):
-        secret = twofactor.start_totp_enrolment(current_user)
-    uri = twofactor.provisioning_uri(current_user, secret)
+    qr = twofactor.qr_data_uri(twofactor.provisioning_uri(current_user, secret)) if secret else None
     return render_template(
         "account/totp_enrol.html",
         form=form,
         secret=secret,
-        qr=twofactor.qr_data_uri(uri),
-        required=request.args.get("required") == "1",
+        qr=qr,
+        target=target,
+        required=required,
     ), (422 if form.code.errors else 200)
 
 

@@ -258,7 +258,20 @@ def place(store: Store, state: State, cart: Cart, view: CartView, settings, *, k
     if payment_problem(store, settings):
         # In production a store on the test gateway takes no orders unless the platform allows.
         raise CheckoutError(CANT_TAKE_PAYMENTS)
-    order = place_order(
+    ordered_ids = [line.variant.id for line in view.lines]
+
+    def empty_cart():
+        # The ordered lines leave the cart in the order's transaction (a line added meanwhile
+        # in another tab stays).
+        db.session.execute(
+            delete(CartItem).where(
+                CartItem.cart_id == cart.id,
+                CartItem.store_id == store.id,
+                CartItem.variant_id.in_(ordered_ids),
+            )
+        )
+
+    return place_order(
         store,
         Checkout(
             email=state.email,
@@ -273,14 +286,6 @@ def place(store: Store, state: State, cart: Cart, view: CartView, settings, *, k
             payment_provider=settings.payment_provider,
             is_test=is_test_provider(settings.payment_provider),
         ),
+        then=empty_cart,
+        keep_loaded=True,
     )
-    # The ordered lines leave the cart (a line added meanwhile in another tab stays).
-    db.session.execute(
-        delete(CartItem).where(
-            CartItem.cart_id == cart.id,
-            CartItem.store_id == store.id,
-            CartItem.variant_id.in_([line.variant_id for line in order.lines if line.variant_id]),
-        )
-    )
-    db.session.commit()
-    return order

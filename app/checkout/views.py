@@ -284,11 +284,14 @@ def place():
     key = request.form.get("idempotency_key") or ""
     state = flow.load(session, store)
     cart = cart_service.find_cart(store, **_shopper())
-    view = cart_service.cart_view(store, cart)
+    view = cart_service.cart_view(store, cart, images=False)
     settings = settings_for(store)
-    placed_before = _order_by_key(key)
+    # A form sent again after its order was placed (the checkout is forgotten then) goes to
+    # that order; the review form on screen is looked up by place_order itself, which also
+    # settles two submits racing each other.
+    placed_before = _order_by_key(key) if key != state.key or not view.lines else None
     if placed_before is not None:
-        return redirect(_payment_or_status(placed_before), 303)
+        return redirect(_payment_or_status(placed_before, settings), 303)
     if cart is None or not view.lines:
         flash("Your cart is empty: add something before checking out.", "info")
         return redirect(url_for("cart.show"), 303)
@@ -312,7 +315,7 @@ def place():
         context = _context("review", state, place_error=error.message)
         return render_template("checkout/review.html", **context), 422
     flow.forget(session, store)
-    return redirect(_payment_or_status(order), 303)
+    return redirect(_payment_or_status(order, settings), 303)
 
 
 def _order_by_key(key: str) -> Order | None:
@@ -334,8 +337,11 @@ def pay(number: int):
     return redirect(_payment_or_status(order), 303)
 
 
-def _payment_or_status(order: Order) -> str:
-    """Where the shopper goes next: the provider's payment page, or the order's status page."""
+def _payment_or_status(order: Order, settings=None) -> str:
+    """Where the shopper goes next: the provider's payment page, or the order's status page.
+
+    `settings` are the store's checkout settings if the caller has them already.
+    """
     store = current_store()
     status_path = order_path(order)
     waiting = order.status == states.PENDING_PAYMENT and (
@@ -343,7 +349,7 @@ def _payment_or_status(order: Order) -> str:
     )
     if not waiting:
         return status_path
-    settings = settings_for(store)
+    settings = settings or settings_for(store)
     provider = settings.payment_provider  # the store's provider now, if it changed meanwhile
     try:
         if provider == "stripe":

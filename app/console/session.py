@@ -3,9 +3,9 @@
 The platform-wide session cookie is scoped to the platform domain, so every store subdomain
 (a vendor's page) makes the browser send it. The console therefore also wants this cookie,
 which only the platform host ever receives: issued when a platform admin passes a second-factor
-check there, signed with its own salt, bound to the admin's id, their session token and a
-nonce kept in the session (so it dies with a sign-out), lasting STEP_UP_MAX_AGE idle and
-CONSOLE_SESSION_MAX_AGE at most.
+check there, signed with its own salt, bound to the admin's id, their server-side session
+(its row and the account's session token) and a nonce kept in the session (so it dies with a
+sign-out), lasting STEP_UP_MAX_AGE idle and CONSOLE_SESSION_MAX_AGE at most.
 """
 
 import secrets
@@ -14,7 +14,7 @@ import time
 from flask import current_app, g, request, session
 from itsdangerous import BadSignature, URLSafeTimedSerializer
 
-from app.accounts.stepup import step_up_max_age, token_hash
+from app.accounts.stepup import session_binding, step_up_max_age
 
 COOKIE_NAME = "pasar_console"
 COOKIE_PATH = "/console"
@@ -42,7 +42,7 @@ def issue(response, user, *, issued_at: int | None = None) -> None:
         nonce = session[NONCE_KEY] = secrets.token_urlsafe(16)
     payload = {
         "u": user.id,
-        "t": token_hash(user),
+        "t": session_binding(user),
         "n": nonce,
         "i": issued_at or int(time.time()),
     }
@@ -70,9 +70,11 @@ def current_payload(user) -> dict | None:
     if not isinstance(payload, dict):
         return None
     nonce = session.get(NONCE_KEY)
+    binding = session_binding(user)
     if (
-        payload.get("u") != user.id
-        or payload.get("t") != token_hash(user)
+        binding is None
+        or payload.get("u") != user.id
+        or payload.get("t") != binding
         or not nonce
         or not secrets.compare_digest(str(payload.get("n")), nonce)
         or time.time() - float(payload.get("i") or 0) > _absolute_max_age()

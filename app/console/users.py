@@ -1,5 +1,6 @@
 """The console's users: a searchable list, one user's memberships and recent activity, and
-disabling (their sessions end at once), re-enabling and resending a verification code."""
+disabling (their sessions end at once), re-enabling, resending a verification code and resetting
+the two-factor sign-in of someone who lost their second factor."""
 
 import math
 
@@ -7,9 +8,10 @@ from flask import abort, flash, redirect, render_template, request, url_for
 from flask_login import current_user
 from sqlalchemy import func, or_, select
 
-from app.accounts import otp, service
+from app.accounts import otp, service, twofactor
 from app.accounts.models import Membership, User
 from app.accounts.permissions import require_superuser
+from app.accounts.stepup import requires_recent_factor
 from app.audit.models import AuditLog
 from app.audit.service import record
 from app.catalog.browse import clean
@@ -77,7 +79,11 @@ def user_detail(user_id: int):
         select(AuditLog).where(AuditLog.actor_id == user.id).order_by(AuditLog.id.desc()).limit(20)
     ).all()
     return render_template(
-        "console/users/detail.html", person=user, memberships=memberships, activity=activity
+        "console/users/detail.html",
+        person=user,
+        memberships=memberships,
+        activity=activity,
+        has_factor=twofactor.has_second_factor(user),
     )
 
 
@@ -119,4 +125,20 @@ def user_resend_verification(user_id: int):
             record("user.verification_resent", actor=current_user, target=user)
             db.session.commit()
             flash(f"A new verification code went to {user.email}.", "success")
+    return redirect(url_for(".user_detail", user_id=user.id), 303)
+
+
+@bp.post("/users/<int:user_id>/reset-two-factor")
+@require_superuser
+@requires_recent_factor
+def user_reset_two_factor(user_id: int):
+    """Remove a user's second factors (they lost them), with the reason; never one's own."""
+    user = _user_or_404(user_id)
+    reason = clean(request.form.get("reason"), 500).strip()
+    try:
+        twofactor.reset_by_admin(user, admin=current_user, reason=reason)
+    except twofactor.TwoFactorError as exc:
+        flash(exc.message, "error")
+    else:
+        flash(f"Two-factor sign-in reset for {user.email}, signed out everywhere.", "success")
     return redirect(url_for(".user_detail", user_id=user.id), 303)

@@ -226,6 +226,10 @@ def _send_after_commit(session: Session) -> None:
     No SQL may run on a session inside after_commit, and an inline (embedded mode) job would
     use this very session; so the jobs get a fresh app context, hence a session of their own.
     """
+    if session.in_nested_transaction():
+        # SQLAlchemy also calls after_commit when a SAVEPOINT is released (placing a store's
+        # first order makes its counter in one): the emails aren't committed until the end.
+        return
     ids = session.info.pop(_PENDING, None)
     if not ids:
         return
@@ -239,4 +243,6 @@ def _send_after_commit(session: Session) -> None:
 @event.listens_for(Session, "after_rollback")
 def _forget_after_rollback(session: Session) -> None:
     """A rolled-back movement's alert emails were never written: nothing to send."""
+    if session.in_nested_transaction():
+        return  # only a SAVEPOINT: the emails written before it are still to be committed
     session.info.pop(_PENDING, None)

@@ -55,13 +55,15 @@ def apply_movement(
     reference: str | None = None,
     user_id: int | None = None,
     expected_stock: int | None = None,
+    record: bool = True,
 ) -> int:
     """Add `quantity` (negative to take) to a variant's stock and record it; returns the new stock.
 
     Raises InsufficientStock if taking would go below zero, StockLimit above MAX_STOCK,
     StockChanged if `expected_stock` is given and the stock isn't that any more, LookupError for
     a variant that isn't the store's. A fall to the low-stock threshold queues its alert (see
-    app.inventory.alerts). Does not commit: the caller's transaction decides.
+    app.inventory.alerts). Does not commit: the caller's transaction decides. `record=False`
+    leaves the ledger row to the caller (see take_stock).
     """
     if kind not in MOVEMENT_KINDS:
         raise ValueError(f"unknown movement kind {kind!r}")
@@ -97,18 +99,19 @@ def apply_movement(
         if quantity > 0:
             raise StockLimit(variant_id, available, quantity)
         raise InsufficientStock(variant_id, -quantity, available)
-    db.session.add(
-        StockMovement(
-            store_id=store_id,
-            variant_id=variant_id,
-            kind=kind,
-            quantity=quantity,
-            stock_after=result.stock,
-            reason=reason[:300],
-            reference=reference,
-            user_id=user_id,
+    if record:
+        db.session.add(
+            StockMovement(
+                store_id=store_id,
+                variant_id=variant_id,
+                kind=kind,
+                quantity=quantity,
+                stock_after=result.stock,
+                reason=reason[:300],
+                reference=reference,
+                user_id=user_id,
+            )
         )
-    )
     alerts.after_movement(store_id, variant_id, quantity, result)
     return result.stock
 
@@ -120,36 +123,63 @@ def take_stock(
     kind: str = "sale",
     reference: str | None = None,
     user_id: int | None = None,
-) -> None:
+    tracked: set[int] | None = None,
+    record: bool = True,
+) -> list[StockMovement]:
     """Take stock for several (variant_id, quantity) lines, all or nothing, in id order.
 
     Lines of the same variant are added up first. Variants that don't track inventory are
-    skipped. On InsufficientStock the caller must roll back its transaction.
+    skipped (`tracked`, when the caller has just read them, saves reading them again). On
+    InsufficientStock the caller must roll back its transaction. Returns the ledger rows;
+    with `record=False` they aren't added to the session yet, so a caller can take the stock
+    before the row its `reference` names exists (placing an order takes stock first, to hold
+    the store's order counter as briefly as it can).
     """
     wanted: dict[int, int] = defaultdict(int)
     for variant_id, quantity in quantities:
         if not isinstance(quantity, int) or quantity <= 0:
             raise ValueError("quantities are positive whole numbers")
         wanted[variant_id] += quantity
-    tracked = set(
-        db.session.scalars(
-            select(Variant.id).where(
-                Variant.store_id == store_id,
-                Variant.id.in_(wanted),
-                Variant.track_inventory.is_(True),
+    if tracked is None:
+        tracked = set(
+            db.session.scalars(
+                select(Variant.id).where(
+                    Variant.store_id == store_id,
+                    Variant.id.in_(wanted),
+                    Variant.track_inventory.is_(True),
+                )
             )
         )
-    )
-    for variant_id in sorted(wanted):
-        if variant_id in tracked:
-            apply_movement(
-                store_id,
-                variant_id,
-                -wanted[variant_id],
-                kind,
-                reference=reference,
-                user_id=user_id,
-            )
+    # Still one conditional UPDATE per variant in id order, but the ledger rows wait for the
+    # next flush and go in one INSERT rather than one before each UPDATE.
+    movements = []
+    with db.session.no_autoflush:
+        for variant_id in sorted(wanted):
+            if variant_id in tracked:
+                stock_after = apply_movement(
+                    store_id,
+                    variant_id,
+                    -wanted[variant_id],
+                    kind,
+                    reference=reference,
+                    user_id=user_id,
+                    record=False,
+                )
+                movements.append(
+                    StockMovement(
+                        store_id=store_id,
+                        variant_id=variant_id,
+                        kind=kind,
+                        quantity=-wanted[variant_id],
+                        stock_after=stock_after,
+                        reason="",
+                        reference=reference,
+                        user_id=user_id,
+                    )
+                )
+    if record:
+        db.session.add_all(movements)
+    return movements
 
 
 def ledger_total(variant_id: int) -> int:

@@ -1,6 +1,7 @@
 """Placing orders (one transaction), moving them through their states, expiring unpaid ones."""
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
@@ -116,11 +117,22 @@ def valid_coupon(store: Store, code: str, email: str, now: datetime | None = Non
     return _valid_coupon(store, code, email.strip().lower(), now or utcnow())
 
 
-def place_order(store: Store, checkout: Checkout, *, now: datetime | None = None) -> Order:
+def place_order(
+    store: Store,
+    checkout: Checkout,
+    *,
+    now: datetime | None = None,
+    then: Callable[[], None] | None = None,
+    keep_loaded: bool = False,
+) -> Order:
     """Create the order, its lines, the stock sales and the coupon use in one transaction.
 
     The same idempotency key returns the first order instead of making another. Raises
-    CheckoutError (SoldOut when stock ran out) with nothing written.
+    CheckoutError (SoldOut when stock ran out) with nothing written. `then()` runs in the same
+    transaction once the stock is taken (the checkout empties the cart there, so placing is
+    one commit). `keep_loaded` keeps the store and the new order loaded after the commit
+    for a caller that only reads them back (the request ends right after), instead of
+    reading them again.
     """
     now = now or utcnow()
     if not _KEY_RE.fullmatch(checkout.idempotency_key or ""):
@@ -161,6 +173,31 @@ def place_order(store: Store, checkout: Checkout, *, now: datetime | None = None
             totals.notes[0] if totals.notes else "That coupon doesn't apply.", "coupon"
         )
     try:
+        # Locks, always in this order: the variants (by id), the coupon, then the store's order
+        # counter. Every order of the store waits for the counter, so it is taken last and held
+        # only for the few INSERTs and the commit; a shopper waiting for a popular variant
+        # doesn't hold up the whole store.
+        movements = take_stock(
+            store.id,
+            [(v, quantities[v]) for v in ordered],
+            kind="sale",
+            user_id=checkout.user_id,
+            tracked={v for v in ordered if by_id[v][0].track_inventory},
+            record=False,
+        )
+        if coupon is not None:
+            used = db.session.execute(
+                update(Coupon)
+                .where(
+                    Coupon.id == coupon.id,
+                    (Coupon.usage_limit.is_(None)) | (Coupon.times_used < Coupon.usage_limit),
+                )
+                .values(times_used=Coupon.times_used + 1)
+            ).rowcount
+            if not used:
+                raise CheckoutError("That coupon has been used up.", "coupon")
+        if then is not None:
+            then()
         number = _next_number(store.id)
         order = Order(
             store_id=store.id,
@@ -211,30 +248,16 @@ def place_order(store: Store, checkout: Checkout, *, now: datetime | None = None
         )
         db.session.add(order)
         db.session.flush()
-        take_stock(
-            store.id,
-            [(v, quantities[v]) for v in ordered],
-            kind="sale",
-            reference=f"order:{order.id}",
-            user_id=checkout.user_id,
-        )
+        for movement in movements:
+            movement.reference = f"order:{order.id}"
+        db.session.add_all(movements)
         if coupon is not None:
-            used = db.session.execute(
-                update(Coupon)
-                .where(
-                    Coupon.id == coupon.id,
-                    (Coupon.usage_limit.is_(None)) | (Coupon.times_used < Coupon.usage_limit),
-                )
-                .values(times_used=Coupon.times_used + 1)
-            ).rowcount
-            if not used:
-                raise CheckoutError("That coupon has been used up.", "coupon")
             db.session.add(
                 CouponRedemption(
                     store_id=store.id, coupon_id=coupon.id, order_id=order.id, email=email
                 )
             )
-        db.session.commit()
+        _commit(keep_loaded, stale=[variant for variant, _ in rows] + [coupon])
     except InsufficientStock as exc:
         db.session.rollback()
         raise SoldOut(exc.variant_id, exc.available) from None
@@ -248,6 +271,22 @@ def place_order(store: Store, checkout: Checkout, *, now: datetime | None = None
             raise
         return existing  # the same submit won the race a moment ago
     return order
+
+
+def _commit(keep_loaded: bool, stale: list) -> None:
+    """Commit; with `keep_loaded`, forget only the rows changed behind the ORM's back."""
+    if not keep_loaded:
+        db.session.commit()
+        return
+    session = db.session()
+    session.expire_on_commit = False
+    try:
+        session.commit()
+    finally:
+        session.expire_on_commit = True
+    for obj in stale:
+        if obj is not None:
+            session.expire(obj)  # stock and times_used changed by UPDATE statements
 
 
 def transition(order: Order, to_status: str, *, actor_id: int | None = None, note: str = ""):

@@ -13,15 +13,19 @@ from tests.conftest import PLATFORM, TEST_REDIS_URL, make_app, require, truncate
 ROOT = Path(__file__).resolve().parents[2]
 
 
-def wait_for(predicate, timeout: float = 30.0, interval: float = 0.2, what: str = "condition"):
-    """Poll `predicate` until it returns something truthy, or fail after `timeout` seconds."""
+def wait_for(
+    predicate, timeout: float = 30.0, interval: float = 0.2, what: str = "condition", state=None
+):
+    """Poll `predicate` until it returns something truthy, or fail after `timeout` seconds;
+    `state()`, if given, says in the failure what was there instead."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         value = predicate()
         if value:
             return value
         time.sleep(interval)
-    pytest.fail(f"timed out after {timeout}s waiting for {what}")
+    found = f" (found: {state()!r})" if state is not None else ""
+    pytest.fail(f"timed out after {timeout}s waiting for {what}{found}")
 
 
 @pytest.fixture

@@ -18,7 +18,7 @@ from tests.integration.processes import free_port, start_gunicorn, stop
 
 pytestmark = pytest.mark.integration
 
-PG_PORT = int(os.environ.get("TEST_PRIVATE_PG_PORT", "5441"))
+PG_PORT = int(os.environ.get("TEST_PRIVATE_PG_PORT") or free_port())
 PG_BIN = next(iter(sorted(Path("/usr/lib/postgresql").glob("*/bin"))), None)
 OUTAGE = 8  # seconds the server stays down
 

@@ -1,6 +1,6 @@
 """Redis and a payment provider going away under a real `flask worker` and `flask cron`.
 
-Each test runs its own Redis server (port 6396), stops it and starts it again, with its data
+Each test runs its own Redis server (on a free port), stops it and starts it again, with its data
 or empty; nothing is restarted by hand and nothing recorded in the database is lost or
 applied twice. Timings are compressed through the settings (SWEEP_INTERVAL, SWEEP_GRACE,
 MIDTRANS_RECHECK_SCHEDULE) so each test takes seconds.
@@ -38,7 +38,6 @@ from tests.web.order_helpers import make_order, make_variant
 
 pytestmark = pytest.mark.integration
 
-REDIS_PORT = 6396
 OUTAGE = 5  # seconds Redis stays away
 
 
@@ -116,7 +115,8 @@ def stack(backend, database_urls, smtp_server, tmp_path):
     """Private Redis, an app in production mode, and a real `flask worker` and `flask cron`."""
     from tests import factories
 
-    server = RedisServer(REDIS_PORT, tmp_path)
+    # A free port of its own: the SQLite and PostgreSQL halves of the suite run side by side.
+    server = RedisServer(free_port(), tmp_path)
     server.start()
     midtrans_port = free_port()
     app = make_app(
@@ -142,7 +142,7 @@ def stack(backend, database_urls, smtp_server, tmp_path):
     try:
         from rq import Worker
 
-        conn = redis.Redis(port=REDIS_PORT)
+        conn = redis.Redis(port=server.port)
         wait_for(lambda: Worker.all(connection=conn), timeout=30, what="the worker to start")
         yield SimpleNamespace(
             app=app,
@@ -230,6 +230,43 @@ def _statuses(app, *orders) -> list[str]:
         return found
 
 
+def _payment_state(app, *orders) -> dict:
+    """Orders, events and deliveries as they stand (for a failure message)."""
+    with app.app_context():
+        found = {
+            "orders": _statuses(app, *orders),
+            "events": [
+                tuple(row)
+                for row in db.session.execute(
+                    select(WebhookEvent.id, WebhookEvent.status, WebhookEvent.attempts)
+                )
+            ],
+            "deliveries": [
+                tuple(row)
+                for row in db.session.execute(
+                    select(GatewayDelivery.id, GatewayDelivery.status, GatewayDelivery.attempts)
+                )
+            ],
+        }
+        db.session.remove()
+        return found
+
+
+def _email_rows(app) -> list[tuple]:
+    with app.app_context():
+        found = db.session.execute(
+            select(
+                EmailMessage.id,
+                EmailMessage.template,
+                EmailMessage.status,
+                EmailMessage.attempts,
+                EmailMessage.created_at,
+            ).order_by(EmailMessage.id)
+        ).all()
+        db.session.remove()
+        return [tuple(row) for row in found]
+
+
 def _email_statuses(app) -> list[str]:
     with app.app_context():
         found = db.session.scalars(select(EmailMessage.status).order_by(EmailMessage.id)).all()
@@ -283,10 +320,15 @@ def test_worker_and_cron_wait_out_a_redis_outage_and_finish_what_came_in(stack):
     _queue_email(app, store, "after@example.com")  # queued after the restart: runs at once
     wait_for(
         lambda: _statuses(app, late, approved) == ["paid", "paid"],
-        timeout=30,
+        timeout=60,
         what="both orders to be paid",
     )
-    wait_for(lambda: set(_email_statuses(app)) == {"sent"}, timeout=30, what="every email")
+    wait_for(
+        lambda: set(_email_statuses(app)) == {"sent"},
+        timeout=60,
+        what="every email",
+        state=lambda: _email_rows(app),
+    )
     _assert_nothing_lost_or_doubled(stack)
     _assert_survived_one_outage(stack)
 
@@ -297,7 +339,7 @@ def test_nothing_is_lost_when_redis_comes_back_empty(stack):
 
     app = stack.app
     store, late, approved = _shop(app)
-    conn = redis.Redis(port=REDIS_PORT)
+    conn = redis.Redis(port=stack.redis.port)
     # Suspended, the worker leaves new jobs in Redis: they are there only, then Redis loses them.
     suspend(conn)
     wait_for(
@@ -317,10 +359,16 @@ def test_nothing_is_lost_when_redis_comes_back_empty(stack):
 
     wait_for(
         lambda: _statuses(app, late, approved) == ["paid", "paid"],
-        timeout=30,
+        timeout=60,
         what="the sweeps to finish both payments",
+        state=lambda: _payment_state(app, late, approved),
     )
-    wait_for(lambda: set(_email_statuses(app)) == {"sent"}, timeout=30, what="every email")
+    wait_for(
+        lambda: set(_email_statuses(app)) == {"sent"},
+        timeout=60,
+        what="every email",
+        state=lambda: _email_rows(app),
+    )
     _assert_nothing_lost_or_doubled(stack)
     _assert_survived_one_outage(stack)
 

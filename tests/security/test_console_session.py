@@ -9,7 +9,13 @@ from http.cookies import SimpleCookie
 import pyotp
 
 from app.console.session import COOKIE_NAME
-from tests.accounts_helpers import TOTP_SECRET, enrol_totp, sign_in_with_factor, text
+from tests.accounts_helpers import (
+    TOTP_SECRET,
+    enrol_totp,
+    mark_recently_confirmed,
+    sign_in_with_factor,
+    text,
+)
 from tests.conftest import PLATFORM, sign_in_as
 from tests.factories import PASSWORD, make_user
 
@@ -141,6 +147,7 @@ def test_the_console_confirms_the_factor_and_then_opens(app, client):
 def test_an_admin_without_a_second_factor_is_sent_to_enrol(app, client, client_for, store_a):
     root = make_user("root@example.com", superuser=True)
     sign_in_as(client, root)
+    mark_recently_confirmed(client, root)  # as a password sign-in does
     answer = client.get("/console/")
     assert answer.status_code == 302
     assert answer.headers["Location"].startswith("/account/security/totp?next=/console/")

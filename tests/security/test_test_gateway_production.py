@@ -25,7 +25,7 @@ from app.payments.models import Payment, WebhookEvent
 from app.payouts.models import CommissionEntry
 from app.payouts.reports import month_of, platform_report, store_report
 from tenants.models import Store
-from tests.accounts_helpers import sign_in_with_factor
+from tests.accounts_helpers import mark_recently_confirmed, sign_in_with_factor
 from tests.conftest import make_app, sign_in_as, truncate_all
 from tests.factories import make_store, make_user
 from tests.web.order_helpers import make_order, make_variant, owner_of
@@ -54,7 +54,9 @@ def admin(client_for):
 
 def owner_client(app, client_for, store):
     client = client_for(store)
-    sign_in_as(client, owner_of(app, store))
+    owner = owner_of(app, store)
+    sign_in_as(client, owner)
+    mark_recently_confirmed(client, owner)  # provider settings ask for it (test_step_up.py)
     return client
 
 

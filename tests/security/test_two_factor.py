@@ -18,6 +18,7 @@ from tests.accounts_helpers import (
     emails_to,
     enrol_totp,
     last_email,
+    mark_recently_confirmed,
     sign_in_with_factor,
     text,
 )
@@ -132,6 +133,11 @@ def enrol_through_the_pages(client) -> tuple[str, list[str]]:
     """Enrol an authenticator app as a signed-in user would; returns the secret and codes."""
     page = client.get("/account/security/totp")
     assert page.status_code == 200
+    assert "data-totp-secret" not in text(page)  # reading the page makes no secret
+    answer = client.post("/account/security/totp", data={"action": "start"})
+    assert answer.status_code == 303
+    page = client.get(answer.headers["Location"])
+    assert page.status_code == 200
     assert 'src="data:image/svg+xml' in text(page)  # the QR code, as a data: image
     secret = re.search(r"data-totp-secret=\"([A-Z2-7]+)\"", text(page)).group(1)
     answer = client.post("/account/security/totp", data={"code": pyotp.TOTP(secret).now()})
@@ -144,6 +150,7 @@ def enrol_through_the_pages(client) -> tuple[str, list[str]]:
 def test_enrolment_stores_the_secret_encrypted_and_recovery_codes_hashed(app, client):
     user = make_user("enrol@example.com")
     sign_in_as(client, user)
+    mark_recently_confirmed(client, user)
     secret, codes = enrol_through_the_pages(client)
     with app.app_context():
         row = db.session.scalar(select(TotpFactor).where(TotpFactor.user_id == user.id))
@@ -161,6 +168,7 @@ def test_enrolment_stores_the_secret_encrypted_and_recovery_codes_hashed(app, cl
 def test_a_recovery_code_works_once(app, client):
     user = make_user("lost-phone@example.com")
     sign_in_as(client, user)
+    mark_recently_confirmed(client, user)
     _, codes = enrol_through_the_pages(client)
     sign_out(client)
 
@@ -293,7 +301,8 @@ def test_admins_cannot_turn_their_second_factor_off(app, client):
 
 
 def test_store_owner_can_still_manage_without_a_second_factor(app, client_for):
-    # Step-up asks for the second factor *again*: an account without one isn't blocked by it.
+    # An account without a second factor isn't blocked by the step-up: it confirms with its
+    # password instead (tests/security/test_step_up.py has the details).
     store = make_store("plain")
     owner = client_for(store)
     with app.app_context():
@@ -302,6 +311,10 @@ def test_store_owner_can_still_manage_without_a_second_factor(app, client_for):
         user = db.session.scalar(select(User).where(User.email == "owner@plain.example.com"))
         db.session.expunge(user)
     sign_in_as(owner, user)
+    answer = owner.get("/admin/settings/checkout")
+    assert answer.headers["Location"].startswith("/account/2fa/confirm?next=")
+    answer = owner.post(answer.headers["Location"], data={"password": PASSWORD})
+    assert answer.headers["Location"] == "/admin/settings/checkout"
     assert owner.get("/admin/settings/checkout").status_code == 200
 
 

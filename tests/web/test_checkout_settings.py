@@ -7,6 +7,7 @@ from app.audit.models import AuditLog
 from app.checkout.models import CheckoutSettings
 from app.checkout.secrets import decrypt
 from app.extensions import db
+from tests.accounts_helpers import mark_recently_confirmed
 from tests.conftest import sign_in_as
 from tests.factories import add_member, make_store, make_user
 from tests.web.order_helpers import owner_of
@@ -27,7 +28,9 @@ FORM = {
 @pytest.fixture
 def owner_client(app, client_for, store_a):
     client = client_for(store_a)
-    sign_in_as(client, owner_of(app, store_a))
+    owner = owner_of(app, store_a)
+    sign_in_as(client, owner)
+    mark_recently_confirmed(client, owner)  # provider keys ask for it (tests/security/test_step_up)
     return client
 
 
@@ -137,7 +140,9 @@ def test_tax_rates_with_decimals_become_basis_points(app, owner_client, store_a)
 def test_midtrans_keys_in_an_idr_store(app, client_for):
     store = make_store("batiks", "Batik", currency="IDR")
     client = client_for(store)
-    sign_in_as(client, owner_of(app, store))
+    owner = owner_of(app, store)
+    sign_in_as(client, owner)
+    mark_recently_confirmed(client, owner)
     data = {
         **FORM,
         "shipping_flat": "15000",

@@ -13,7 +13,14 @@ from app.accounts.models import Membership, StoreInvite, User
 from app.audit.models import AuditLog
 from app.database import utcnow
 from app.extensions import db
-from tests.accounts_helpers import code_in, emails_to, last_email, sign_in_with_factor, text
+from tests.accounts_helpers import (
+    code_in,
+    emails_to,
+    last_email,
+    mark_recently_confirmed,
+    sign_in_with_factor,
+    text,
+)
 from tests.conftest import PLATFORM, sign_in_as
 from tests.factories import PASSWORD, add_member, make_user
 
@@ -31,7 +38,9 @@ def _owner(app, store) -> User:
 
 def _owner_client(app, client_for, store):
     client = client_for(store)
-    sign_in_as(client, _owner(app, store))
+    owner = _owner(app, store)
+    sign_in_as(client, owner)
+    mark_recently_confirmed(client, owner)  # staff changes ask for it (tests/security/test_step_up)
     return client
 
 
@@ -434,6 +443,7 @@ def test_owner_transfers_ownership_and_becomes_manager(app, client_for, store_a)
     # The new owner can manage staff, and the old owner can now be removed.
     new_owner = client_for(store_a)
     sign_in_as(new_owner, heir)
+    mark_recently_confirmed(new_owner, heir)
     old = _membership(app, store_a, "owner@alpha.example.com")
     assert new_owner.post(f"/admin/staff/{old.id}/remove").status_code == 303
 
