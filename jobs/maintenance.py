@@ -60,26 +60,31 @@ def _lease(model, due_column, ids, now) -> None:
     db.session.commit()
 
 
+def _due_rows(model, status: str, due_column, created_column, now) -> list[int]:
+    """Ids of `model` rows still in `status` whose next attempt is due, or, never tried again
+    yet, that are older than the grace period (their first job was lost); at most 500."""
+    return db.session.scalars(
+        select(model.id)
+        .where(
+            model.status == status,
+            or_(
+                due_column <= now,
+                and_(due_column.is_(None), created_column < now - _grace()),
+            ),
+        )
+        .order_by(model.id)
+        .limit(500)
+    ).all()
+
+
 def sweep_webhook_events() -> int:
     """Queue again webhook events not yet applied: lost jobs, and Midtrans re-checks now due."""
     from app.payments.webhooks import apply_webhook_event
 
     now = utcnow()
-    ids = db.session.scalars(
-        select(WebhookEvent.id)
-        .where(
-            WebhookEvent.status == "received",
-            or_(
-                WebhookEvent.next_check_at <= now,
-                and_(
-                    WebhookEvent.next_check_at.is_(None),
-                    WebhookEvent.received_at < now - _grace(),
-                ),
-            ),
-        )
-        .order_by(WebhookEvent.id)
-        .limit(500)
-    ).all()
+    ids = _due_rows(
+        WebhookEvent, "received", WebhookEvent.next_check_at, WebhookEvent.received_at, now
+    )
     _lease(WebhookEvent, "next_check_at", ids, now)
     for event_id in ids:
         enqueue_unless_waiting(apply_webhook_event, event_id, job_id=f"webhook-{event_id}-sweep")
@@ -93,21 +98,13 @@ def sweep_gateway_deliveries() -> int:
     from jobs.payments import deliver_gateway_delivery
 
     now = utcnow()
-    ids = db.session.scalars(
-        select(GatewayDelivery.id)
-        .where(
-            GatewayDelivery.status == "pending",
-            or_(
-                GatewayDelivery.next_attempt_at <= now,
-                and_(
-                    GatewayDelivery.next_attempt_at.is_(None),
-                    GatewayDelivery.created_at < now - _grace(),
-                ),
-            ),
-        )
-        .order_by(GatewayDelivery.id)
-        .limit(500)
-    ).all()
+    ids = _due_rows(
+        GatewayDelivery,
+        "pending",
+        GatewayDelivery.next_attempt_at,
+        GatewayDelivery.created_at,
+        now,
+    )
     _lease(GatewayDelivery, "next_attempt_at", ids, now)
     for delivery_id in ids:
         enqueue_unless_waiting(
