@@ -15,7 +15,12 @@ ifneq ($(PORT),5000)
 export PLATFORM_DOMAIN ?= pasar.localhost:$(PORT)
 endif
 
-.PHONY: demo test setup assets migrate seed serve lint format browser-deps clean
+# `make cluster`: nginx on CLUSTER_PORT in front of two gunicorn instances (the next two ports).
+CLUSTER_PORT         ?= 8080
+CLUSTER_DATABASE_URL ?= postgresql://postgres@127.0.0.1:5432/pasar_cluster
+CLUSTER_REDIS_URL    ?= redis://127.0.0.1:6379/0
+
+.PHONY: demo test setup assets translations translations-extract translations-init migrate seed serve lint format browser-deps clean cluster image deploy-deps test-deploy
 
 demo: setup migrate seed serve  ## install, migrate, seed the demo and serve it on :$(PORT)
 
@@ -23,7 +28,7 @@ test: setup browser-deps  ## install, then run unit, web, integration and browse
 	$(BIN)/ruff check .
 	bash scripts/test.sh
 
-setup: $(VENV)/.installed assets
+setup: $(VENV)/.installed assets translations
 
 $(VENV)/.installed: requirements.txt requirements-dev.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -31,11 +36,33 @@ $(VENV)/.installed: requirements.txt requirements-dev.txt
 	$(BIN)/python -m pip install --quiet -r requirements-dev.txt
 	touch $@
 
-assets: static/vendor/htmx.min.js
+assets: static/vendor/htmx.min.js static/vendor/swagger-ui-bundle.js static/vendor/swagger-ui.css node_modules/axe-core/axe.min.js
 
-static/vendor/htmx.min.js: package.json package-lock.json scripts/vendor-assets.mjs
+# axe-core (a dev dependency) stays in node_modules/: only the browser tests read it.
+static/vendor/htmx.min.js static/vendor/swagger-ui-bundle.js static/vendor/swagger-ui.css node_modules/axe-core/axe.min.js &: package.json package-lock.json scripts/vendor-assets.mjs
 	npm ci --no-audit --no-fund --loglevel=error
 	npm run --silent vendor
+
+# Compile translations/*/LC_MESSAGES/messages.po to .mo (git-ignored). The app also compiles a
+# missing or older .mo when it starts (app/i18n.py), so tests and servers never run without them.
+translations: $(VENV)/.installed
+	$(BIN)/pybabel compile -d translations --statistics
+
+# Re-extract Pasar's strings from app/, tenants/, jobs/ and templates/ (babel.cfg) and merge them
+# into every language's messages.po; then translate the new entries (tests/unit/test_translations.py
+# fails while one is empty or fuzzy).
+BABEL_EXTRACT = $(BIN)/pybabel extract -F babel.cfg -k lazy_gettext -k lazy_ngettext:1,2 -k N_ \
+	--ignore-dirs='.* __pycache__ node_modules' --no-location --sort-output --project=Pasar
+translations-extract: $(VENV)/.installed
+	$(BABEL_EXTRACT) -o translations/messages.pot .
+	$(BIN)/pybabel update -i translations/messages.pot -d translations --no-wrap --ignore-obsolete
+	rm translations/messages.pot
+
+translations-init: $(VENV)/.installed  ## a new language's catalog: make translations-init CODE=fr
+	test -n "$(CODE)"
+	$(BABEL_EXTRACT) -o translations/messages.pot .
+	$(BIN)/pybabel init -i translations/messages.pot -d translations -l $(CODE) --no-wrap
+	rm translations/messages.pot
 
 migrate: $(VENV)/.installed
 	$(FLASK) db upgrade
@@ -47,11 +74,34 @@ serve: $(VENV)/.installed
 	@echo "Open http://pasar.localhost:$(PORT)/ (platform) and http://acme.pasar.localhost:$(PORT)/ (a store)"
 	$(FLASK) run --port $(PORT)
 
+cluster: setup  ## nginx + 2 gunicorn instances + 2 workers + cron on PostgreSQL and Redis, demo seeded
+	$(BIN)/python scripts/cluster.py --port $(CLUSTER_PORT) \
+	  --database-url $(CLUSTER_DATABASE_URL) --redis-url $(CLUSTER_REDIS_URL)
+
 browser-deps:  ## Debian's chromium for the browser tests (installed when running as root)
 	@command -v chromium >/dev/null 2>&1 || { \
 	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
 	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; \
 	  else echo "chromium is not installed: the browser tests will be skipped"; fi; }
+
+# Containers (README "Deploying"): Debian's podman with runc, images built from a local
+# debian:bookworm-slim by deploy/build-images.sh.
+PODMAN ?= podman
+export CONTAINERS_CONF ?= $(CURDIR)/deploy/containers.conf
+
+deploy-deps: $(VENV)/.installed  ## podman, runc, debootstrap, nginx (apt, as root) and podman-compose (PyPI)
+	@command -v $(PODMAN) >/dev/null 2>&1 && command -v runc >/dev/null 2>&1 \
+	  && command -v debootstrap >/dev/null 2>&1 && command -v nginx >/dev/null 2>&1 || { \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq podman runc debootstrap nginx >/dev/null; \
+	  else echo "install podman, runc, debootstrap and nginx" >&2; exit 1; fi; }
+	$(BIN)/python -m pip install --quiet -r requirements-deploy.txt
+
+image: deploy-deps  ## build the app image and the compose service images (layers are cached)
+	PODMAN=$(PODMAN) sh deploy/build-images.sh
+
+test-deploy: image  ## the deploy tier: the nginx cluster under load and kills, then compose.yaml under podman-compose
+	$(BIN)/pytest -m deploy -p no:cacheprovider -n 0 tests/deploy
 
 lint: $(VENV)/.installed
 	$(BIN)/ruff check .

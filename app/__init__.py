@@ -1,12 +1,12 @@
 """The Pasar application factory."""
 
-import logging
 import os
 
 from flask import Flask, abort, request
 from sqlalchemy import event
 from sqlalchemy.engine import Engine
 
+from app import observability
 from app.config import PROJECT_ROOT, load_config
 from app.extensions import csrf, db, limiter, login_manager, migrate, redis_client
 
@@ -34,6 +34,7 @@ def create_app(test_config: dict | None = None) -> Flask:
     configure_logging(app)
     register_extensions(app)
     register_request_hooks(app)
+    observability.init_app(app)
     register_blueprints(app)
     register_errorhandlers(app)
     register_template_helpers(app)
@@ -42,17 +43,18 @@ def create_app(test_config: dict | None = None) -> Flask:
 
 
 def configure_logging(app: Flask) -> None:
-    """Send INFO and up to stderr unless something else configured logging first."""
-    if not logging.getLogger().handlers:
-        logging.basicConfig(
-            level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
-        )
+    """Send INFO and up to stderr (JSON or text, `LOG_FORMAT`) unless something else
+    configured logging first."""
+    from app.observability import logs
+
+    logs.configure(app)
 
 
 def register_extensions(app: Flask) -> None:
     """Bind the extension instances to this app."""
     from app import (
         csrf_tokens,
+        i18n,
         models,  # noqa: F401  (every table in the metadata)
     )
     from app.accounts import auth  # noqa: F401  (registers the user loader)
@@ -60,6 +62,7 @@ def register_extensions(app: Flask) -> None:
     from app.catalog import cache  # noqa: F401  (catalog-change listeners that expire caches)
     from app.database import include_in_migrations, render_migration_item
     from app.payouts import ledger  # noqa: F401  (commission entries for new payments)
+    from tenants import rls  # noqa: F401  (each transaction's store for row-level security)
     from tenants.sessions import TenantSessionInterface
 
     db.init_app(app)
@@ -77,6 +80,7 @@ def register_extensions(app: Flask) -> None:
     csrf_tokens.init_app(app)
     limiter.init_app(app)
     redis_client.init_app(app)
+    i18n.init_app(app)
     app.session_interface = TenantSessionInterface()
 
 
@@ -103,9 +107,13 @@ def _sqlite_begin(conn):
 
 def register_request_hooks(app: Flask) -> None:
     """Reject overlong URLs, cross-origin posts, control characters and bad CSRF tokens,
-    resolve the tenant and the signed-in session, then add the security headers to every answer."""
+    resolve the tenant and the signed-in session, ask before a destructive post sent without
+    JavaScript, then add the security headers to every answer."""
+    from app import static_assets
     from app.accounts.sessions import touch as touch_user_session
+    from app.confirmation import ask_before_destructive_post
     from app.csrf_tokens import protect as check_csrf_token
+    from app.observability.logs import note_store
     from app.request_guards import check_origin, reject_control_characters
     from app.security import add_security_headers
     from tenants.context import resolve_store_for_request
@@ -119,19 +127,24 @@ def register_request_hooks(app: Flask) -> None:
     app.before_request(reject_control_characters)
     app.before_request(check_csrf_token)
     app.before_request(resolve_store_for_request)
+    app.before_request(note_store)
     app.before_request(touch_user_session)
+    app.before_request(ask_before_destructive_post)
     app.after_request(add_security_headers)
+    static_assets.init_app(app)
 
 
 def register_blueprints(app: Flask) -> None:
     """Attach every area's blueprint."""
+    from app import api as vendor_api
     from app.accounts.views import bp as accounts_bp
     from app.addresses.views import bp as addresses_bp
     from app.cart.views import bp as cart_bp
     from app.checkout.views import bp as checkout_bp
-    from app.console.views import bp as console_bp
-    from app.dashboard.views import bp as dashboard_bp
+    from app.console import bp as console_bp
+    from app.dashboard import bp as dashboard_bp
     from app.health.views import bp as health_bp
+    from app.language_views import bp as language_bp
     from app.marketplace.views import bp as marketplace_bp
     from app.onboarding.views import bp as onboarding_bp
     from app.orders.shopper_views import bp as shopper_orders_bp
@@ -142,6 +155,7 @@ def register_blueprints(app: Flask) -> None:
     from app.storefront.views import bp as storefront_bp
 
     app.register_blueprint(health_bp)
+    app.register_blueprint(language_bp)
     app.register_blueprint(media_bp)
     app.register_blueprint(marketplace_bp)
     app.register_blueprint(storefront_bp)
@@ -156,6 +170,7 @@ def register_blueprints(app: Flask) -> None:
     app.register_blueprint(test_gateway_bp)
     app.register_blueprint(shopper_orders_bp)
     app.register_blueprint(account_orders_bp)
+    vendor_api.init_app(app)
     app.add_url_rule("/", endpoint="home", view_func=_home)
     app.add_url_rule("/search", endpoint="search", view_func=_search)
 
@@ -196,6 +211,7 @@ def register_template_helpers(app: Flask) -> None:
 
 def register_commands(app: Flask) -> None:
     """The `flask` CLI commands."""
+    from app.background.worker import cron_command, worker_command
     from app.cli import (
         create_store_command,
         create_superuser_command,
@@ -203,7 +219,6 @@ def register_commands(app: Flask) -> None:
         seed_demo_command,
         send_test_email_command,
     )
-    from jobs.worker import cron_command, worker_command
 
     for command in (
         seed_demo_command,

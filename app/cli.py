@@ -90,15 +90,17 @@ def scrub_originals_command():
     """Strip the metadata (EXIF GPS and the rest) from product image originals stored earlier."""
     from sqlalchemy import select
 
+    from app.catalog.image_processing import scrub_original
     from app.catalog.models import ProductImage
-    from jobs.images import scrub_original
+    from tenants.rls import all_stores
 
     done = 0
-    for image in db.session.scalars(select(ProductImage).order_by(ProductImage.id)):
-        try:
-            done += scrub_original(image)
-        except (OSError, ValueError) as exc:
-            click.echo(f"  image {image.id}: {type(exc).__name__}: {exc}", err=True)
+    with all_stores("scrub-originals: product images of every store"):
+        for image in db.session.scalars(select(ProductImage).order_by(ProductImage.id)):
+            try:
+                done += scrub_original(image)
+            except (OSError, ValueError) as exc:
+                click.echo(f"  image {image.id}: {type(exc).__name__}: {exc}", err=True)
     click.echo(f"Originals cleaned: {done}")
 
 

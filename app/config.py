@@ -6,6 +6,8 @@ from pathlib import Path
 from dotenv import load_dotenv
 
 DEFAULT_SECRET_KEY = "dev-insecure-change-me"  # noqa: S105  (refused in production)
+# The role migration 0021 makes for the app: it owns no table, so row-level security binds it.
+DEFAULT_DATABASE_ROLE = "pasar_app"
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 
 
@@ -21,6 +23,9 @@ def _bool(value: str | None, default: bool = False) -> bool:
 
 # 10 s, 30 s, 1 min, 5 min, 15 min, 30 min, 1 h, 2 h, 4 h, 8 h, 8 h: about 24 hours in all.
 DEFAULT_RETRY_SCHEDULE = [10, 30, 60, 300, 900, 1800, 3600, 7200, 14400, 28800, 28800]
+
+# Standard Webhooks' recommended retry schedule after the first attempt (about 27 hours).
+WEBHOOKS_RETRY_SCHEDULE = [5, 300, 1800, 7200, 18000, 36000, 36000]
 
 
 def _seconds_list(value: str | None, default: list[int]) -> list[int]:
@@ -56,6 +61,9 @@ def load_config(instance_path: str, overrides: dict | None = None) -> dict:
     config = {
         "SECRET_KEY": env.get("SECRET_KEY") or DEFAULT_SECRET_KEY,
         "SQLALCHEMY_DATABASE_URI": database_url,
+        # PostgreSQL: the role every connection acts as (`pasar_app`, made by the migrations,
+        # owns no table, so row-level security applies to it); "none": DATABASE_URL's own user.
+        "DATABASE_ROLE": env.get("DATABASE_ROLE") or DEFAULT_DATABASE_ROLE,
         "REDIS_URL": redis_url,
         "PLATFORM_DOMAIN": platform_domain,
         "PREFERRED_URL_SCHEME": scheme,
@@ -86,6 +94,10 @@ def load_config(instance_path: str, overrides: dict | None = None) -> dict:
         # The platform's commission on each sale, in basis points (500 = 5 %), unless a store
         # has its own rate.
         "PLATFORM_COMMISSION_BPS": int(env.get("PLATFORM_COMMISSION_BPS") or 500),
+        # Stock holds (app/inventory/holds.py): the most units one cart may hold of one variant,
+        # and in all, so one shopper (or bot) can't hold a whole drop.
+        "HOLD_MAX_PER_VARIANT": int(env.get("HOLD_MAX_PER_VARIANT") or 5),
+        "HOLD_MAX_PER_CART": int(env.get("HOLD_MAX_PER_CART") or 20),
         # Seconds between re-checks of a Midtrans transaction while Midtrans can't be reached,
         # and between test-gateway delivery attempts; together about a day, then a person looks.
         "MIDTRANS_RECHECK_SCHEDULE": _seconds_list(
@@ -94,6 +106,17 @@ def load_config(instance_path: str, overrides: dict | None = None) -> dict:
         "GATEWAY_RETRY_SCHEDULE": _seconds_list(
             env.get("GATEWAY_RETRY_SCHEDULE"), DEFAULT_RETRY_SCHEDULE
         ),
+        # Outbound webhooks (app/webhooks): seconds between delivery attempts (the Standard
+        # Webhooks recommendation: 5 s, 5 min, 30 min, 2 h, 5 h, 10 h, 10 h; about a day), how
+        # long an endpoint may fail before it is switched off, and the network's limits.
+        # Private and loopback addresses are refused unless allowed (tests, private installs).
+        "WEBHOOKS_RETRY_SCHEDULE": _seconds_list(
+            env.get("WEBHOOKS_RETRY_SCHEDULE"), WEBHOOKS_RETRY_SCHEDULE
+        ),
+        "WEBHOOKS_DISABLE_AFTER": int(env.get("WEBHOOKS_DISABLE_AFTER") or 86400),
+        "WEBHOOKS_CONNECT_TIMEOUT": float(env.get("WEBHOOKS_CONNECT_TIMEOUT") or 5),
+        "WEBHOOKS_READ_TIMEOUT": float(env.get("WEBHOOKS_READ_TIMEOUT") or 10),
+        "WEBHOOKS_ALLOW_PRIVATE_NETWORKS": _bool(env.get("WEBHOOKS_ALLOW_PRIVATE_NETWORKS")),
         # How often cron runs the outbox sweeps, and how old a recorded event, delivery or
         # email must be before a sweep queues it again (so it doesn't race the first enqueue).
         "SWEEP_INTERVAL": int(env.get("SWEEP_INTERVAL") or 60),
@@ -123,13 +146,25 @@ def load_config(instance_path: str, overrides: dict | None = None) -> dict:
         # a burst from a few addresses), and failed signature checks per address.
         "WEBHOOK_RATE_LIMIT": env.get("WEBHOOK_RATE_LIMIT") or "6000 per minute",
         "WEBHOOK_FAILURE_LIMIT": env.get("WEBHOOK_FAILURE_LIMIT") or "30 per minute",
-        "RATELIMIT_HEADERS_ENABLED": True,
+        # Vendor API requests per key (app/api/auth.py); a 429 says when to retry.
+        "API_RATE_LIMIT": env.get("API_RATE_LIMIT") or "600 per minute",
+        # No X-RateLimit-* headers: reading the window back for them cost two more Redis
+        # round trips on every limited request (placing an order among them); a 429 still
+        # says when to come back in its Retry-After (app/errors.py).
+        "RATELIMIT_HEADERS_ENABLED": False,
         "WTF_CSRF_TIME_LIMIT": 3600 * 4,
+        # Seconds a rendered storefront page stays in Redis (0: no page cache); a catalog
+        # change makes its entries unreachable at once (app/storefront/page_cache.py).
+        "PAGE_CACHE_TTL": int(env.get("PAGE_CACHE_TTL") or 600),
         # Seconds a second-factor check stays recent for the step-up pages (console, payouts,
         # provider keys, staff changes), and how long the console's own cookie lasts idle.
         "STEP_UP_MAX_AGE": int(env.get("STEP_UP_MAX_AGE") or 15 * 60),
         # The console cookie's absolute lifetime, however busy the admin is.
         "CONSOLE_SESSION_MAX_AGE": int(env.get("CONSOLE_SESSION_MAX_AGE") or 8 * 3600),
+        # "json" or "text"; unset, JSON in production mode and text in embedded mode.
+        "LOG_FORMAT": (env.get("LOG_FORMAT") or "").strip().lower() or None,
+        # Bearer token that opens /metrics from anywhere; without it only direct loopback.
+        "METRICS_TOKEN": env.get("METRICS_TOKEN") or None,
         "TESTING": False,
     }
     config.update(overrides)
@@ -138,9 +173,17 @@ def load_config(instance_path: str, overrides: dict | None = None) -> dict:
         config["SQLALCHEMY_DATABASE_URI"]
     )
     if uri.startswith("postgresql"):
+        from tenants.rls import role_connect_args
+
+        if (config["DATABASE_ROLE"] or "none").lower() == "none":
+            config["DATABASE_ROLE"] = None
+        try:
+            role_args = role_connect_args(config["DATABASE_ROLE"])
+        except ValueError as exc:
+            raise ConfigError(str(exc)) from None
         config["SQLALCHEMY_ENGINE_OPTIONS"] = {
             "pool_pre_ping": True,
-            "connect_args": {"connect_timeout": 3},
+            "connect_args": {"connect_timeout": 3, **role_args},
             **config.get("SQLALCHEMY_ENGINE_OPTIONS", {}),
         }
     config["EMBEDDED"] = not config["REDIS_URL"]
@@ -168,6 +211,8 @@ def load_config(instance_path: str, overrides: dict | None = None) -> dict:
         config["ALLOW_TEST_PAYMENTS"] = _bool(
             env.get("ALLOW_TEST_PAYMENTS"), default=not config["PRODUCTION"]
         )
+    if not config.get("LOG_FORMAT"):
+        config["LOG_FORMAT"] = "json" if config["PRODUCTION"] else "text"
     host, _, port = config["PLATFORM_DOMAIN"].partition(":")
     config["PLATFORM_HOST"] = host
     config["PLATFORM_PORT"] = port or None
@@ -190,6 +235,11 @@ def check_config(config: dict) -> None:
         raise ConfigError(
             f"TEST_GATEWAY_DELIVERY={config['TEST_GATEWAY_DELIVERY']!r} is not a delivery mode: "
             "use http or inprocess, or leave it unset to choose by whether jobs run inline."
+        )
+    if config["LOG_FORMAT"] not in ("json", "text"):
+        raise ConfigError(
+            f"LOG_FORMAT={config['LOG_FORMAT']!r} is not a log format: use json or text, or "
+            "leave it unset for JSON in production mode and text in embedded mode."
         )
     host = config["PLATFORM_HOST"]
     if not host or "." not in host:

@@ -5,11 +5,16 @@ from sqlalchemy import select
 from app.accounts.models import Membership, User
 from app.accounts.service import create_user, find_user_by_email
 from app.checkout.models import CheckoutSettings
+from app.database import CATALOG_TABLES, analyze
 from app.extensions import db
 from tenants.models import Store
 from tenants.provisioning import create_store
 
 DEMO_PASSWORD = "pasar-demo-2026"  # noqa: S105  (demo data only)
+# A known API key of the demo store acme (every scope), so the README's curl works as printed.
+# Only the demo seed makes it; a real store's keys are random and shown once.
+DEMO_API_STORE = "acme"
+DEMO_API_KEY = "pk_demo_acme_0123456789abcdefghijklmnopqrstuv"
 
 DEMO_STORES = [
     {
@@ -72,6 +77,13 @@ def seed_demo(
 
     Each store is filled up to `products` products with variants, categories and pictures.
     """
+    from tenants.rls import all_stores
+
+    with all_stores("demo seed: stores, catalogs and orders"):
+        return _seed_demo(products, images, progress)
+
+
+def _seed_demo(products: int, images: bool, progress) -> list[tuple[str, str, str]]:
     from app.catalog.demo import seed_store_catalog
     from app.orders.demo import seed_store_orders
     from app.payments.test_mode import set_test_payments
@@ -109,5 +121,29 @@ def seed_demo(
         orders = seed_store_orders(store)
         if orders:
             progress(f"  {orders} demo orders placed over the last 30 days.")
+        if spec["slug"] == DEMO_API_STORE and _ensure_demo_api_key(store):
+            progress(f"  API key for the demo: {DEMO_API_KEY}")
     db.session.commit()
+    analyze(
+        db.session,
+        *CATALOG_TABLES,
+        "stores",
+        "users",
+        "memberships",
+        "orders",
+        "order_lines",
+        "stock_movements",
+    )
     return logins
+
+
+def _ensure_demo_api_key(store: Store) -> bool:
+    """The demo store's known API key (every scope), made once; True if it was made now."""
+    from app.api.keys import SCOPES, create_key, hash_key
+    from app.api.models import ApiKey
+
+    if db.session.scalar(select(ApiKey.id).where(ApiKey.key_hash == hash_key(DEMO_API_KEY))):
+        return False
+    create_key(store, "Demo key (README)", SCOPES, secret=DEMO_API_KEY)
+    db.session.commit()
+    return True

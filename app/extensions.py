@@ -1,5 +1,6 @@
 """Bare extension instances; `create_app` binds them to the app."""
 
+from flask_babel import Babel
 from flask_limiter import Limiter
 from flask_limiter.util import get_remote_address
 from flask_login import LoginManager
@@ -17,3 +18,4 @@ login_manager = LoginManager()
 csrf = CSRFProtect()
 limiter = Limiter(key_func=get_remote_address)
 redis_client = RedisClient()
+babel = Babel()

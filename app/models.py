@@ -3,6 +3,7 @@
 from app.accounts.factor_models import Passkey, RecoveryCode, TotpFactor
 from app.accounts.models import Membership, StoreInvite, User
 from app.addresses.models import Address
+from app.api.models import ApiIdempotencyKey, ApiKey
 from app.audit.models import AuditLog
 from app.cart.models import Cart, CartItem
 from app.catalog.models import (
@@ -16,7 +17,7 @@ from app.catalog.models import (
     Variant,
 )
 from app.checkout.models import CheckoutSettings
-from app.inventory.models import StockMovement
+from app.inventory.models import StockHold, StockMovement
 from app.notifications.models import EmailMessage
 from app.orders.models import (
     Coupon,
@@ -29,10 +30,13 @@ from app.orders.models import (
 from app.payments.models import Payment, WebhookEvent
 from app.payouts.models import CommissionEntry, Payout
 from app.stocksync.models import ImportRow, ImportRun
+from app.webhooks.models import OutboundEvent, WebhookAttempt, WebhookDelivery, WebhookEndpoint
 from tenants.models import Store
 
 __all__ = [
     "Address",
+    "ApiIdempotencyKey",
+    "ApiKey",
     "AuditLog",
     "Cart",
     "CartItem",
@@ -49,6 +53,7 @@ __all__ = [
     "OrderCounter",
     "OrderEvent",
     "OrderLine",
+    "OutboundEvent",
     "Passkey",
     "Payment",
     "Payout",
@@ -59,11 +64,15 @@ __all__ = [
     "ProductSlugRedirect",
     "ProductTag",
     "RecoveryCode",
+    "StockHold",
     "StockMovement",
     "Store",
     "StoreInvite",
     "TotpFactor",
     "User",
     "Variant",
+    "WebhookAttempt",
+    "WebhookDelivery",
+    "WebhookEndpoint",
     "WebhookEvent",
 ]

@@ -19,8 +19,9 @@ log = logging.getLogger(__name__)
 UNSAFE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 
 # Server-to-server endpoints: payment providers post webhooks with no browser, no Origin and
-# no session; they are verified by their signatures instead (app/payments/webhooks.py).
-SERVER_TO_SERVER_BLUEPRINTS = frozenset({"payments"})
+# no session; they are verified by their signatures instead (app/payments/webhooks.py). The
+# vendor API is authenticated by its bearer key alone, which no other site can make a browser send.
+SERVER_TO_SERVER_BLUEPRINTS = frozenset({"payments", "api"})
 
 _DEFAULT_PORTS = {"http": 80, "https": 443}
 
@@ -30,7 +31,7 @@ _CONTROL_IN_TEXT = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f]")
 # A path never has any control character, line breaks and tabs included.
 _CONTROL_IN_PATH = re.compile(r"[\x00-\x1f]")
 
-_FORM_MIMETYPES = frozenset({"application/x-www-form-urlencoded", "multipart/form-data"})
+FORM_MIMETYPES = frozenset({"application/x-www-form-urlencoded", "multipart/form-data"})
 
 
 class CrossOriginRequest(Forbidden):
@@ -149,7 +150,7 @@ def reject_control_characters():
     if (
         request.method in UNSAFE_METHODS
         and request.blueprint not in SERVER_TO_SERVER_BLUEPRINTS
-        and request.mimetype in _FORM_MIMETYPES
+        and request.mimetype in FORM_MIMETYPES
     ):
         names = ((key, file.filename or "") for key, file in request.files.items(multi=True))
         if _any_control(request.form.items(multi=True)) or _any_control(names):

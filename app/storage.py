@@ -78,5 +78,8 @@ def media_file(key: str):
     if not is_served_key(key):
         abort(404)
     response = send_from_directory(current_app.config["MEDIA_ROOT"], key, max_age=31536000)
+    # Every served key is written once (a random name per upload or logo): never changes.
+    response.cache_control.public = True
+    response.cache_control.immutable = True
     response.headers["Content-Security-Policy"] = "default-src 'none'"
     return response

@@ -17,6 +17,8 @@ import random
 import statistics
 import sys
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
@@ -88,15 +90,43 @@ def reset_database(url: str) -> None:
     admin.dispose()
 
 
+@contextmanager
+def as_admin(app, reason: str = "bench: setting up and reading back") -> Iterator[None]:
+    """An app context on the all-stores path (tenants/rls.py): a benchmark seeds and reads back
+    as the database's administrator would, where row-level security would refuse a request."""
+    from tenants.rls import all_stores
+
+    with app.app_context(), all_stores(reason):
+        yield
+
+
+def vacuum_analyze(engine) -> None:
+    """VACUUM ANALYZE the whole database, as autovacuum would after a bulk load, as the tables'
+    owner: the app's connections act as DATABASE_ROLE (row-level security), and PostgreSQL
+    skips tables that role doesn't own with nothing but a warning, leaving the planner blind."""
+    with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+        conn.execute(text("SET ROLE NONE"))
+        conn.execute(text("VACUUM ANALYZE"))
+        conn.execute(text("RESET ROLE"))
+        blind = conn.scalars(
+            text(
+                "SELECT relname FROM pg_stat_user_tables"
+                " WHERE last_analyze IS NULL AND n_live_tup > 0"
+            )
+        ).all()
+    assert not blind, f"tables left without statistics: {blind}"
+
+
 def seed(app, count: int, slug: str, first_id: int, owner_email: str) -> dict:
     """One store with `count` active products (1-6 variants each), categories and tags."""
     from app.accounts.service import create_user
     from app.catalog.models import Category, Product, ProductCategory, ProductTag, Variant
     from app.extensions import db
     from tenants.provisioning import create_store
+    from tenants.rls import all_stores
 
     rng = random.Random(42)
-    with app.app_context():
+    with app.app_context(), all_stores("bench: seeding a store's catalog"):
         owner = create_user(owner_email, "bench-password-1", verified=True)
         db.session.flush()
         store = create_store(slug=slug, name=f"Bench Store {count:,}", owner=owner)
@@ -182,6 +212,11 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--products", type=int, nargs="+", default=[1000, 100000])
     parser.add_argument("--runs", type=int, default=60)
+    parser.add_argument(
+        "--no-vacuum",
+        action="store_true",
+        help="skip the VACUUM ANALYZE after seeding (as right after a bulk import)",
+    )
     args = parser.parse_args()
     url = os.environ.get("BENCH_DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/pasar_bench")
     url = url.replace("postgresql://", "postgresql+psycopg://", 1)
@@ -192,6 +227,7 @@ def main() -> None:
     from app.extensions import db
 
     pages = {
+        "store home": "/",
         "listing": "/products/",
         "filtered listing": "/products/?category={category}&min=20&max=200&in_stock=1"
         "&tag=sale&sort=price-asc",
@@ -222,11 +258,9 @@ def main() -> None:
         print(f"seeded {count:,} products in {time.perf_counter() - started:.1f}s", flush=True)
         # What autovacuum does on a live database: statistics, and the visibility map that
         # lets counts and index scans skip the table.
-        with (
-            app.app_context(),
-            db.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn,
-        ):
-            conn.execute(text("VACUUM ANALYZE"))
+        if not args.no_vacuum:
+            with app.app_context():
+                vacuum_analyze(db.engine)
         apps[count] = app
     clients = {count: app.test_client() for count, app in apps.items()}
     targets = [

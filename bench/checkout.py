@@ -43,9 +43,10 @@ import requests
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from sqlalchemy import text  # noqa: E402
+from sqlalchemy import create_engine, text  # noqa: E402
 
-from bench.catalog import reset_database  # noqa: E402
+from bench.catalog import as_admin, vacuum_analyze  # noqa: E402
+from bench.setup import bench_store, prepare  # noqa: E402
 
 HOST = "bench.pasar.test"
 ADDRESS = {
@@ -174,14 +175,85 @@ def gunicorn(app: str, port: int, args, env: dict) -> subprocess.Popen:
     )
 
 
+TICK = os.sysconf("SC_CLK_TCK")
+
+
+def process_cpu(pid: int) -> float:
+    """CPU seconds (user + system) a process has used so far; 0 if it is gone."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / TICK
+
+
+def group_pids(pgid: int) -> list[int]:
+    """The processes of a process group (gunicorn's master and its workers)."""
+    pids = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(fields[2]) == pgid:
+            pids.append(int(stat.parent.name))
+    return pids
+
+
+class CpuMeter:
+    """CPU seconds used by Pasar's web processes, its worker, the PostgreSQL backends serving
+    the benchmark's database, Redis and this client, between `start()` and `stop()`."""
+
+    def __init__(self, engine, redis_client, web_pgid: int, worker_pgid: int):
+        self.engine, self.redis = engine, redis_client
+        self.web_pgid, self.worker_pgid = web_pgid, worker_pgid
+
+    def _backends(self) -> list[int]:
+        with self.engine.connect() as conn:
+            return list(
+                conn.scalars(
+                    text(
+                        "SELECT pid FROM pg_stat_activity"
+                        " WHERE datname = current_database() AND pid <> pg_backend_pid()"
+                    )
+                )
+            )
+
+    def _read(self) -> dict:
+        info = self.redis.info("cpu")
+        return {
+            "web": {pid: process_cpu(pid) for pid in group_pids(self.web_pgid)},
+            "worker": {pid: process_cpu(pid) for pid in group_pids(self.worker_pgid)},
+            "postgres": {pid: process_cpu(pid) for pid in self._backends()},
+            "redis": {0: info["used_cpu_user"] + info["used_cpu_sys"]},
+            "client": {0: sum(os.times()[:2])},
+        }
+
+    def start(self) -> None:
+        self.before = self._read()
+
+    def stop(self, count: int) -> str:
+        """CPU ms per request for each part since `start()`, as one line."""
+        after = self._read()
+        parts = {}
+        for name, now in after.items():
+            then = self.before[name]
+            parts[name] = sum(cpu - then.get(pid, 0.0) for pid, cpu in now.items())
+        server = parts["web"] + parts["worker"] + parts["postgres"] + parts["redis"]
+        detail = ", ".join(f"{name} {cpu * 1000 / count:.1f}" for name, cpu in parts.items())
+        return f"CPU ms per request: {server * 1000 / count:.1f} on the server side ({detail})"
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--shoppers", type=int, default=200)
     parser.add_argument("--concurrency", type=int, default=32)
     parser.add_argument("--products", type=int, default=500)
     parser.add_argument("--hot", type=int, default=5, help="items many shoppers buy")
-    parser.add_argument("--workers", type=int, default=4)
-    parser.add_argument("--threads", type=int, default=4)
+    # One process per core of this 2-core machine: 2 x 8 placed about twice the orders per
+    # second of 4 x 4 with a third of PostgreSQL's CPU per order (fewer backends, each warmer).
+    parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--threads", type=int, default=8)
     parser.add_argument("--port", type=int, default=8801)
     parser.add_argument("--bare-port", type=int, default=8802)
     args = parser.parse_args()
@@ -189,47 +261,27 @@ def main() -> None:
         "BENCH_DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/pasar_bench_checkout"
     )
     redis_url = os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/13")
-    reset_database(url)
-    env = {
-        **os.environ,
-        "DATABASE_URL": url,
-        "BENCH_DATABASE_URL": url,
-        "REDIS_URL": redis_url,
-        "SECRET_KEY": "bench-secret-key-bench-secret-key",
-        "PLATFORM_DOMAIN": "pasar.test",
-        "ALLOW_TEST_PAYMENTS": "1",
-        "TRUSTED_PROXIES": "1",
-    }
-    subprocess.run(
-        [sys.executable, "-m", "flask", "--app", "wsgi", "db", "upgrade"],
-        cwd=ROOT,
-        env=env,
-        check=True,
-        capture_output=True,
+    app, env = prepare(
+        url,
+        redis_url,
+        BENCH_DATABASE_URL=url,
+        ALLOW_TEST_PAYMENTS="1",
+        TRUSTED_PROXIES="1",
     )
-    os.environ.update(env)
     import redis
 
-    redis.Redis.from_url(redis_url).flushdb()
-    from app import create_app
-    from app.accounts.service import create_user
     from app.catalog.models import Variant
     from app.extensions import db
     from bench import bare_app
-    from tenants.provisioning import create_store
     from tests.bulk import bulk_variants
 
-    app = create_app({"SQLALCHEMY_DATABASE_URI": url, "REDIS_URL": redis_url})
-    with app.app_context():
-        owner = create_user("bench@example.com", "bench-password-1", verified=True)
-        db.session.flush()
-        store = create_store(slug="bench", name="Bench", owner=owner)
-        db.session.commit()
+    with as_admin(app):
+        store, _ = bench_store()
         bulk_variants(store.id, args.products, stock=100_000)
         db.session.commit()
         variant_ids = sorted(db.session.scalars(db.select(Variant.id)).all())
-    with app.app_context(), db.engine.connect() as conn:
-        conn.execution_options(isolation_level="AUTOCOMMIT").execute(text("VACUUM ANALYZE"))
+    with app.app_context():
+        vacuum_analyze(db.engine)
     bare_app.create_table()
     rng = random.Random(14)
     hot, products = variant_ids[: args.hot], variant_ids[args.hot :]
@@ -246,6 +298,7 @@ def main() -> None:
             start_new_session=True,
         ),
     ]
+    bench_engine = create_engine(url.replace("postgresql://", "postgresql+psycopg://", 1))
     base = f"http://127.0.0.1:{args.port}"
     bare = f"http://127.0.0.1:{args.bare_port}"
     try:
@@ -264,11 +317,16 @@ def main() -> None:
             [lambda s=s, b=b: s.to_review(b) for s, b in zip(shoppers, baskets, strict=True)],
         )
         print(f"prepared {len(shoppers)} shoppers in {prepared:.1f}s")
+        meter = CpuMeter(
+            bench_engine, redis.Redis.from_url(redis_url), processes[0].pid, processes[2].pid
+        )
+        meter.start()
         latencies, wall = run_pool(
             args.concurrency,
             [lambda s=s, k=k: s.place(k) for s, k in zip(shoppers, keys, strict=True)],
         )
         place_line = summary("place-order POST", latencies, wall)
+        place_cpu = meter.stop(len(latencies))
 
         # 2. The whole flow, place-order POSTs timed among the other steps.
         flow_shoppers = [Shopper(base, 100_000 + n) for n in range(args.shoppers)]
@@ -303,17 +361,22 @@ def main() -> None:
             assert response.status_code == 303, response.status_code
             return time.perf_counter() - started
 
+        meter = CpuMeter(
+            bench_engine, redis.Redis.from_url(redis_url), processes[1].pid, processes[2].pid
+        )
+        meter.start()
         bare_latencies, bare_wall = run_pool(
             args.concurrency, [lambda n=n: bare_post(n) for n in range(args.shoppers)]
         )
         bare_line = summary("bare Flask INSERT POST", bare_latencies, bare_wall)
+        bare_cpu = meter.stop(len(bare_latencies))
         load = os.getloadavg()
     finally:
         for process in processes:
             os.killpg(process.pid, signal.SIGTERM)
         for process in processes:
             process.wait(timeout=30)
-    with app.app_context():
+    with as_admin(app):
         from app.orders.models import Order
 
         placed = db.session.scalar(db.select(db.func.count()).select_from(Order))
@@ -323,9 +386,11 @@ def main() -> None:
         f"({args.hot} hot), gunicorn {mode}; {placed} orders in the database"
     )
     print(place_line)
+    print(f"  {place_cpu}")
     print(flow_line)
     print(flow_place_line)
     print(bare_line)
+    print(f"  {bare_cpu}")
     ratio = (len(latencies) / wall) / (len(bare_latencies) / bare_wall)
     print(f"place-order throughput is {ratio:.2f} of the bare ceiling")
     print(f"load average after: {load[0]:.2f} {load[1]:.2f} {load[2]:.2f}")

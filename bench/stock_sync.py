@@ -13,6 +13,7 @@ Results are recorded in bench/RESULTS.md.
 """
 
 import argparse
+import logging
 import os
 import signal
 import subprocess
@@ -23,9 +24,9 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from sqlalchemy import text  # noqa: E402
 
-from bench.catalog import reset_database  # noqa: E402
+from bench.catalog import as_admin  # noqa: E402
+from bench.setup import bench_store, prepare  # noqa: E402
 
 
 def wait(app, run_id: int, status: str, limit: float = 600) -> float:
@@ -34,7 +35,7 @@ def wait(app, run_id: int, status: str, limit: float = 600) -> float:
 
     started = time.monotonic()
     while time.monotonic() - started < limit:
-        with app.app_context():
+        with as_admin(app):
             run = db.session.get(ImportRun, run_id)
             if run.status == status:
                 return time.monotonic() - started
@@ -52,44 +53,23 @@ def main() -> None:
         "BENCH_DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/pasar_bench_sync"
     )
     redis_url = os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/14")
-    reset_database(url)
-    env = {
-        **os.environ,
-        "DATABASE_URL": url,
-        "REDIS_URL": redis_url,
-        "SECRET_KEY": "bench-secret-key-bench-secret-key",
-        "PLATFORM_DOMAIN": "pasar.test",
-    }
-    subprocess.run(
-        [sys.executable, "-m", "flask", "--app", "wsgi", "db", "upgrade"],
-        cwd=ROOT,
-        env=env,
-        check=True,
-        capture_output=True,
-    )
-    os.environ.update(env)
-    import redis
-
-    redis.Redis.from_url(redis_url).flushdb()
-    from app import create_app
-    from app.accounts.service import create_user
+    app, env = prepare(url, redis_url)
+    logging.getLogger("tenants.rls").setLevel(logging.WARNING)  # the polling's set-up lines
+    from app.database import CATALOG_TABLES, analyze
     from app.extensions import db
     from app.stocksync import service
-    from jobs.stock_sync import enqueue_phase
-    from tenants.provisioning import create_store
+    from app.stocksync.service import enqueue_phase
+    from tenants.context import store_context
+    from tenants.models import Store
     from tests.bulk import bulk_variants
 
-    app = create_app({"SQLALCHEMY_DATABASE_URI": url, "REDIS_URL": redis_url})
-    with app.app_context():
-        owner = create_user("bench@example.com", "bench-password-1", verified=True)
-        db.session.flush()
-        store = create_store(slug="bench", name="Bench", owner=owner)
-        db.session.commit()
+    with as_admin(app):
+        store, owner = bench_store()
         store_id, owner_id = store.id, owner.id
         seeded = time.monotonic()
         bulk_variants(store_id, args.rows, stock=5)
-        db.session.execute(text("ANALYZE"))
         db.session.commit()
+        analyze(db.session, *CATALOG_TABLES, "stock_movements")
         print(f"seeded {args.rows:,} variants in {time.monotonic() - seeded:.1f}s")
     lines = ["sku,stock,price"] + [
         f"S-{n},{n % 40 + 1},{'12.50' if n % 10 == 0 else ''}" for n in range(args.rows)
@@ -105,9 +85,8 @@ def main() -> None:
     )
     try:
         time.sleep(3)
-        with app.app_context():
+        with as_admin(app), store_context(db.session.get(Store, store_id)):
             from app.accounts.models import User
-            from tenants.models import Store
 
             owner = db.session.get(User, owner_id)
             run = service.create_run(db.session.get(Store, store_id), owner, "bench.csv", data)
@@ -115,7 +94,7 @@ def main() -> None:
             run_id = run.id
             enqueue_phase(run_id, "preview")
         preview = wait(app, run_id, "previewed")
-        with app.app_context():
+        with as_admin(app), store_context(db.session.get(Store, store_id)):
             from app.stocksync.models import ImportRun
 
             run = db.session.get(ImportRun, run_id)
@@ -124,7 +103,7 @@ def main() -> None:
             db.session.commit()
             enqueue_phase(run_id, "apply")
         applied = wait(app, run_id, "applied")
-        with app.app_context():
+        with as_admin(app), store_context(db.session.get(Store, store_id)):
             run = db.session.get(ImportRun, run_id)
             service.start(run, "undo", None)
             db.session.commit()

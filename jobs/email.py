@@ -12,6 +12,7 @@ from sqlalchemy import or_, update
 from app.database import utcnow
 from app.extensions import db
 from app.notifications.models import EmailMessage
+from tenants.rls import spans_stores
 
 log = logging.getLogger(__name__)
 
@@ -19,6 +20,9 @@ log = logging.getLogger(__name__)
 CLAIM_TIMEOUT = timedelta(minutes=10)
 
 
+# The outbox is the platform's: a message is sent by its id whichever store it belongs to (a
+# job queued outside any store, e.g. by the console or a test, must still find its row).
+@spans_stores("email outbox: send one message")
 def send_email(message_id: int) -> str:
     """Deliver EmailMessage `message_id`; safe to run twice (a sent message is not re-sent)."""
     now = utcnow()
@@ -70,6 +74,7 @@ def send_email(message_id: int) -> str:
     return message.status
 
 
+@spans_stores("email outbox: mark a message failed")
 def on_send_failure(job, connection, exc_type, exc_value, traceback) -> None:
     """RQ failure callback: after the last attempt, mark the message failed for people to see."""
     if job.retries_left:

@@ -72,7 +72,7 @@ def deliver_gateway_delivery(delivery_id: int) -> str:
     A failed attempt is noted on the row with the time of the next one (GATEWAY_RETRY_SCHEDULE,
     about a day); the delivery sweep makes it, so retries survive Redis restarts.
     """
-    from jobs import next_attempt_at
+    from app.background import next_attempt_at
 
     delivery = db.session.get(GatewayDelivery, delivery_id)
     if delivery is None or delivery.status != "pending":

@@ -5,26 +5,24 @@ works from the run's row in the database and is safe to run again (see app.stock
 import logging
 
 from app.stocksync import service
-from jobs import enqueue
+from tenants.rls import spans_stores
 
 log = logging.getLogger(__name__)
 
-PHASE_JOBS = {}
-
 
 def preview_stock_file(run_id: int):
+    """Build a run's preview."""
     return service.build_preview(run_id)
 
 
 def apply_stock_file(run_id: int):
+    """Apply a run's changes, batch by batch."""
     return service.apply_run(run_id)
 
 
 def undo_stock_file(run_id: int):
+    """Undo an applied run, batch by batch."""
     return service.undo_run(run_id)
-
-
-PHASE_JOBS.update(preview=preview_stock_file, apply=apply_stock_file, undo=undo_stock_file)
 
 
 def on_sync_failure(job, connection, exc_type, exc_value, traceback) -> None:
@@ -38,25 +36,7 @@ def on_sync_failure(job, connection, exc_type, exc_value, traceback) -> None:
     )
 
 
-def enqueue_phase(run_id: int, phase: str):
-    """Queue the job for a run's phase ("preview", "apply", "undo"); call after committing.
-
-    If Redis can't take it, the run keeps its working status: the stalled-sync sweep marks it
-    failed after STALE_AFTER and the vendor resumes it, so the request never fails for it.
-    """
-    try:
-        return enqueue(
-            PHASE_JOBS[phase],
-            run_id,
-            job_id=f"stock-sync-{run_id}-{phase}",
-            retries=2,
-            on_failure=on_sync_failure,
-        )
-    except Exception:
-        log.exception("could not enqueue stock sync %s (%s); the sweep will flag it", run_id, phase)
-        return None
-
-
+@spans_stores("sweep: stock syncs whose worker stopped")
 def sweep_stalled_syncs() -> int:
     """Mark runs whose worker died (no progress for a while) failed, so they can be resumed."""
     ids = service.stalled_runs()

@@ -4,6 +4,8 @@ from logging.config import fileConfig
 from flask import current_app
 
 from alembic import context
+from sqlalchemy import create_engine
+from sqlalchemy.pool import NullPool
 
 # this is the Alembic Config object, which provides
 # access to the values within the .ini file in use.
@@ -87,6 +89,15 @@ def run_migrations_online():
         conf_args["process_revision_directives"] = process_revision_directives
 
     connectable = get_engine()
+    if connectable.dialect.name == "postgresql":
+        # Migrations run as DATABASE_URL's own user, the tables' owner, not as DATABASE_ROLE
+        # (the app's role, tenants/rls.py, which the first migration creates): a connection
+        # of their own, without the role, that sees every store's rows in data migrations.
+        connectable = create_engine(
+            get_engine().url,
+            poolclass=NullPool,
+            connect_args={"options": "-c app.all_stores=on"},
+        )
 
     with connectable.connect() as connection:
         context.configure(connection=connection, target_metadata=get_metadata(), **conf_args)

@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
-# Every test tier, as `make test` runs it. The unit, web and integration tests run in two
-# processes side by side: the SQLite half and the PostgreSQL half, each with a database and a
-# Redis database of its own (Redis DB n and n+1, PostgreSQL <db>_lite and <db>). Then the
-# browser tests run alone (Redis DB n+2 and n+3, PostgreSQL <db>_browser). Extra arguments go
-# to every pytest run.
+# Every test tier, as `make test` runs it. The unit, web and integration tests run in
+# TEST_WORKERS pytest-xdist workers (default 3) that take work from each other, so the cores stay
+# busy to the end; worker K has PostgreSQL database <db>_xK and Redis database n+K. The browser
+# tests run alongside in their own process (PostgreSQL <db>_browser, Redis n+W and n+W+1).
+# The main run prints its progress as it goes; the browser log follows it. A run stopped by
+# SIGTERM (a CI timeout) still prints what passed. Extra arguments go to both pytest runs.
 set -uo pipefail
 cd "$(dirname "$0")/.."
 PYTEST=".venv/bin/pytest"
@@ -11,28 +12,52 @@ db="${TEST_DATABASE_URL:?set TEST_DATABASE_URL}"
 redis_url="${TEST_REDIS_URL:?set TEST_REDIS_URL}"
 redis_base="${redis_url%/*}"
 n="${redis_url##*/}"
-if [ "$n" -gt 12 ]; then
-  echo "TEST_REDIS_URL: use a database number from 0 to 12 (the run uses it and the next three)" >&2
+workers="${TEST_WORKERS:-3}"
+last=$((n + workers + 1))
+if [ "$last" -gt 15 ]; then
+  echo "TEST_REDIS_URL: the run uses Redis databases $n to $last; use a number from 0 to $((14 - workers))" >&2
   exit 2
 fi
 logs="$(mktemp -d)"
+export TEST_FAILURE_DIGEST="$logs/failures"
+started=$(date +%s)
+browser_pid="" main_pid=""
 
-TEST_DATABASE_URL="${db}_lite" TEST_REDIS_URL="$redis_base/$n" \
-  "$PYTEST" -m "not browser" -k "not postgresql" "$@" >"$logs/sqlite.log" 2>&1 &
-sqlite_pid=$!
-TEST_DATABASE_URL="$db" TEST_REDIS_URL="$redis_base/$((n + 1))" \
-  "$PYTEST" -m "not browser" -k "postgresql" "$@" >"$logs/postgresql.log" 2>&1 &
-postgres_pid=$!
-wait "$sqlite_pid"; sqlite_rc=$?
-wait "$postgres_pid"; postgres_rc=$?
-echo "== unit, web and integration tests: the SQLite half (exit $sqlite_rc)"
-cat "$logs/sqlite.log"
-echo "== unit, web and integration tests: the PostgreSQL half (exit $postgres_rc)"
-cat "$logs/postgresql.log"
+show_browser_log() {
+  echo "== browser tests (exit ${browser_rc:-still running}, log so far)"
+  cat "$logs/browser.log"
+}
+on_term() {
+  echo "== stopped by a signal after $(($(date +%s) - started))s: what ran so far follows"
+  # pytest turns SIGTERM into an interrupt and prints its summary; give it time to.
+  for _ in $(seq 1 20); do
+    kill -0 $main_pid $browser_pid 2>/dev/null || break
+    sleep 0.5
+  done
+  show_browser_log
+  [ -s "$logs/failures" ] && { echo "== failures, briefly"; cat "$logs/failures"; }
+  rm -rf "$logs"
+  exit 143
+}
+trap on_term TERM INT
 
-echo "== browser tests"
-TEST_DATABASE_URL="$db" TEST_REDIS_URL="$redis_base/$((n + 2))" "$PYTEST" -m browser "$@"
-browser_rc=$?
+echo "== browser tests: started alongside, their log follows the main run"
+TEST_DATABASE_URL="$db" TEST_REDIS_URL="$redis_base/$((n + workers))" \
+  "$PYTEST" -m browser "$@" >"$logs/browser.log" 2>&1 &
+browser_pid=$!
+
+echo "== unit, web and integration tests on SQLite and PostgreSQL: $workers workers"
+TEST_DATABASE_URL="$db" TEST_REDIS_URL="$redis_base/$n" \
+  "$PYTEST" -m "not browser and not deploy" -n "$workers" --dist worksteal "$@" &
+main_pid=$!
+wait "$main_pid"; main_rc=$?
+main_done=$(date +%s)
+wait "$browser_pid"; browser_rc=$?
+show_browser_log
+if [ -s "$logs/failures" ]; then
+  echo "== failures, briefly (both runs)"
+  cat "$logs/failures"
+fi
 rm -rf "$logs"
-echo "== exit codes: sqlite $sqlite_rc, postgresql $postgres_rc, browser $browser_rc"
-[ "$sqlite_rc" = 0 ] && [ "$postgres_rc" = 0 ] && [ "$browser_rc" = 0 ]
+echo "== exit codes: unit/web/integration $main_rc ($((main_done - started))s), browser $browser_rc; $(($(date +%s) - started))s in all"
+[ "$main_rc" = 0 ] && [ "$browser_rc" = 0 ]

@@ -7,7 +7,12 @@ const root = join(dirname(fileURLToPath(import.meta.url)), "..");
 const target = join(root, "static", "vendor");
 mkdirSync(target, { recursive: true });
 
-const files = [["node_modules/htmx.org/dist/htmx.min.js", "htmx.min.js"]];
+const files = [
+  ["node_modules/htmx.org/dist/htmx.min.js", "htmx.min.js"],
+  // The API docs page (/api/v1/docs): Swagger UI from our own host, no CDN.
+  ["node_modules/swagger-ui-dist/swagger-ui-bundle.js", "swagger-ui-bundle.js"],
+  ["node_modules/swagger-ui-dist/swagger-ui.css", "swagger-ui.css"],
+];
 for (const [from, to] of files) {
   copyFileSync(join(root, from), join(target, to));
   console.log(`static/vendor/${to} <- ${from}`);

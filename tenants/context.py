@@ -4,16 +4,23 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 
 from flask import Blueprint, abort, current_app, g, redirect, request
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 
 from app.extensions import db
+from tenants import rls
 from tenants.errors import StoreNotFound, StoreNotPublished, StoreUnavailable
 from tenants.hosts import classify_host
 from tenants.models import Store
 from tenants.slugs import RESERVED_SLUGS
 
 # Endpoints that answer on any host, before and without tenancy (probes, static files).
-HOST_INDEPENDENT_ENDPOINTS = {"static", "media.media_file", "health.healthz", "health.readyz"}
+HOST_INDEPENDENT_ENDPOINTS = {
+    "static",
+    "media.media_file",
+    "health.healthz",
+    "health.readyz",
+    "observability.metrics",  # checks the host itself: never a store's without the token
+}
 
 
 def resolve_store_for_request():
@@ -35,9 +42,10 @@ def resolve_store_for_request():
         raise StoreNotFound()
     g.store = store
     g.host_kind = "store"
+    rls.refresh()
     if not store.is_active:
         # Suspended: shoppers, checkout and webhooks get the unavailable page (503, nothing is
-        # recorded); its members keep a read-only dashboard (see app.dashboard.views).
+        # recorded); its members keep a read-only dashboard (see app.dashboard).
         if not (request.endpoint or "").startswith(_SUSPENDED_OPEN_PREFIXES):
             raise StoreUnavailable()
         return None
@@ -52,8 +60,9 @@ def resolve_store_for_request():
 
 
 # Pages of an unpublished store that answer everyone: signing in (so its staff can get in),
-# the dashboard (which checks membership itself) and the payment providers' webhooks.
-_UNPUBLISHED_OPEN_PREFIXES = ("accounts.", "dashboard.", "payments.")
+# the dashboard (which checks membership itself), the payment providers' webhooks and the
+# vendor API (its keys are the store's own), so a store can be stocked before it opens.
+_UNPUBLISHED_OPEN_PREFIXES = ("accounts.", "dashboard.", "payments.", "api.", "api_docs.")
 # Pages of a suspended store that still answer: signing in, and the (read-only) dashboard.
 _SUSPENDED_OPEN_PREFIXES = ("accounts.", "dashboard.")
 
@@ -69,6 +78,13 @@ def _is_insider(store: Store) -> bool:
     return bool(current_user.is_superuser or role_in_store(current_user, store))
 
 
+# Every request on a store's host runs one of these: built once, with the name bound per request.
+_BY_SLUG = select(Store).where(Store.slug == bindparam("name"))
+_BY_DOMAIN = select(Store).where(
+    Store.custom_domain == bindparam("name"), Store.custom_domain_verified_at.is_not(None)
+)
+
+
 def find_store(kind: str, value: str | None) -> Store | None:
     """The store a subdomain slug or a verified custom domain names, if any."""
     if not value:
@@ -76,12 +92,8 @@ def find_store(kind: str, value: str | None) -> Store | None:
     if kind == "subdomain":
         if value in RESERVED_SLUGS:
             return None
-        return db.session.scalar(select(Store).where(Store.slug == value))
-    return db.session.scalar(
-        select(Store).where(
-            Store.custom_domain == value, Store.custom_domain_verified_at.is_not(None)
-        )
-    )
+        return db.session.scalar(_BY_SLUG, {"name": value})
+    return db.session.scalar(_BY_DOMAIN, {"name": value})
 
 
 def _same_path_on(host: str) -> str:
@@ -107,10 +119,13 @@ def store_context(store: Store | int) -> Iterator[Store]:
         store = found
     previous = g.get("store")
     g.store = store
+    g.job_store_id = store.id  # kept after the block: the job's log line names its store
+    rls.refresh()
     try:
         yield store
     finally:
         g.store = previous
+        rls.refresh_after_block()
 
 
 def _require_platform():

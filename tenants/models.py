@@ -1,6 +1,7 @@
 """The tenant: a store, and the mixin every store-owned model shares."""
 
-from datetime import datetime
+from datetime import UTC, date, datetime, time
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from sqlalchemy import Boolean, CheckConstraint, ForeignKey, Integer, String, false
 from sqlalchemy.orm import Mapped, declared_attr, mapped_column
@@ -9,6 +10,8 @@ from app.database import UTCDateTime, utcnow
 from app.extensions import db
 
 STORE_STATUSES = ("active", "suspended")
+UTC_ZONE = ZoneInfo("UTC")
+LOCAL_TIME_FORMAT = "%d %b %Y, %H:%M"
 
 
 class Store(db.Model):
@@ -83,8 +86,93 @@ class Store(db.Model):
         """True when shoppers can see the store: active and published."""
         return self.is_active and self.is_published
 
+    @property
+    def zone(self) -> ZoneInfo:
+        """The store's time zone: what its staff and shoppers read times and days in.
+
+        UTC when the setting is empty or names no zone this machine knows (the settings form
+        only offers known zones, but a row can outlive a zone database update).
+        """
+        try:
+            return ZoneInfo(self.timezone or "UTC")
+        except (ZoneInfoNotFoundError, ValueError):
+            return UTC_ZONE
+
+    def day_start(self, day: date) -> datetime:
+        """The UTC instant at which `day` begins in the store's time zone."""
+        return datetime.combine(day, time.min, self.zone).astimezone(UTC)
+
+    def today(self, now: datetime | None = None) -> date:
+        """The store's calendar day at the instant `now` (default: this moment)."""
+        return (now or utcnow()).astimezone(self.zone).date()
+
     def __repr__(self) -> str:
         return f"<Store {self.slug}>"
+
+
+def local_time(
+    moment: datetime | None,
+    store: Store | None,
+    fmt: str = LOCAL_TIME_FORMAT,
+    locale: str | None = None,
+) -> str:
+    """A stored (UTC) instant as the store reads it; UTC without a store, "" for None.
+
+    `fmt` is strftime-style; month names come in the spoken language (`app.i18n`).
+    """
+    if moment is None:
+        return ""
+    from babel.dates import format_datetime
+
+    from app.i18n import format_locale
+
+    local = moment.astimezone(store.zone if store is not None else UTC_ZONE)
+    locale = locale or format_locale(store.locale if store is not None else None)
+    return format_datetime(local, _cldr_pattern(fmt), tzinfo=local.tzinfo, locale=locale)
+
+
+_STRFTIME_TO_CLDR = {
+    "d": "dd",
+    "b": "MMM",
+    "B": "MMMM",
+    "Y": "y",
+    "y": "yy",
+    "H": "HH",
+    "M": "mm",
+    "S": "ss",
+    "m": "MM",
+    "a": "EEE",
+    "A": "EEEE",
+    "Z": "zzz",
+    "%": "%",
+}
+
+
+def _cldr_pattern(fmt: str) -> str:
+    """A strftime format ("%d %b %Y, %H:%M") as a CLDR pattern ("dd MMM y, HH:mm")."""
+    out, literal, i = [], "", 0
+
+    def flush():
+        nonlocal literal
+        if literal:
+            out.append("'" + literal.replace("'", "''") + "'")
+            literal = ""
+
+    while i < len(fmt):
+        ch = fmt[i]
+        if ch == "%" and i + 1 < len(fmt):
+            flush()
+            out.append(_STRFTIME_TO_CLDR.get(fmt[i + 1], ""))
+            i += 2
+            continue
+        if ch.isalpha() or ch == "'":
+            literal += ch
+        else:
+            flush()
+            out.append(ch)
+        i += 1
+    flush()
+    return "".join(out)
 
 
 class StoreScoped:

@@ -5,7 +5,7 @@ import secrets
 from zoneinfo import available_timezones
 
 from babel import Locale, UnknownLocaleError
-from babel.numbers import list_currencies
+from flask_babel import gettext
 from sqlalchemy import func, select, update
 from sqlalchemy.exc import IntegrityError
 
@@ -13,20 +13,18 @@ from app.accounts.models import Membership, User
 from app.audit.service import record
 from app.database import utcnow
 from app.extensions import db
+from app.field_errors import FieldError
+from app.money import currencies
 from tenants.hosts import normalise_host
 from tenants.models import Store
+from tenants.rls import all_stores
 from tenants.slugs import slug_problem
 
 _COLOR_RE = re.compile(r"^#[0-9a-f]{6}$")
 
 
-class StoreSettingsError(ValueError):
+class StoreSettingsError(FieldError):
     """A store setting was refused; the message says why, for the person who entered it."""
-
-    def __init__(self, field: str, message: str):
-        super().__init__(message)
-        self.field = field
-        self.message = message
 
 
 def slug_is_taken(slug: str) -> bool:
@@ -39,17 +37,26 @@ def validate_store_settings(
 ) -> dict[str, str]:
     """Normalise store settings or raise StoreSettingsError naming the bad field."""
     currency = (currency or "").strip().upper()
-    if currency not in list_currencies():
-        raise StoreSettingsError("currency", f"{currency or 'An empty value'} is not a currency.")
+    if currency not in currencies():
+        raise StoreSettingsError(
+            "currency",
+            gettext("%(currency)s is not a currency.", currency=currency)
+            if currency
+            else gettext("Choose a currency."),
+        )
     try:
         locale = str(Locale.parse((locale or "").strip().replace("-", "_")))
     except (UnknownLocaleError, ValueError, TypeError):
-        raise StoreSettingsError("locale", f"{locale!r} is not a known locale.") from None
+        raise StoreSettingsError(
+            "locale", gettext("%(locale)s is not a known locale.", locale=repr(locale))
+        ) from None
     if timezone not in available_timezones():
-        raise StoreSettingsError("timezone", f"{timezone!r} is not a known time zone.")
+        raise StoreSettingsError(
+            "timezone", gettext("%(zone)s is not a known time zone.", zone=repr(timezone))
+        )
     accent_color = (accent_color or "").strip().lower()
     if not _COLOR_RE.fullmatch(accent_color):
-        raise StoreSettingsError("accent_color", "Use a colour like #0f766e.")
+        raise StoreSettingsError("accent_color", gettext("Use a colour like #0f766e."))
     return {
         "currency": currency,
         "locale": locale,
@@ -75,29 +82,33 @@ def create_store(
     the owner publishes (`publish_store`); the CLI and the demo make published stores.
     """
     if not owner.is_verified:
-        raise StoreSettingsError("owner", "Verify your email address before opening a store.")
+        raise StoreSettingsError(
+            "owner", gettext("Verify your email address before opening a store.")
+        )
     problem = slug_problem(slug)
     if problem:
         raise StoreSettingsError("slug", problem)
     name = (name or "").strip()
     if not name or len(name) > 120:
-        raise StoreSettingsError("name", "A store name needs 1 to 120 characters.")
+        raise StoreSettingsError("name", gettext("A store name needs 1 to 120 characters."))
     settings = validate_store_settings(
         currency=currency, locale=locale, timezone=timezone, accent_color=accent_color
     )
     if slug_is_taken(slug):
-        raise StoreSettingsError("slug", "That subdomain is taken.")
+        raise StoreSettingsError("slug", gettext("That subdomain is taken."))
     store = Store(slug=slug, name=name, published_at=utcnow() if published else None, **settings)
-    try:
-        with db.session.begin_nested():
-            db.session.add(store)
-            db.session.add(Membership(store=store, user=owner, role="owner"))
-            db.session.flush()
-    except IntegrityError:
-        # Another request took the slug between our check and our insert.
-        raise StoreSettingsError("slug", "That subdomain is taken.") from None
-    record("store.created", actor=owner, store=store, target=store, slug=slug)
-    db.session.commit()
+    # The new store's first rows are written before any request is on its host.
+    with all_stores(f"provisioning store {slug!r} for user {owner.id}"):
+        try:
+            with db.session.begin_nested():
+                db.session.add(store)
+                db.session.add(Membership(store=store, user=owner, role="owner"))
+                db.session.flush()
+        except IntegrityError:
+            # Another request took the slug between our check and our insert.
+            raise StoreSettingsError("slug", gettext("That subdomain is taken.")) from None
+        record("store.created", actor=owner, store=store, target=store, slug=slug)
+        db.session.commit()
     return store
 
 
@@ -113,21 +124,27 @@ def set_custom_domain(store: Store, domain: str | None, *, actor: User | None = 
         host = normalise_host(domain.strip())
         if host is None or "." not in host or ":" in host:
             raise StoreSettingsError(
-                "custom_domain", f"{domain.strip()[:80]!r} is not a domain name."
+                "custom_domain",
+                gettext("%(domain)s is not a domain name.", domain=repr(domain.strip()[:80])),
             )
         if re.fullmatch(r"[\d.]+", host) or host.startswith("[") or len(host) > 253:
-            raise StoreSettingsError("custom_domain", "Use a domain name, not an IP address.")
+            raise StoreSettingsError(
+                "custom_domain", gettext("Use a domain name, not an IP address.")
+            )
         platform = current_app.config["PLATFORM_HOST"].split(":")[0]
         if host == platform or host.endswith("." + platform):
             raise StoreSettingsError(
                 "custom_domain",
-                f"Addresses under {platform} are Pasar's: your store already has one.",
+                gettext(
+                    "Addresses under %(platform)s are Pasar's: your store already has one.",
+                    platform=platform,
+                ),
             )
         taken = db.session.scalar(
             select(func.count()).where(Store.custom_domain == host, Store.id != store.id)
         )
         if taken:
-            raise StoreSettingsError("custom_domain", "Another store uses that domain.")
+            raise StoreSettingsError("custom_domain", gettext("Another store uses that domain."))
         domain = host
     domain = domain or None
     if domain == store.custom_domain:
@@ -148,7 +165,9 @@ def set_custom_domain(store: Store, domain: str | None, *, actor: User | None = 
         db.session.commit()
     except IntegrityError:
         db.session.rollback()
-        raise StoreSettingsError("custom_domain", "Another store uses that domain.") from None
+        raise StoreSettingsError(
+            "custom_domain", gettext("Another store uses that domain.")
+        ) from None
 
 
 def dns_records(store: Store) -> list[tuple[str, str, str]]:
@@ -177,14 +196,16 @@ def subdomain_answer(slug: str) -> tuple[bool, str]:
 def publish_store(store: Store, *, actor: User | None = None) -> bool:
     """Open an unpublished store to shoppers; False if it was already published.
 
-    StoreSettingsError (field "payments") when shoppers couldn't pay: in production a store
-    on the test gateway needs a real provider, or the platform's leave to take test payments.
+    StoreSettingsError (field "launch") when shoppers couldn't buy anything: it needs an
+    active product with stock and a way to pay (checkout settings chosen; in production a store
+    on the test gateway needs a real provider, or the platform's leave to take test payments).
     """
-    from app.payments.test_mode import payment_problem
+    from app.onboarding.checklist import publish_problems
 
-    problem = None if store.is_published else payment_problem(store)
-    if problem:
-        raise StoreSettingsError("payments", problem)
+    problems = [] if store.is_published else publish_problems(store)
+    if problems:
+        # The problems are marked with N_ (the launch checklist shows them too): translated here.
+        raise StoreSettingsError("launch", " ".join(gettext(problem) for problem in problems))
     published = db.session.execute(
         update(Store)
         .where(Store.id == store.id, Store.published_at.is_(None))
@@ -202,10 +223,13 @@ def delete_store(store: Store, *, actor: User | None = None, confirm: str = "", 
 
     `confirm` must be the store's subdomain, typed (the console's safeguard)."""
     if store.is_deleted:
-        raise StoreSettingsError("confirm", "This store was already deleted.")
+        raise StoreSettingsError("confirm", gettext("This store was already deleted."))
     if (confirm or "").strip().lower() != store.slug:
         raise StoreSettingsError(
-            "confirm", f"Type the store's subdomain, {store.slug}, to confirm deleting it."
+            "confirm",
+            gettext(
+                "Type the store's subdomain, %(slug)s, to confirm deleting it.", slug=store.slug
+            ),
         )
     deleted = db.session.execute(
         update(Store)
@@ -214,7 +238,7 @@ def delete_store(store: Store, *, actor: User | None = None, confirm: str = "", 
     ).rowcount
     if not deleted:
         db.session.rollback()
-        raise StoreSettingsError("confirm", "This store was already deleted.")
+        raise StoreSettingsError("confirm", gettext("This store was already deleted."))
     record("store.deleted", actor=actor, store=store, target=store, reason=reason)
     db.session.commit()
     db.session.refresh(store)
@@ -223,9 +247,11 @@ def delete_store(store: Store, *, actor: User | None = None, confirm: str = "", 
 def set_store_status(store: Store, status: str, *, actor: User | None = None, reason: str = ""):
     """Suspend (status "suspended") or reactivate (status "active") a store."""
     if status not in ("active", "suspended"):
-        raise StoreSettingsError("status", f"Unknown store status {status!r}.")
+        raise StoreSettingsError(
+            "status", gettext("Unknown store status %(status)s.", status=repr(status))
+        )
     if store.is_deleted:
-        raise StoreSettingsError("status", "This store was deleted: it can't be changed.")
+        raise StoreSettingsError("status", gettext("This store was deleted: it can't be changed."))
     if store.status != status:
         store.status = status
         action = "store.suspended" if status == "suspended" else "store.reactivated"
@@ -246,11 +272,13 @@ def update_store_settings(
     email and low-stock default; audited with each changed field's before and after."""
     name = (name or "").strip()
     if not name or len(name) > 120:
-        raise StoreSettingsError("name", "A store name needs 1 to 120 characters.")
+        raise StoreSettingsError("name", gettext("A store name needs 1 to 120 characters."))
     clean = validate_store_settings(**settings)
     clean["contact_email"] = _contact_email(contact_email)
     if low_stock_default is not None and not 0 <= low_stock_default <= 100_000:
-        raise StoreSettingsError("low_stock_default", "Use a whole number from 0 to 100,000.")
+        raise StoreSettingsError(
+            "low_stock_default", gettext("Use a whole number from 0 to 100,000.")
+        )
     clean["low_stock_default"] = low_stock_default
     changed = {
         key: value for key, value in {"name": name, **clean}.items() if getattr(store, key) != value
@@ -281,14 +309,16 @@ def _contact_email(raw: str | None) -> str | None:
         return validate_email(raw, check_deliverability=False).normalized.lower()
     except EmailNotValidError as error:
         raise StoreSettingsError(
-            "contact_email", f"That email address is not valid: {error}"
+            "contact_email", gettext("That email address is not valid: %(error)s", error=error)
         ) from None
 
 
 def verify_custom_domain(store: Store, *, actor: User | None = None) -> bool:
     """Mark the store's custom domain verified (a platform admin checked its DNS)."""
     if store.is_deleted:
-        raise StoreSettingsError("custom_domain", "This store was deleted: it can't be changed.")
+        raise StoreSettingsError(
+            "custom_domain", gettext("This store was deleted: it can't be changed.")
+        )
     if not store.custom_domain or store.custom_domain_verified_at is not None:
         return False
     store.custom_domain_verified_at = utcnow()

@@ -2,6 +2,8 @@
 
 import re
 
+from flask_babel import gettext
+
 SLUG_MIN, SLUG_MAX = 3, 40
 _SLUG_RE = re.compile(r"^[a-z0-9](?:[a-z0-9-]*[a-z0-9])?$")
 
@@ -66,19 +68,19 @@ RESERVED_SLUGS = frozenset(
 def slug_problem(slug: str) -> str | None:
     """Why `slug` can't name a store, or None if it can (availability aside)."""
     if not slug:
-        return "Choose a subdomain."
+        return gettext("Choose a subdomain.")
     if slug != slug.strip() or slug != slug.lower():
-        return "Use lower-case letters, digits and hyphens only."
+        return gettext("Use lower-case letters, digits and hyphens only.")
     if not slug.isascii() or not _SLUG_RE.fullmatch(slug):
         if slug.startswith("-") or slug.endswith("-"):
-            return "A subdomain can't start or end with a hyphen."
-        return "Use lower-case letters, digits and hyphens only."
+            return gettext("A subdomain can't start or end with a hyphen.")
+        return gettext("Use lower-case letters, digits and hyphens only.")
     if "--" in slug:
-        return "A subdomain can't contain two hyphens in a row."
+        return gettext("A subdomain can't contain two hyphens in a row.")
     if len(slug) < SLUG_MIN:
-        return f"A subdomain needs at least {SLUG_MIN} characters."
+        return gettext("A subdomain needs at least %(min)s characters.", min=SLUG_MIN)
     if len(slug) > SLUG_MAX:
-        return f"A subdomain can have at most {SLUG_MAX} characters."
+        return gettext("A subdomain can have at most %(max)s characters.", max=SLUG_MAX)
     if slug in RESERVED_SLUGS:
-        return "That subdomain is reserved."
+        return gettext("That subdomain is reserved.")
     return None

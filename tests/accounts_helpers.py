@@ -102,7 +102,7 @@ def sign_in_with_factor(client, user, *, enrol: bool = True) -> None:
     """
     import time
 
-    from app.console import session as console_session
+    from app.accounts import console_session
     from tests.conftest import sign_in_as
 
     app = client.application
@@ -122,7 +122,7 @@ def sign_in_with_factor(client, user, *, enrol: bool = True) -> None:
     with app.test_request_context(headers={"Host": client.host}):
         from flask import g
 
-        from app.console.session import _serializer
+        from app.accounts.console_session import _serializer
 
         g.host_kind = "platform"
         value = _serializer().dumps(

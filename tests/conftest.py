@@ -1,6 +1,8 @@
 """Fixtures shared by every tier: apps on SQLite and PostgreSQL, clients per host, stores."""
 
 import os
+import shutil
+import signal
 import tempfile
 import uuid
 from contextlib import contextmanager
@@ -18,8 +20,25 @@ from app.extensions import db
 CI = os.environ.get("CI", "").lower() == "true"
 TEST_DATABASE_URL = os.environ.get("TEST_DATABASE_URL")
 TEST_REDIS_URL = os.environ.get("TEST_REDIS_URL")
+# Under `pytest -n N` (pytest-xdist) worker gwK gets PostgreSQL database <name>_xK and Redis
+# database n+K, so the workers never share rows or keys.
+XDIST_WORKER = os.environ.get("PYTEST_XDIST_WORKER")
+if XDIST_WORKER:
+    _k = int(XDIST_WORKER.removeprefix("gw"))
+    if TEST_DATABASE_URL:
+        TEST_DATABASE_URL = os.environ["TEST_DATABASE_URL"] = (
+            make_url(TEST_DATABASE_URL)
+            .set(database=f"{make_url(TEST_DATABASE_URL).database}_x{_k}")
+            .render_as_string(hide_password=False)
+        )
+    if TEST_REDIS_URL:
+        _base, _, _n = TEST_REDIS_URL.rpartition("/")
+        TEST_REDIS_URL = os.environ["TEST_REDIS_URL"] = f"{_base}/{int(_n or 0) + _k}"
 PLATFORM = "pasar.test"
 BACKENDS = ["sqlite", "postgresql"]
+# TEST_ALL_BACKENDS=1 runs the tests marked `backends("sqlite")` on both databases too:
+# an audit after a change under every query, such as row-level security on PostgreSQL.
+ALL_BACKENDS = os.environ.get("TEST_ALL_BACKENDS", "") not in ("", "0")
 
 
 def require(condition: bool, reason: str) -> None:
@@ -38,6 +57,61 @@ def pytest_sessionfinish(session, exitstatus):
     if CI and skipped and session.exitstatus == 0:
         reporter.write_line(f"CI=true: {skipped} test(s) were skipped; failing the run.", red=True)
         session.exitstatus = 1
+
+
+FAILURE_DIGEST = os.environ.get("TEST_FAILURE_DIGEST")
+
+
+def pytest_runtest_logreport(report):
+    """With TEST_FAILURE_DIGEST set (scripts/test.sh sets it), each failure's id and error message
+    go to that file, which the script prints last: a CI log cut to its head and tail keeps them."""
+    if not FAILURE_DIGEST or not report.failed or XDIST_WORKER:
+        return  # under xdist the controller sees every worker's reports
+    crash = getattr(report.longrepr, "reprcrash", None)
+    message = crash.message if crash is not None else str(report.longrepr)[-2000:]
+    with open(FAILURE_DIGEST, "a", encoding="utf-8") as digest:
+        digest.write(f"- {report.nodeid} ({report.when}): {message[:3000]}\n")
+
+
+def pytest_configure(config):
+    """SIGTERM (a CI timeout, `kill`) ends the run like Ctrl-C: pytest stops the running test
+    and still prints what passed and failed so far, instead of dying silently."""
+
+    def interrupt(signum, frame):
+        raise KeyboardInterrupt(f"stopped by signal {signum}")
+
+    signal.signal(signal.SIGTERM, interrupt)
+
+
+# Started first, so the long waits of the Redis-outage soak (two outages of 60 s and 20 s)
+# overlap the rest of the run instead of ending it; then the other multi-process tests.
+RUN_FIRST = ("tests/integration/test_redis_outage_soak.py", "tests/integration/")
+
+
+def pytest_collection_modifyitems(config, items):
+    """The slow integration tests first (stable: the order is otherwise unchanged)."""
+
+    def rank(item):
+        path = item.nodeid.split("::")[0]
+        return next((i for i, prefix in enumerate(RUN_FIRST) if path.startswith(prefix)), 99)
+
+    items.sort(key=rank)
+
+
+SIGNALS = (signal.SIGTERM, signal.SIGINT, signal.SIGALRM)
+
+
+@pytest.fixture(autouse=True)
+def _signal_handlers_restored():
+    """An RQ worker run in this process (`SimpleWorker(...).work()` in
+    tests/integration/test_console_jobs.py) installs its own SIGTERM and SIGINT handlers and
+    leaves them: a later SIGTERM then raised `rq.exceptions.StopRequested` inside whatever test
+    was running. Every test gets back the handlers it started with."""
+    saved = {signum: signal.getsignal(signum) for signum in SIGNALS}
+    yield
+    for signum, handler in saved.items():
+        if signal.getsignal(signum) is not handler:
+            signal.signal(signum, handler)
 
 
 def _migrate(url: str) -> None:
@@ -106,9 +180,33 @@ def database_urls(tmp_path_factory):
     return get
 
 
-@pytest.fixture(params=BACKENDS)
+def pytest_generate_tests(metafunc):
+    """A test that uses `backend` runs once on SQLite and once on PostgreSQL, unless it is
+    marked `backends("sqlite")`: what it checks is HTTP, templates, htmx or headers, which
+    don't depend on the database. The closest mark wins, so a test in a module marked
+    `backends("sqlite")` that checks a database rule marks itself `backends(*BACKENDS)`."""
+    direct = any(
+        "backend"
+        in (
+            m.args[0]
+            if isinstance(m.args[0], list | tuple)
+            else [n.strip() for n in m.args[0].split(",")]
+        )
+        for m in metafunc.definition.iter_markers("parametrize")
+    )
+    if "backend" in metafunc.fixturenames and not direct:  # not `parametrize("backend", ...)`
+        mark = metafunc.definition.get_closest_marker("backends")
+        names = list(mark.args) if mark else BACKENDS
+        if ALL_BACKENDS and names == ["sqlite"]:
+            names = BACKENDS
+        unknown = set(names) - set(BACKENDS)
+        assert names and not unknown, f"backends(...): unknown backend {unknown or names}"
+        metafunc.parametrize("backend", names, indirect=True)
+
+
+@pytest.fixture
 def backend(request) -> str:
-    """Run the test once on SQLite and once on PostgreSQL."""
+    """The database this run of the test uses: "sqlite" or "postgresql"."""
     return request.param
 
 
@@ -152,39 +250,108 @@ def make_app(database_url: str, redis_url: str | None = None, **overrides):
     }
     if redis_url:
         config["RATELIMIT_STORAGE_URI"] = redis_url
+    if database_url.startswith("postgresql"):
+        # As in production, the app acts as DATABASE_ROLE (pasar_app), to which the tables'
+        # policies apply (tenants/rls.py): every request and job runs under row-level
+        # security. The suite's own setup and assertions outside requests take the all-stores
+        # path, as an administrator would.
+        config["RLS_TEST_HARNESS_ALL_STORES"] = True
     config.update(overrides)
     return create_app(config)
 
 
-def truncate_all(app) -> None:
-    """Empty every table (fast, and works across processes, unlike a rolled-back transaction)."""
+def truncate_all(app, dispose: bool = True) -> None:
+    """Empty every table (works across processes, unlike a rolled-back transaction).
+
+    On PostgreSQL one query finds the tables that got rows; only those are emptied, with
+    DELETE (a TRUNCATE of every table costs 80 ms idle and near a second on a loaded machine),
+    and every sequence that moved starts again at 1, as TRUNCATE ... RESTART IDENTITY did."""
     with app.app_context():
         tables = list(reversed(db.metadata.sorted_tables))
         db.session.remove()
         with db.engine.begin() as conn:
             if conn.dialect.name == "postgresql":
-                names = ", ".join(f'"{t.name}"' for t in tables)
-                conn.execute(text(f"TRUNCATE {names} RESTART IDENTITY CASCADE"))
+                conn.exec_driver_sql("SET LOCAL ROLE NONE")  # the owner: no policies apply
+                _empty_postgres_tables(conn, tables)
             else:
                 for table in tables:
                     conn.execute(table.delete())
-        db.engine.dispose()
+        if dispose:
+            db.engine.dispose()
         if app.config["EMBEDDED"]:
             from app.extensions import redis_client
 
             redis_client.get().flushdb()  # codes, throttles and limits in the shared-state file
 
 
+def _empty_postgres_tables(conn, tables) -> None:
+    probe = " UNION ALL ".join(
+        f'SELECT {i} WHERE EXISTS (SELECT 1 FROM "{t.name}")' for i, t in enumerate(tables)
+    )
+    filled = [tables[i] for i in conn.scalars(text(probe))]
+    try:
+        with conn.begin_nested():
+            for table in filled:  # children before parents
+                conn.execute(table.delete())
+    except Exception:  # a cycle of foreign keys: TRUNCATE copes with any order
+        names = ", ".join(f'"{t.name}"' for t in filled)
+        conn.execute(text(f"TRUNCATE {names} CASCADE"))
+    moved = conn.scalars(
+        text(
+            "SELECT quote_ident(schemaname) || '.' || quote_ident(sequencename)"
+            " FROM pg_sequences WHERE last_value IS NOT NULL"
+        )
+    ).all()
+    if moved:
+        resets = ", ".join(f"setval('{name}', 1, false)" for name in moved)
+        conn.execute(text(f"SELECT {resets}"))
+
+
+_SHARED_APPS: dict[tuple[str, str | None], object] = {}
+
+
+def shared_app(database_url: str, redis_url: str | None):
+    """One app per database and Redis for the whole run: building one costs 40-50 ms (most of
+    it compiling the URL map), more than many a test takes."""
+    key = (database_url, redis_url)
+    if key not in _SHARED_APPS:
+        _SHARED_APPS[key] = make_app(database_url, redis_url)
+    return _SHARED_APPS[key]
+
+
 @pytest.fixture
-def app(backend, database_urls, redis_url):
-    """The app on this test's backend, with empty tables afterwards."""
+def app(request, backend, database_urls, redis_url):
+    """The app on this test's backend, with empty tables afterwards.
+
+    The app is shared by the tests on the same backend (a test marked `own_app` gets its
+    own, for instance to add a route); each test gets its own media folder
+    and afterwards the app's config and extensions as they were, so what one test changes
+    (`app.config[...] = ...`, a fake Redis in `app.extensions`) never reaches the next."""
+    from app.extensions import limiter
     from tests import factories
 
-    application = make_app(database_urls(backend), redis_url)
+    own = request.node.get_closest_marker("own_app") is not None
+    if own:  # the test changes the app itself (adds a route): it gets one of its own
+        application = make_app(database_urls(backend), redis_url)
+    else:
+        application = shared_app(database_urls(backend), redis_url)
+    config, extensions = dict(application.config), dict(application.extensions)
+    media = tempfile.mkdtemp(prefix="pasar-media-")
+    application.config["MEDIA_ROOT"] = media
+    # The limiter is one object for every app: point its storage at this app's again, as
+    # building the app did, in case a test built another app since.
+    limiter.init_app(application)
     factories.CURRENT_APP = application
     yield application
     factories.CURRENT_APP = None
-    truncate_all(application)
+    application.config.clear()
+    application.config.update(config)
+    application.extensions.clear()
+    application.extensions.update(extensions)
+    # SQLite's connections are closed after each test as before (cheap, and no WAL file kept
+    # open across tests); PostgreSQL's stay in the pool, as each one costs a server process.
+    truncate_all(application, dispose=own or backend == "sqlite")
+    shutil.rmtree(media, ignore_errors=True)
 
 
 @pytest.fixture

@@ -1,9 +1,10 @@
 """Flask-Login wiring: loading the signed-in user from the session."""
 
-from flask import flash, make_response, redirect, request, url_for
+from flask import flash, make_response, redirect, url_for
 
 from app.accounts import sessions
 from app.accounts.models import User
+from app.accounts.redirects import current_path
 from app.extensions import login_manager
 from app.rendering import is_htmx
 
@@ -15,7 +16,7 @@ login_manager.login_message_category = "info"
 @login_manager.unauthorized_handler
 def unauthorized():
     """Send anonymous users to sign in on this host; htmx gets told to navigate there."""
-    target = url_for("accounts.signin", next=request.full_path)
+    target = url_for("accounts.signin", next=current_path())
     if is_htmx():
         response = make_response("", 401)
         response.headers["HX-Redirect"] = target

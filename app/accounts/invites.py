@@ -9,8 +9,9 @@ store's, 410 for a spent one, 403 for the wrong account, 409 or 422 for the invi
 from datetime import datetime, timedelta
 
 from flask import current_app, url_for
+from flask_babel import gettext, lazy_gettext
 from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
-from sqlalchemy import update
+from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 
 from app.accounts.models import INVITE_ROLES, Membership, StoreInvite, User
@@ -18,6 +19,7 @@ from app.accounts.service import AccountError, normalise_email
 from app.audit.service import record
 from app.database import utcnow
 from app.extensions import db
+from app.i18n import language_for_user, store_language
 from app.notifications.service import queue_email
 from tenants.models import Store
 from tenants.query import get_for_store, scoped_select
@@ -83,14 +85,21 @@ def create_invite(store: Store, email: str, role: str, *, actor) -> tuple[StoreI
     stops working, so only the newest email (with the newest role) counts.
     """
     if role not in INVITE_ROLES:
-        raise InviteError("Choose manager or staff. Ownership is transferred separately.")
+        raise InviteError(gettext("Choose manager or staff. Ownership is transferred separately."))
     try:
         email = normalise_email(email)
     except AccountError as exc:
         raise InviteError(exc.message) from None
     member = _member_with_email(store, email)
     if member is not None:
-        raise InviteError(f"{email} is already a member of this store ({member.role}).", 409)
+        raise InviteError(
+            gettext(
+                "%(email)s is already a member of this store (%(role)s).",
+                email=email,
+                role=gettext(member.role),
+            ),
+            409,
+        )
     now = utcnow()
     replaced = [invite for invite in pending_invites(store, now) if invite.email == email]
     for old in replaced:
@@ -110,9 +119,12 @@ def create_invite(store: Store, email: str, role: str, *, actor) -> tuple[StoreI
     db.session.commit()
     queue_email(
         email,
-        f"You're invited to join {store.name} on Pasar",
+        lazy_gettext("You're invited to join %(store)s on Pasar", store=store.name),
         "staff_invite",
         store=store,
+        language=language_for_user(
+            db.session.scalar(select(User).where(User.email == email)), store_language(store)
+        ),
         invite=invite,
         inviter=actor,
         link=invite_link(invite),
@@ -124,7 +136,7 @@ def create_invite(store: Store, email: str, role: str, *, actor) -> tuple[StoreI
 def revoke_invite(invite: StoreInvite, *, actor) -> None:
     """Cancel a pending invitation: its link stops working."""
     if not invite.is_pending(utcnow()):
-        raise InviteError("That invitation was already used, revoked or has expired.", 409)
+        raise InviteError(gettext("That invitation was already used, revoked or has expired."), 409)
     invite.revoked_at = utcnow()
     record(
         "staff.invite_revoked", actor=actor, store=invite.store, target=invite, email=invite.email
@@ -143,22 +155,26 @@ def invite_for_token(token: str, store: Store, now: datetime | None = None) -> S
         # Genuine but old: still find out whose it is, so another store's link stays a 404.
         data, expired = serializer.load_payload(exc.payload), True
     except BadSignature:
-        raise InviteError("This invitation link isn't valid.", 404) from None
+        raise InviteError(gettext("This invitation link isn't valid."), 404) from None
     if not isinstance(data, dict) or data.get("s") != store.id:
-        raise InviteError("This invitation link isn't valid.", 404)
+        raise InviteError(gettext("This invitation link isn't valid."), 404)
     invite = get_for_store(StoreInvite, data.get("i"), store)
     if invite is None:
-        raise InviteError("This invitation link isn't valid.", 404)
+        raise InviteError(gettext("This invitation link isn't valid."), 404)
     if invite.accepted_at is not None:
-        raise InviteError("This invitation has already been used. Each link works once.", 410)
+        raise InviteError(
+            gettext("This invitation has already been used. Each link works once."), 410
+        )
     if invite.revoked_at is not None:
         raise InviteError(
-            "This invitation was withdrawn. Ask the store's owner for a new one.", 410
+            gettext("This invitation was withdrawn. Ask the store's owner for a new one."), 410
         )
     if expired or invite.expires_at <= now:
         raise InviteError(
-            "This invitation has expired. Invitations work for 7 days: "
-            "ask the store's owner to send a new one.",
+            gettext(
+                "This invitation has expired. Invitations work for 7 days: "
+                "ask the store's owner to send a new one."
+            ),
             410,
         )
     return invite
@@ -168,14 +184,20 @@ def check_invitee(invite: StoreInvite, user: User) -> None:
     """InviteError unless `user` may accept `invite` (its address, and not yet a member)."""
     if user.email != invite.email:
         raise InviteError(
-            f"This invitation is for {invite.email}, but you're signed in as {user.email}. "
-            f"Sign out, then open the link again and sign in as {invite.email}.",
+            gettext(
+                "This invitation is for %(invited)s, but you're signed in as %(email)s. "
+                "Sign out, then open the link again and sign in as %(invited)s.",
+                invited=invite.email,
+                email=user.email,
+            ),
             403,
         )
     if not user.is_active:
-        raise InviteError("This account can't join a store. Contact support.", 403)
+        raise InviteError(gettext("This account can't join a store. Contact support."), 403)
     if _member_with_email(invite.store, user.email) is not None:
-        raise InviteError(f"You're already a member of {invite.store.name}.", 409)
+        raise InviteError(
+            gettext("You're already a member of %(store)s.", store=invite.store.name), 409
+        )
 
 
 def accept_invite(invite: StoreInvite, user: User) -> Membership:
@@ -197,7 +219,9 @@ def accept_invite(invite: StoreInvite, user: User) -> Membership:
     ).rowcount
     if claimed != 1:
         db.session.rollback()
-        raise InviteError("This invitation has already been used. Each link works once.", 410)
+        raise InviteError(
+            gettext("This invitation has already been used. Each link works once."), 410
+        )
     membership = Membership(store_id=invite.store_id, user_id=user.id, role=invite.role)
     db.session.add(membership)
     if not user.is_verified:
@@ -218,6 +242,8 @@ def accept_invite(invite: StoreInvite, user: User) -> Membership:
         db.session.commit()
     except IntegrityError:
         db.session.rollback()
-        raise InviteError(f"You're already a member of {invite.store.name}.", 409) from None
+        raise InviteError(
+            gettext("You're already a member of %(store)s.", store=invite.store.name), 409
+        ) from None
     db.session.refresh(invite)
     return membership

@@ -37,6 +37,9 @@ class User(UserMixin, db.Model):
     # Stored normalised (lower case) so that uniqueness ignores letter case.
     email: Mapped[str] = mapped_column(String(254), unique=True)
     name: Mapped[str] = mapped_column(String(120), default="", server_default="")
+    # The language Pasar speaks to this person on the dashboard, the console and in email;
+    # None = their browser's (app.i18n).
+    language: Mapped[str | None] = mapped_column(String(8))
     password_hash: Mapped[str | None] = mapped_column(String(255))
     is_superuser: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
     email_verified_at: Mapped[datetime | None] = mapped_column(UTCDateTime())

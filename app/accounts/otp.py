@@ -6,6 +6,7 @@ import secrets
 from dataclasses import dataclass
 
 from flask import current_app
+from flask_babel import gettext
 
 from app.extensions import redis_client
 
@@ -19,10 +20,13 @@ MAX_ATTEMPTS = 5  # wrong guesses before the code is void
 class OtpUnavailable(Exception):
     """Redis, where codes live, can't be reached; codes can't be sent or checked just now."""
 
-    message = (
-        "We can't send or check codes right now. Please try again in a minute, "
-        "or sign in with your password."
-    )
+    @property
+    def message(self) -> str:
+        """What the page says, in the language being spoken when it is shown."""
+        return gettext(
+            "We can't send or check codes right now. Please try again in a minute, "
+            "or sign in with your password."
+        )
 
 
 def _guard(func):
@@ -93,7 +97,12 @@ def issue_code(purpose: str, email: str, ip: str | None) -> str:
     keys = _keys(purpose, email)
     wait = cooldown_left(purpose, email)
     if wait:
-        raise OtpRefused(f"Please wait {wait} seconds before asking for another code.", wait)
+        raise OtpRefused(
+            gettext(
+                "Please wait %(seconds)s seconds before asking for another code.", seconds=wait
+            ),
+            wait,
+        )
     counters = [f"otp:sends:email:{_hashed(email)}", f"otp:sends:ip:{_hashed(ip or '-')}"]
     for counter in counters:
         sent = int(r.get(counter) or 0)
@@ -130,10 +139,12 @@ def check_code(purpose: str, email: str, code: str) -> CheckResult:
         pipe.get(keys["code"]).incr(keys["attempts"]).expire(keys["attempts"], CODE_TTL)
         stored, attempts, _ = pipe.execute()
     if stored is None:
-        return CheckResult(False, "That code has expired or was already used. Request a new one.")
+        return CheckResult(
+            False, gettext("That code has expired or was already used. Request a new one.")
+        )
     if attempts > MAX_ATTEMPTS:
         r.delete(keys["code"])  # not compared: the tries were used up by other requests
-        return CheckResult(False, "Too many codes were tried. Request a new one.")
+        return CheckResult(False, gettext("Too many codes were tried. Request a new one."))
     if (
         len(code) == 6
         and code.isdigit()
@@ -143,11 +154,14 @@ def check_code(purpose: str, email: str, code: str) -> CheckResult:
         if r.delete(keys["code"]):
             r.delete(keys["attempts"])
             return CheckResult(True)
-        return CheckResult(False, "That code has expired or was already used. Request a new one.")
+        return CheckResult(
+            False, gettext("That code has expired or was already used. Request a new one.")
+        )
     if attempts >= MAX_ATTEMPTS:
         r.delete(keys["code"])
         return CheckResult(
-            False, "Too many wrong codes. This code no longer works; request a new one."
+            False,
+            gettext("Too many wrong codes. This code no longer works; request a new one."),
         )
     left = MAX_ATTEMPTS - attempts
     return CheckResult(

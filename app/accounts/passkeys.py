@@ -9,6 +9,7 @@ the request: a custom-domain store host can't run a ceremony at all.
 import json
 
 from flask import current_app, g, request
+from flask_babel import gettext, lazy_gettext
 from sqlalchemy import select
 from webauthn import (
     generate_authentication_options,
@@ -57,8 +58,11 @@ def expected_origin() -> str:
     """The origin a ceremony on this host must report, from configuration, or PasskeyError."""
     if not host_can_use_passkeys():
         raise PasskeyError(
-            "Passkeys work on the Pasar site itself. Use your authenticator app or a recovery "
-            "code here, or sign in on the Pasar site."
+            None,
+            gettext(
+                "Passkeys work on the Pasar site itself. Use your authenticator app or a recovery "
+                "code here, or sign in on the Pasar site."
+            ),
         )
     host = request.host.split(":")[0].lower().rstrip(".")
     port = current_app.config.get("PLATFORM_PORT")
@@ -78,7 +82,10 @@ def registration_options(user: User) -> tuple[str, bytes]:
     """Options for navigator.credentials.create() as JSON, and the challenge to keep."""
     expected_origin()
     if len(passkeys_of(user)) >= MAX_PASSKEYS:
-        raise PasskeyError(f"You can have at most {MAX_PASSKEYS} passkeys. Remove one first.")
+        raise PasskeyError(
+            None,
+            gettext("You can have at most %(max)s passkeys. Remove one first.", max=MAX_PASSKEYS),
+        )
     options = generate_registration_options(
         rp_id=rp_id(),
         rp_name=RP_NAME,
@@ -106,12 +113,14 @@ def register(user: User, credential: dict | str, challenge: bytes, name: str) ->
             expected_origin=origin,
         )
     except (WebAuthnException, ValueError, KeyError, TypeError) as exc:
-        raise PasskeyError(f"That passkey couldn't be registered ({exc}).") from None
+        raise PasskeyError(
+            None, gettext("That passkey couldn't be registered (%(reason)s).", reason=exc)
+        ) from None
     exists = db.session.scalar(
         select(Passkey.id).where(Passkey.credential_id == verified.credential_id)
     )
     if exists is not None:
-        raise PasskeyError("That passkey is already registered.")
+        raise PasskeyError(None, gettext("That passkey is already registered."))
     raw = (_parsed(credential).get("response") or {}).get("transports") or []
     transports = [t for t in raw if isinstance(t, str)][:6]
     passkey = Passkey(
@@ -128,7 +137,7 @@ def register(user: User, credential: dict | str, challenge: bytes, name: str) ->
     _notify(
         user,
         "2fa.passkey_added",
-        f"A passkey named “{name}” was added to your account.",
+        lazy_gettext("A passkey named “%(name)s” was added to your account.", name=name),
         passkey=passkey.id,
         name=name,
     )
@@ -140,7 +149,7 @@ def authentication_options(user: User) -> tuple[str, bytes]:
     expected_origin()
     descriptors = _descriptors(user)
     if not descriptors:
-        raise PasskeyError("You have no passkeys yet.")
+        raise PasskeyError(None, gettext("You have no passkeys yet."))
     options = generate_authentication_options(
         rp_id=rp_id(),
         allow_credentials=descriptors,
@@ -156,7 +165,7 @@ def authenticate(user: User, credential: dict | str, challenge: bytes) -> Passke
     by_id = {bytes_to_base64url(pk.credential_id): pk for pk in passkeys_of(user)}
     passkey = by_id.get(str(credential.get("rawId") or credential.get("id") or ""))
     if passkey is None:
-        raise PasskeyError("That passkey isn't registered to this account.")
+        raise PasskeyError(None, gettext("That passkey isn't registered to this account."))
     _verify_assertion(credential, challenge, origin, passkey, require_user_verification=False)
     return passkey
 
@@ -167,14 +176,14 @@ def remove(user: User, passkey_id: int) -> None:
         select(Passkey).where(Passkey.id == passkey_id, Passkey.user_id == user.id)
     )
     if passkey is None:
-        raise PasskeyError("There is no such passkey.")
+        raise PasskeyError(None, gettext("There is no such passkey."))
     name = passkey.name
     db.session.delete(passkey)
     db.session.commit()
     _notify(
         user,
         "2fa.passkey_removed",
-        f"The passkey named “{name}” was removed from your account.",
+        lazy_gettext("The passkey named “%(name)s” was removed from your account.", name=name),
         name=name,
     )
 
@@ -200,13 +209,13 @@ def authenticate_first_factor(credential: dict | str, challenge: bytes) -> User:
 
         credential_id = base64url_to_bytes(raw_id)
     except (ValueError, TypeError):
-        raise PasskeyError("That passkey isn't registered here.") from None
+        raise PasskeyError(None, gettext("That passkey isn't registered here.")) from None
     passkey = db.session.scalar(select(Passkey).where(Passkey.credential_id == credential_id))
     if passkey is None:
-        raise PasskeyError("That passkey isn't registered here.")
+        raise PasskeyError(None, gettext("That passkey isn't registered here."))
     user = db.session.get(User, passkey.user_id)
     if user is None or not user.is_active:
-        raise PasskeyError("This account can't sign in. Contact support.")
+        raise PasskeyError(None, gettext("This account can't sign in. Contact support."))
     _verify_assertion(credential, challenge, origin, passkey, require_user_verification=True)
     return user
 
@@ -217,9 +226,9 @@ def _parsed(credential: dict | str) -> dict:
         try:
             credential = json.loads(credential)
         except ValueError:
-            raise PasskeyError("That passkey answer wasn't readable.") from None
+            raise PasskeyError(None, gettext("That passkey answer wasn't readable.")) from None
     if not isinstance(credential, dict):
-        raise PasskeyError("That passkey answer wasn't readable.")
+        raise PasskeyError(None, gettext("That passkey answer wasn't readable."))
     return credential
 
 
@@ -238,7 +247,7 @@ def _verify_assertion(
             require_user_verification=require_user_verification,
         )
     except (WebAuthnException, ValueError, KeyError, TypeError):
-        raise PasskeyError("That passkey couldn't be verified. Try again.") from None
+        raise PasskeyError(None, gettext("That passkey couldn't be verified. Try again.")) from None
     passkey.sign_count = verified.new_sign_count
     passkey.last_used_at = utcnow()
     db.session.commit()

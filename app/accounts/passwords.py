@@ -5,6 +5,7 @@ from functools import cache
 from argon2 import PasswordHasher, profiles
 from argon2.exceptions import InvalidHashError, VerificationError
 from flask import current_app, has_app_context
+from flask_babel import gettext
 from werkzeug.security import check_password_hash
 
 MIN_LENGTH = 10
@@ -22,18 +23,18 @@ def _common_passwords() -> frozenset[str]:
 def password_problem(password: str, email: str | None = None) -> str | None:
     """Why `password` is not acceptable, or None if it is."""
     if len(password) < MIN_LENGTH:
-        return f"Use at least {MIN_LENGTH} characters."
+        return gettext("Use at least %(min)s characters.", min=MIN_LENGTH)
     if len(password) > MAX_LENGTH:
-        return f"Use at most {MAX_LENGTH} characters."
+        return gettext("Use at most %(max)s characters.", max=MAX_LENGTH)
     lowered = password.lower()
     if lowered in _common_passwords() or lowered.strip("0123456789!") in _common_passwords():
-        return "That password is too common. Choose one that's harder to guess."
+        return gettext("That password is too common. Choose one that's harder to guess.")
     if len(set(password)) < 4:
-        return "That password is too easy to guess. Mix more different characters."
+        return gettext("That password is too easy to guess. Mix more different characters.")
     if email:
         local = email.split("@", 1)[0].lower()
         if len(local) >= 4 and local in lowered:
-            return "Don't use your email address in your password."
+            return gettext("Don't use your email address in your password.")
     return None
 
 

@@ -25,9 +25,11 @@ from flask_login import current_user
 from sqlalchemy import select
 
 from app.accounts.models import Membership
+from app.accounts.redirects import current_path
 from app.accounts.stepup import ask_for_factor
 from app.accounts.twofactor import has_second_factor
 from app.extensions import db
+from app.i18n import N_
 
 ALL = frozenset({"owner", "manager", "staff"})
 MANAGERS = frozenset({"owner", "manager"})
@@ -47,18 +49,18 @@ PERMISSIONS: dict[str, frozenset[str]] = {
 }
 
 LABELS = {
-    "dashboard.view": "Open the dashboard",
-    "products.edit": "Edit products",
-    "inventory.adjust": "Adjust stock",
-    "orders.view": "See orders",
-    "orders.fulfil": "Ship and deliver orders",
-    "orders.refund": "Refund, cancel and mark orders paid",
-    "stock.sync": "Sync stock from CSV and export",
-    "staff.manage": "Manage staff",
-    "settings.change": "Change store settings",
-    "store.publish": "Publish the store",
-    "audit.view": "Read the audit log",
-    "payouts.view": "See payout reports",
+    "dashboard.view": N_("Open the dashboard"),
+    "products.edit": N_("Edit products"),
+    "inventory.adjust": N_("Adjust stock"),
+    "orders.view": N_("See orders"),
+    "orders.fulfil": N_("Ship and deliver orders"),
+    "orders.refund": N_("Refund, cancel and mark orders paid"),
+    "stock.sync": N_("Sync stock from CSV and export"),
+    "staff.manage": N_("Manage staff"),
+    "settings.change": N_("Change store settings"),
+    "store.publish": N_("Publish the store"),
+    "audit.view": N_("Read the audit log"),
+    "payouts.view": N_("See payout reports"),
 }
 
 
@@ -77,6 +79,25 @@ def role_in_store(user, store) -> str | None:
     return cache[key]
 
 
+def member_stores(user) -> list:
+    """The stores `user` is a member of (deleted ones left out), by name: the store switcher."""
+    from tenants.models import Store
+    from tenants.rls import all_stores
+
+    if user is None or not user.is_authenticated:
+        return []
+    # The user's memberships in other stores too: row-level security shows only this store's.
+    with all_stores(f"store switcher: memberships of user {user.id}"):
+        return list(
+            db.session.scalars(
+                select(Store)
+                .join(Membership, Membership.store_id == Store.id)
+                .where(Membership.user_id == user.id, Store.deleted_at.is_(None))
+                .order_by(Store.name, Store.id)
+            )
+        )
+
+
 def can(user, store, permission: str) -> bool:
     """True if `user` holds `permission` in `store`."""
     if permission not in PERMISSIONS:
@@ -89,7 +110,7 @@ def can(user, store, permission: str) -> bool:
 
 
 def _sign_in_redirect():
-    return redirect(url_for("accounts.signin", next=request.full_path))
+    return redirect(url_for("accounts.signin", next=current_path()))
 
 
 def require_store_permission(permission: str):
@@ -142,11 +163,15 @@ def require_superuser(view):
             return _sign_in_redirect()
         if not current_user.is_superuser or not current_user.is_verified:
             abort(404)
-        from app.console.session import guard
+        from app.accounts.console_session import guard
 
         refused = guard()  # a second factor, and the console's own cookie
         if refused is not None:
             return refused
+        from tenants.rls import allow_all_stores
+
+        # The console spans stores: its pages read every store's rows (row-level security).
+        allow_all_stores(f"console: {request.endpoint} by user {current_user.id}")
         return view(*args, **kwargs)
 
     wrapped.permission = "superuser"

@@ -2,7 +2,7 @@
 
 from urllib.parse import urlsplit
 
-from flask import current_app
+from flask import current_app, request
 
 
 def is_platform_host(host: str) -> bool:
@@ -28,3 +28,8 @@ def safe_next(target: str | None, default: str = "/") -> str:
     if parts.username or parts.password:
         return default
     return target if is_platform_host(parts.hostname) else default
+
+
+def current_path() -> str:
+    """This request's path with its query string, without the bare `?` of `request.full_path`."""
+    return request.full_path if request.query_string else request.path

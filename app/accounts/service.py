@@ -4,6 +4,7 @@ import logging
 
 from email_validator import EmailNotValidError, validate_email
 from flask import after_this_request, session
+from flask_babel import gettext, lazy_gettext
 from flask_login import login_user, logout_user
 from sqlalchemy import select
 
@@ -13,25 +14,22 @@ from app.accounts.passwords import hash_password, needs_rehash, password_problem
 from app.audit.service import record
 from app.database import utcnow
 from app.extensions import db
+from app.field_errors import FieldError
+from app.i18n import clean_language, language_for_user
 from app.notifications.service import queue_email
 
 log = logging.getLogger(__name__)
 
 
-class AccountError(ValueError):
+class AccountError(FieldError):
     """An account operation was refused; the message is safe to show (it reveals no account)."""
-
-    def __init__(self, message: str, field: str | None = None):
-        super().__init__(message)
-        self.message = message
-        self.field = field
 
 
 class AddressNotProven(AccountError):
     """The password was right, but the account's address was never proven: verify it first."""
 
     def __init__(self, user: User):
-        super().__init__("Confirm your email address to finish signing in.", "password")
+        super().__init__("password", gettext("Confirm your email address to finish signing in."))
         self.user = user
 
 
@@ -39,13 +37,15 @@ def normalise_email(raw: str) -> str:
     """The canonical (lower-case, ASCII) form of an email address, or AccountError."""
     raw = (raw or "").strip()
     if not raw:
-        raise AccountError("Enter your email address.", "email")
+        raise AccountError("email", gettext("Enter your email address."))
     if len(raw) > 254:
-        raise AccountError("That email address is too long.", "email")
+        raise AccountError("email", gettext("That email address is too long."))
     try:
         result = validate_email(raw, check_deliverability=False, allow_smtputf8=False)
     except EmailNotValidError as exc:
-        raise AccountError(f"That email address isn't valid: {exc}", "email") from None
+        raise AccountError(
+            "email", gettext("That email address isn't valid: %(why)s", why=exc)
+        ) from None
     return (result.ascii_email or result.normalized).lower()
 
 
@@ -69,7 +69,7 @@ def create_user(
     """Add a new account to the session (not committed); AccountError if the email is taken."""
     email = normalise_email(email)
     if db.session.scalar(select(User.id).where(User.email == email)) is not None:
-        raise AccountError("An account with that email already exists.", "email")
+        raise AccountError("email", gettext("An account with that email already exists."))
     user = User(email=email, name=(name or "").strip()[:120], is_superuser=is_superuser)
     if password:
         user.set_password(password)
@@ -83,7 +83,7 @@ def check_new_password(password: str, email: str | None) -> None:
     """AccountError (field "password") unless the password meets the policy."""
     problem = password_problem(password or "", email)
     if problem:
-        raise AccountError(problem, "password")
+        raise AccountError("password", problem)
 
 
 def send_code(purpose: str, email: str, ip: str | None, *, template: str | None = None) -> None:
@@ -94,11 +94,11 @@ def send_code(purpose: str, email: str, ip: str | None, *, template: str | None 
     """
     code = otp.issue_code(purpose, email, ip)
     subjects = {
-        "verify": "Your Pasar verification code",
-        "signin": "Your Pasar sign-in code",
-        "email_change": "Confirm your new email address",
-        "confirm": "Your Pasar confirmation code",
-        "account_exists": "Someone tried to register with your email",
+        "verify": lazy_gettext("Your Pasar verification code"),
+        "signin": lazy_gettext("Your Pasar sign-in code"),
+        "email_change": lazy_gettext("Confirm your new email address"),
+        "confirm": lazy_gettext("Your Pasar confirmation code"),
+        "account_exists": lazy_gettext("Someone tried to register with your email"),
     }
     chosen = template or {
         "verify": "verify_email",
@@ -107,7 +107,15 @@ def send_code(purpose: str, email: str, ip: str | None, *, template: str | None 
     }.get(purpose, "email_change_code")
     subject = subjects["account_exists" if chosen == "account_exists" else purpose]
     context = {"code": code} if chosen != "account_exists" else {}
-    queue_email(email, subject, chosen, ttl_minutes=otp.CODE_TTL // 60, **context)
+    known = db.session.scalar(select(User).where(User.email == normalise_email(email)))
+    queue_email(
+        email,
+        subject,
+        chosen,
+        language=language_for_user(known),
+        ttl_minutes=otp.CODE_TTL // 60,
+        **context,
+    )
 
 
 def register(email: str, password: str, name: str, ip: str | None) -> str:
@@ -149,12 +157,18 @@ def verify_email(email: str, code: str) -> User:
     result = otp.check_code("verify", email, code)
     user = db.session.scalar(select(User).where(User.email == email))
     if not result.ok or user is None:
-        raise AccountError(result.message or "That code isn't right.", "code")
+        raise AccountError("code", result.message or gettext("That code isn't right."))
     if not user.is_verified:
         claim_address(user)
         record("account.verified", actor=user)
         db.session.commit()
-        queue_email(user.email, "Welcome to Pasar", "welcome", user=user)
+        queue_email(
+            user.email,
+            lazy_gettext("Welcome to Pasar"),
+            "welcome",
+            user=user,
+            language=language_for_user(user),
+        )
     return user
 
 
@@ -237,15 +251,21 @@ def finish_code_sign_in(email: str, code: str) -> User:
     email = normalise_email(email)
     result = otp.check_code("signin", email, code)
     if not result.ok:
-        raise AccountError(result.message, "code")
+        raise AccountError("code", result.message)
     user = db.session.scalar(select(User).where(User.email == email))
     if user is None:
         user = create_user(email, verified=True)
         record("account.registered", actor=user, method="email code")
         db.session.commit()
-        queue_email(user.email, "Welcome to Pasar", "welcome", user=user)
+        queue_email(
+            user.email,
+            lazy_gettext("Welcome to Pasar"),
+            "welcome",
+            user=user,
+            language=language_for_user(user),
+        )
     elif not user.is_active:
-        raise AccountError("This account can't sign in. Contact support.", "code")
+        raise AccountError("code", gettext("This account can't sign in. Contact support."))
     elif not user.is_verified:
         claim_address(user)
         record("account.verified", actor=user, method="email code")
@@ -267,7 +287,7 @@ def reset_password(user: User, password: str) -> None:
 def change_password(user: User, current: str, new: str) -> None:
     """Change the password after checking the current one; signs out other sessions."""
     if user.password_hash and not user.check_password(current or ""):
-        raise AccountError("Your current password isn't right.", "current_password")
+        raise AccountError("current_password", gettext("Your current password isn't right."))
     check_new_password(new, user.email)
     user.set_password(new)
     user.rotate_session_token(keep=user.session_id)  # this browser's session stays
@@ -275,22 +295,25 @@ def change_password(user: User, current: str, new: str) -> None:
     db.session.commit()
 
 
-def update_profile(user: User, name: str) -> None:
-    """Save the profile's name."""
+def update_profile(user: User, name: str, language: str | None = None) -> None:
+    """Save the profile's name and the person's own language ("" or None: their browser's)."""
     name = (name or "").strip()
     if len(name) > 120:
-        raise AccountError("Use at most 120 characters.", "name")
+        raise AccountError("name", gettext("Use at most 120 characters."))
+    if language and clean_language(language) != language:
+        raise AccountError("language", gettext("Choose a language from the list."))
     user.name = name
+    user.language = language or None
     db.session.commit()
 
 
 def start_email_change(user: User, new_email: str, password: str, ip: str | None) -> str:
     """Send a code to the new address; the change happens when it is entered."""
     if user.password_hash and not user.check_password(password or ""):
-        raise AccountError("Your password isn't right.", "password")
+        raise AccountError("password", gettext("Your password isn't right."))
     new_email = normalise_email(new_email)
     if new_email == user.email:
-        raise AccountError("That is already your email address.", "email")
+        raise AccountError("email", gettext("That is already your email address."))
     send_code("email_change", new_email, ip)
     return new_email
 
@@ -300,9 +323,9 @@ def finish_email_change(user: User, new_email: str, code: str) -> None:
     new_email = normalise_email(new_email)
     result = otp.check_code("email_change", new_email, code)
     if not result.ok:
-        raise AccountError(result.message, "code")
+        raise AccountError("code", result.message)
     if db.session.scalar(select(User.id).where(User.email == new_email)) is not None:
-        raise AccountError("That email address can't be used. Choose another one.", "code")
+        raise AccountError("code", gettext("That email address can't be used. Choose another one."))
     old_email = user.email
     user.email = new_email
     user.email_verified_at = utcnow()
@@ -310,9 +333,10 @@ def finish_email_change(user: User, new_email: str, code: str) -> None:
     db.session.commit()
     queue_email(
         old_email,
-        "Your Pasar email address was changed",
+        lazy_gettext("Your Pasar email address was changed"),
         "email_changed",
         user=user,
+        language=language_for_user(user),
         new_email=new_email,
     )
 

@@ -74,8 +74,8 @@ def load(user_id: str) -> User | None:
 def touch() -> None:
     """Record that the current session was used (at most once a minute; before any view runs)."""
     endpoint = request.endpoint or ""
-    if endpoint == "static" or endpoint.startswith(("health.", "media.")):
-        return  # probes and files answer without the database
+    if endpoint == "static" or endpoint.startswith(("health.", "media.", "api.", "api_docs.")):
+        return  # probes and files answer without the database; the API never uses sessions
     current_user._get_current_object()  # runs the user loader now, while nothing is pending
     session_id = g.pop("pasar_session_to_touch", None)
     if session_id is None:

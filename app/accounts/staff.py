@@ -1,5 +1,7 @@
 """Removing members and transferring ownership: the owner leaves only by handing the store on."""
 
+from flask_babel import gettext
+
 from app.accounts.invites import InviteError
 from app.accounts.models import Membership, User
 from app.audit.service import record
@@ -15,7 +17,9 @@ class StaffError(InviteError):
 def remove_member(membership: Membership, *, actor) -> str:
     """Take a member out of the store (never the owner); returns the member's email."""
     if membership.role == "owner":
-        raise StaffError("The owner can't be removed. Transfer ownership to someone else first.")
+        raise StaffError(
+            gettext("The owner can't be removed. Transfer ownership to someone else first.")
+        )
     user = db.session.get(User, membership.user_id)
     record(
         "staff.removed",
@@ -42,19 +46,22 @@ def transfer_ownership(store: Store, new_owner: Membership, *, actor) -> None:
     current = _locked_membership(store, user_id=getattr(actor, "id", None))
     if current is None or current.role != "owner":
         db.session.rollback()
-        raise StaffError("Only the store's owner can transfer ownership.", 403)
+        raise StaffError(gettext("Only the store's owner can transfer ownership."), 403)
     target = _locked_membership(store, id=new_owner.id)
     if target is None:
         db.session.rollback()
-        raise StaffError("Choose a member of this store.")
+        raise StaffError(gettext("Choose a member of this store."))
     if target.id == current.id:
         db.session.rollback()
-        raise StaffError("You already own this store. Choose another member.")
+        raise StaffError(gettext("You already own this store. Choose another member."))
     user = db.session.get(User, target.user_id)
     if not user.is_active or not user.is_verified:
         db.session.rollback()
         raise StaffError(
-            f"{user.email} can't own the store until their account is verified and active."
+            gettext(
+                "%(email)s can't own the store until their account is verified and active.",
+                email=user.email,
+            )
         )
     current.role = "manager"
     target.role = "owner"

@@ -13,6 +13,7 @@ import time
 import pyotp
 import segno
 from flask import g
+from flask_babel import gettext, lazy_gettext, lazy_ngettext
 from sqlalchemy import delete, func, select, update
 
 from app.accounts.factor_models import Passkey, RecoveryCode, TotpFactor
@@ -21,6 +22,8 @@ from app.audit.service import record
 from app.checkout.secrets import decrypt, encrypt
 from app.database import utcnow
 from app.extensions import db, redis_client
+from app.field_errors import FieldError
+from app.i18n import language_for_user
 from app.notifications.service import queue_email
 
 ISSUER = "Pasar"
@@ -30,13 +33,8 @@ ATTEMPT_WINDOW = 15 * 60
 _RECOVERY_ALPHABET = "abcdefghjkmnpqrstuvwxyz23456789"  # no 0/o, 1/l/i look-alikes
 
 
-class TwoFactorError(ValueError):
+class TwoFactorError(FieldError):
     """A second-factor operation was refused; the message is safe to show."""
-
-    def __init__(self, message: str, field: str | None = None):
-        super().__init__(message)
-        self.message = message
-        self.field = field
 
 
 class TooManyAttempts(TwoFactorError):
@@ -101,9 +99,10 @@ def _notify(user: User, action: str, change: str, **details) -> None:
     forget_cached_state()
     queue_email(
         user.email,
-        "Your Pasar sign-in security changed",
+        lazy_gettext("Your Pasar sign-in security changed"),
         "security_changed",
         user=user,
+        language=language_for_user(user),
         change=change,
     )
 
@@ -119,7 +118,9 @@ def start_totp_enrolment(user: User) -> str:
         select(TotpFactor).where(TotpFactor.user_id == user.id, TotpFactor.confirmed_at.is_(None))
     )
     if confirmed_totp(user) is not None:
-        raise TwoFactorError("Remove your current authenticator app first, then add the new one.")
+        raise TwoFactorError(
+            None, gettext("Remove your current authenticator app first, then add the new one.")
+        )
     if pending is None:
         pending = TotpFactor(user_id=user.id)
         db.session.add(pending)
@@ -183,16 +184,20 @@ def confirm_totp(user: User, code: str) -> list[str] | None:
     )
     secret = decrypt(row.secret_encrypted) if row is not None else None
     if secret is None:
-        raise TwoFactorError("Start again: scan the new QR code first.", "code")
+        raise TwoFactorError("code", gettext("Start again: scan the new QR code first."))
     step = _matching_step(secret, code)
     if step is None:
-        raise TwoFactorError("That code isn't right. Check your app's clock and try again.", "code")
+        raise TwoFactorError(
+            "code", gettext("That code isn't right. Check your app's clock and try again.")
+        )
     first = not has_second_factor(user)
     row.confirmed_at = utcnow()
     row.last_used_step = step
     db.session.commit()
     codes = regenerate_recovery_codes(user, notify=False) if first else None
-    _notify(user, "2fa.totp_enabled", "An authenticator app was added to your account.")
+    _notify(
+        user, "2fa.totp_enabled", lazy_gettext("An authenticator app was added to your account.")
+    )
     return codes
 
 
@@ -210,7 +215,11 @@ def remove_totp(user: User) -> None:
     """Remove the authenticator app."""
     db.session.execute(delete(TotpFactor).where(TotpFactor.user_id == user.id))
     db.session.commit()
-    _notify(user, "2fa.totp_removed", "The authenticator app was removed from your account.")
+    _notify(
+        user,
+        "2fa.totp_removed",
+        lazy_gettext("The authenticator app was removed from your account."),
+    )
 
 
 # Recovery codes
@@ -233,7 +242,9 @@ def regenerate_recovery_codes(user: User, *, notify: bool = True) -> list[str]:
     db.session.add_all(RecoveryCode(user_id=user.id, code_hash=_recovery_hash(c)) for c in codes)
     db.session.commit()
     if notify:
-        _notify(user, "2fa.recovery_codes_regenerated", "New recovery codes were created.")
+        _notify(
+            user, "2fa.recovery_codes_regenerated", lazy_gettext("New recovery codes were created.")
+        )
     return codes
 
 
@@ -261,7 +272,11 @@ def use_recovery_code(user: User, code: str) -> bool:
     _notify(
         user,
         "2fa.recovery_code_used",
-        f"A recovery code was used to sign in. {left} code{'s' if left != 1 else ''} left.",
+        lazy_ngettext(
+            "A recovery code was used to sign in. %(num)d code left.",
+            "A recovery code was used to sign in. %(num)d codes left.",
+            left,
+        ),
         left=left,
     )
     return True
@@ -270,22 +285,26 @@ def use_recovery_code(user: User, code: str) -> bool:
 def turn_off(user: User) -> None:
     """Remove every second factor and recovery code (platform admins must keep one)."""
     if user.is_superuser:
-        raise TwoFactorError("Platform admins must keep a second factor.")
+        raise TwoFactorError(None, gettext("Platform admins must keep a second factor."))
     for model in (TotpFactor, Passkey, RecoveryCode):
         db.session.execute(delete(model).where(model.user_id == user.id))
     db.session.commit()
-    _notify(user, "2fa.disabled", "Two-factor sign-in was turned off for your account.")
+    _notify(
+        user, "2fa.disabled", lazy_gettext("Two-factor sign-in was turned off for your account.")
+    )
 
 
 def reset_by_admin(user: User, *, admin: User, reason: str) -> None:
     """A platform admin removes a user's second factors, because they lost them: every factor
     and recovery code goes, every session ends, and the user is told by email."""
     if user.id == admin.id:
-        raise TwoFactorError("You can't reset your own two-factor sign-in.")
+        raise TwoFactorError(None, gettext("You can't reset your own two-factor sign-in."))
     if not (reason or "").strip():
-        raise TwoFactorError("Say why (how the user proved who they are).")
+        raise TwoFactorError(None, gettext("Say why (how the user proved who they are)."))
     if not has_second_factor(user) and not unused_recovery_codes(user):
-        raise TwoFactorError(f"{user.email} doesn't use two-factor sign-in.")
+        raise TwoFactorError(
+            None, gettext("%(email)s doesn't use two-factor sign-in.", email=user.email)
+        )
     for model in (TotpFactor, Passkey, RecoveryCode):
         db.session.execute(delete(model).where(model.user_id == user.id))
     user.rotate_session_token()  # whoever holds the lost device's sessions is signed out too
@@ -322,10 +341,10 @@ def count_attempt(user_id: int) -> None:
     except redis.RedisError:
         # Without the counter there is no cap: refuse rather than allow unlimited guessing.
         raise TwoFactorError(
-            "We can't check codes right now. Please try again in a minute.", "code"
+            "code", gettext("We can't check codes right now. Please try again in a minute.")
         ) from None
     if attempts > MAX_ATTEMPTS:
-        raise TooManyAttempts("Too many wrong answers. Wait 15 minutes, then try again.", "code")
+        raise TooManyAttempts("code", "Too many wrong answers. Wait 15 minutes, then try again.")
 
 
 def clear_attempts(user_id: int) -> None:
@@ -363,9 +382,9 @@ def set_store_requirement(store, required: bool, *, actor: User) -> bool:
     from app.accounts.permissions import role_in_store
 
     if role_in_store(actor, store) != "owner" and not actor.is_superuser:
-        raise TwoFactorError("Only the store's owner can change this.")
+        raise TwoFactorError(None, gettext("Only the store's owner can change this."))
     if required and not has_second_factor(actor):
-        raise TwoFactorError("Set up two-factor sign-in for yourself first.")
+        raise TwoFactorError(None, gettext("Set up two-factor sign-in for yourself first."))
     if bool(store.require_two_factor) == required:
         return False
     store.require_two_factor = required

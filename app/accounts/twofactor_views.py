@@ -14,17 +14,17 @@ from flask import (
     session,
     url_for,
 )
+from flask_babel import gettext
 from flask_login import current_user, login_required
 from flask_wtf import FlaskForm
 from wtforms import HiddenField, PasswordField, StringField
 from wtforms.validators import DataRequired, Length
 
-from app.accounts import otp, passkeys, service, stepup, throttle, twofactor
+from app.accounts import console_session, otp, passkeys, service, stepup, throttle, twofactor
 from app.accounts.redirects import safe_next
 from app.accounts.twofactor import TooManyAttempts, TwoFactorError, has_second_factor
 from app.accounts.views import bp, per_ip
 from app.audit.service import record
-from app.console import session as console_session
 from app.extensions import db
 
 CHALLENGE_KEY = "2fa_challenge"
@@ -77,7 +77,12 @@ def _finish_sign_in(user, state: dict, method: str, *, as_json: bool = False):
     stepup.clear_pending()
     service.sign_in(user, remember=bool(state.get("r")), method=f"{state.get('m')} + {method}")
     target = safe_next(state.get("n"), default="/")
-    flash(f"Welcome back{', ' + user.name if user.name else ''}!", "success")
+    flash(
+        gettext("Welcome back, %(name)s!", name=user.name)
+        if user.name
+        else gettext("Welcome back!"),
+        "success",
+    )
     response = jsonify(redirect=target) if as_json else redirect(target, code=303)
     return _factor_passed(user, response)
 
@@ -106,7 +111,7 @@ def two_factor():
     """The second step of signing in: a code from the app, a passkey or a recovery code."""
     found = stepup.pending()
     if found is None:
-        flash("Your sign-in timed out. Please sign in again.", "info")
+        flash(gettext("Your sign-in timed out. Please sign in again."), "info")
         return redirect(url_for("accounts.signin"))
     user, state = found
     form = FactorForm()
@@ -196,7 +201,7 @@ def _confirm_with_emailed_code(user, target: str):
         except otp.OtpUnavailable as exc:
             flash(exc.message, "error")
         else:
-            flash(f"We sent a 6-digit code to {user.email}.", "info")
+            flash(gettext("We sent a 6-digit code to %(email)s.", email=user.email), "info")
         return redirect(url_for("accounts.two_factor_confirm", next=target), code=303)
     if form.validate_on_submit():
         try:
@@ -313,7 +318,12 @@ def passkey_sign_in():
     except TwoFactorError as exc:
         return _json_error(exc.message)
     service.sign_in(user, method="passkey")
-    flash(f"Welcome back{', ' + user.name if user.name else ''}!", "success")
+    flash(
+        gettext("Welcome back, %(name)s!", name=user.name)
+        if user.name
+        else gettext("Welcome back!"),
+        "success",
+    )
     response = jsonify(redirect=safe_next(body.get("next"), default="/"))
     return _factor_passed(user, response)
 
@@ -345,7 +355,7 @@ def two_factor_enrol():
     target = safe_next(wanted, default=url_for("accounts.security"))
     required = (request.form.get("required") or request.args.get("required")) == "1"
     if twofactor.confirmed_totp(current_user) is not None:
-        flash("You already use an authenticator app.", "info")
+        flash(gettext("You already use an authenticator app."), "info")
         return redirect(url_for("accounts.security"))
     if request.method == "POST" and request.form.get("action") == "start":
         twofactor.start_totp_enrolment(current_user)  # a new secret replaces an unconfirmed one
@@ -364,7 +374,7 @@ def two_factor_enrol():
             if codes:
                 response = render_template("account/recovery_codes.html", codes=codes, next=target)
                 return _factor_passed(user, _page(response))
-            flash("Your authenticator app is set up.", "success")
+            flash(gettext("Your authenticator app is set up."), "success")
             return _factor_passed(user, redirect(target, code=303))
     # Reading the page changes nothing: the secret is made by the "Show the QR code" button.
     secret = twofactor.pending_totp_secret(current_user)
@@ -393,7 +403,7 @@ def _page(body: str):
 def regenerate_recovery_codes():
     """Replace the recovery codes with ten new ones, shown once."""
     if not has_second_factor(current_user):
-        abort(400, description="Set up a second factor first.")
+        abort(400, description=gettext("Set up a second factor first."))
     codes = twofactor.regenerate_recovery_codes(current_user)
     return _page(
         render_template(
@@ -429,9 +439,9 @@ def passkey_register():
         passkeys.register(user, body.get("credential") or {}, challenge, body.get("name") or "")
     except TwoFactorError as exc:
         return _json_error(exc.message)
-    flash("Your passkey is saved.", "success")
+    flash(gettext("Your passkey is saved."), "success")
     if twofactor.unused_recovery_codes(user) == 0:
-        flash("Now create recovery codes, in case you lose your passkey.", "info")
+        flash(gettext("Now create recovery codes, in case you lose your passkey."), "info")
     target = safe_next(body.get("next"), default=url_for("accounts.security"))
     return _factor_passed(user, jsonify(redirect=target))
 
@@ -447,7 +457,7 @@ def passkey_remove(passkey_id: int):
     except TwoFactorError as exc:
         flash(exc.message, "error")
     else:
-        flash("The passkey is removed.", "success")
+        flash(gettext("The passkey is removed."), "success")
     return redirect(url_for("accounts.security"), code=303)
 
 
@@ -462,7 +472,7 @@ def totp_remove():
     except TwoFactorError as exc:
         flash(exc.message, "error")
     else:
-        flash("The authenticator app is removed.", "success")
+        flash(gettext("The authenticator app is removed."), "success")
     return redirect(url_for("accounts.security"), code=303)
 
 
@@ -473,7 +483,9 @@ def _keep_admin_factor(extra_passkeys: int) -> None:
     has_totp = twofactor.confirmed_totp(current_user) is not None
     count = len(twofactor.passkeys_of(current_user)) + int(has_totp)
     if count <= 1:
-        raise TwoFactorError("Platform admins must keep a second factor. Add another one first.")
+        raise TwoFactorError(
+            None, gettext("Platform admins must keep a second factor. Add another one first.")
+        )
 
 
 @bp.post("/security/off")
@@ -487,7 +499,7 @@ def two_factor_off():
         flash(exc.message, "error")
     else:
         session.pop(stepup.FACTOR_KEY, None)
-        flash("Two-factor sign-in is off.", "success")
+        flash(gettext("Two-factor sign-in is off."), "success")
     return redirect(url_for("accounts.security"), code=303)
 
 

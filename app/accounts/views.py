@@ -13,6 +13,7 @@ from flask import (
     session,
     url_for,
 )
+from flask_babel import gettext, refresh
 from flask_limiter.util import get_remote_address
 from flask_login import current_user, login_required, login_user
 
@@ -30,9 +31,10 @@ from app.accounts.forms import (
 from app.accounts.redirects import safe_next
 from app.accounts.service import AccountError
 from app.accounts.tokens import user_for_reset_token
+from app.background import enqueue
 from app.extensions import limiter
-from app.rendering import is_htmx
-from jobs import enqueue
+from app.i18n import current_language
+from app.rendering import is_htmx, render_partial
 
 bp = Blueprint("accounts", __name__, url_prefix="/account")
 
@@ -130,7 +132,12 @@ def register():
             return redirect(url_for("accounts.verify"), code=303)
         else:
             session["verify_email"] = email
-            flash(f"We sent a 6-digit code to {email}. Enter it below to finish.", "info")
+            flash(
+                gettext(
+                    "We sent a 6-digit code to %(email)s. Enter it below to finish.", email=email
+                ),
+                "info",
+            )
             return redirect(url_for("accounts.verify"), code=303)
     return _render_form("account/register.html", form)
 
@@ -142,7 +149,7 @@ def verify():
     email = _flow_email("verify")
     if email is None:
         if current_user.is_authenticated:
-            flash("Your email address is already verified.", "info")
+            flash(gettext("Your email address is already verified."), "info")
             return redirect(url_for("accounts.profile"))
         return redirect(url_for("accounts.register"))
 
@@ -155,7 +162,7 @@ def verify():
         )
         if held is not None:
             return held
-        flash("Your email address is verified. Welcome to Pasar!", "success")
+        flash(gettext("Your email address is verified. Welcome to Pasar!"), "success")
         return redirect(url_for("accounts.profile"), code=303)
 
     return _code_step("verify", email, "Check your email", done)
@@ -178,7 +185,7 @@ def resend(purpose: str):
         abort(404)
     email = _flow_email(purpose)
     if email is None:
-        abort(400, description="There is no code to resend. Start again.")
+        abort(400, description=gettext("There is no code to resend. Start again."))
     try:
         if purpose == "verify":
             service.resend_verification(email, request.remote_addr)
@@ -189,7 +196,7 @@ def resend(purpose: str):
     else:
         message, category = f"We sent a new code to {email}.", "success"
     if is_htmx():
-        return render_template(
+        return render_partial(
             "account/_partials/resend_result.html",
             message=message,
             category=category,
@@ -247,7 +254,12 @@ def signin():
             )
             if held is not None:
                 return held
-            flash(f"Welcome back{', ' + user.name if user.name else ''}!", "success")
+            flash(
+                gettext("Welcome back, %(name)s!", name=user.name)
+                if user.name
+                else gettext("Welcome back!"),
+                "success",
+            )
             return redirect(safe_next(form.next.data, default="/"), code=303)
     return _render_form("account/signin.html", form)
 
@@ -301,7 +313,7 @@ def signin_code():
             except otp.OtpRefused as exc:
                 flash(exc.message, "warning")
             else:
-                flash(f"We sent a 6-digit code to {email}.", "info")
+                flash(gettext("We sent a 6-digit code to %(email)s.", email=email), "info")
             return redirect(url_for("accounts.signin_code_verify"), code=303)
     return _render_form("account/signin_code.html", form)
 
@@ -320,7 +332,7 @@ def signin_code_verify():
         held = stepup.begin_sign_in(user, method="email code", next_url=safe_next(target))
         if held is not None:
             return held
-        flash("You're signed in.", "success")
+        flash(gettext("You're signed in."), "success")
         return redirect(safe_next(target), code=303)
 
     return _code_step("signin", email, "Enter your sign-in code", done)
@@ -330,7 +342,7 @@ def signin_code_verify():
 def signout():
     """Sign out of this browser."""
     service.sign_out()
-    flash("You're signed out.", "info")
+    flash(gettext("You're signed out."), "info")
     return redirect("/", code=303)
 
 
@@ -347,9 +359,7 @@ def reset_request():
         except AccountError as exc:
             _field_error(form, exc, "email")
         else:
-            from jobs.accounts import send_password_reset
-
-            enqueue(send_password_reset, email)
+            enqueue("jobs.accounts.send_password_reset", email, None, current_language())
             flash(
                 f"If there is an account for {email}, we've emailed it a link to choose a "
                 "new password. The link works once, for an hour.",
@@ -374,7 +384,7 @@ def reset_password(token: str):
             _field_error(form, exc, "password")
         else:
             service.sign_out()
-            flash("Your password is changed. Sign in with your new password.", "success")
+            flash(gettext("Your password is changed. Sign in with your new password."), "success")
             return redirect(url_for("accounts.signin"), code=303)
     return _render_form("account/reset_password.html", form, token=token)
 
@@ -386,11 +396,14 @@ def profile():
     form = ProfileForm(obj=current_user)
     if form.validate_on_submit():
         try:
-            service.update_profile(current_user, form.name.data)
+            # A form without the field (an older page) keeps the language as it was.
+            language = form.language.data if "language" in request.form else current_user.language
+            service.update_profile(current_user, form.name.data, language)
         except AccountError as exc:
             _field_error(form, exc, "name")
         else:
-            flash("Your profile is saved.", "success")
+            refresh()  # the confirmation speaks the language just chosen
+            flash(gettext("Your profile is saved."), "success")
             return redirect(url_for("accounts.profile"), code=303)
     return _render_form(
         "account/profile.html",
@@ -406,11 +419,11 @@ def revoke_session(session_id: int):
     """Sign one browser out (from the list of places you're signed in)."""
     if session_id == current_user.session_id:
         service.sign_out()
-        flash("You're signed out.", "info")
+        flash(gettext("You're signed out."), "info")
         return redirect("/", code=303)
     if not service.end_session(current_user, session_id):
         abort(404)
-    flash("That browser is signed out.", "success")
+    flash(gettext("That browser is signed out."), "success")
     return redirect(url_for("accounts.profile"), code=303)
 
 
@@ -432,7 +445,7 @@ def change_email():
             form.email.errors = [exc.message]
         else:
             session["email_change_to"] = new_email
-            flash(f"We sent a 6-digit code to {new_email}.", "info")
+            flash(gettext("We sent a 6-digit code to %(email)s.", email=new_email), "info")
             return redirect(url_for("accounts.change_email_verify"), code=303)
     return _render_form("account/change_email.html", form)
 
@@ -449,7 +462,7 @@ def change_email_verify():
     def done(code: str):
         service.finish_email_change(current_user, email, code)
         session.pop("email_change_to", None)
-        flash(f"Your email address is now {email}.", "success")
+        flash(gettext("Your email address is now %(email)s.", email=email), "success")
         return redirect(url_for("accounts.profile"), code=303)
 
     return _code_step("email_change", email, "Confirm your new email", done)
@@ -471,7 +484,9 @@ def change_password():
             _field_error(form, exc, "password")
         else:
             login_user(current_user._get_current_object(), fresh=True)  # keep this session
-            flash("Your password is changed. Other devices have been signed out.", "success")
+            flash(
+                gettext("Your password is changed. Other devices have been signed out."), "success"
+            )
             return redirect(url_for("accounts.profile"), code=303)
     return _render_form("account/change_password.html", form)
 
@@ -482,7 +497,7 @@ def signout_everywhere():
     """Sign out of every browser and device, this one included."""
     service.sign_out_everywhere(current_user)
     service.sign_out()
-    flash("You're signed out everywhere.", "info")
+    flash(gettext("You're signed out everywhere."), "info")
     return redirect(url_for("accounts.signin"), code=303)
 
 

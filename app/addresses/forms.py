@@ -1,5 +1,6 @@
 """The address form. Its fields only carry input: the rules in `rules.py` judge it."""
 
+from flask_babel import lazy_gettext
 from flask_wtf import FlaskForm
 from wtforms import BooleanField, SelectField, StringField, TelField
 
@@ -20,42 +21,46 @@ class AddressForm(FlaskForm):
     class Meta:
         csrf = False
 
-    full_name = _text("Full name", "full_name", "name")
-    company = _text("Company (optional)", "company", "organization")
+    full_name = _text(lazy_gettext("Full name"), "full_name", "name")
+    company = _text(lazy_gettext("Company (optional)"), "company", "organization")
     line1 = _text(
-        "Address line 1",
+        lazy_gettext("Address line 1"),
         "line1",
         "address-line1",
-        description="Street address, P.O. box or company name.",
+        description=lazy_gettext("Street address, P.O. box or company name."),
     )
     line2 = _text(
-        "Address line 2 (optional)",
+        lazy_gettext("Address line 2 (optional)"),
         "line2",
         "address-line2",
-        description="Apartment, suite, unit, building or floor.",
+        description=lazy_gettext("Apartment, suite, unit, building or floor."),
     )
-    city = _text("City or town", "city", "address-level2")
-    region = _text("Region", "region", "address-level1")
+    city = _text(lazy_gettext("City or town"), "city", "address-level2")
+    region = _text(lazy_gettext("Region"), "region", "address-level1")
     postal_code = StringField(
-        "Postal code",
+        lazy_gettext("Postal code"),
         render_kw={
             "autocomplete": "postal-code",
             "maxlength": rules.MAX_POSTAL_INPUT,
             "autocapitalize": "characters",
         },
     )
-    country = SelectField("Country", validate_choice=False, render_kw={"autocomplete": "country"})
-    phone = TelField(
-        "Phone (optional)",
-        render_kw={"autocomplete": "tel", "maxlength": rules.MAX_PHONE_INPUT},
-        description="Only for the courier, if they need to reach you about a delivery.",
+    country = SelectField(
+        lazy_gettext("Country"), validate_choice=False, render_kw={"autocomplete": "country"}
     )
-    is_default_shipping = BooleanField("Use as my default shipping address")
-    is_default_billing = BooleanField("Use as my default billing address")
+    phone = TelField(
+        lazy_gettext("Phone (optional)"),
+        render_kw={"autocomplete": "tel", "maxlength": rules.MAX_PHONE_INPUT},
+        description=lazy_gettext(
+            "Only for the courier, if they need to reach you about a delivery."
+        ),
+    )
+    is_default_shipping = BooleanField(lazy_gettext("Use as my default shipping address"))
+    is_default_billing = BooleanField(lazy_gettext("Use as my default billing address"))
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
-        self.country.choices = [("", "Choose a country…"), *rules.country_choices()]
+        self.country.choices = [("", lazy_gettext("Choose a country…")), *rules.country_choices()]
 
     def address_values(self) -> dict[str, str | None]:
         """The submitted address fields, for the rules and the service."""

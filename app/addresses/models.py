@@ -62,14 +62,6 @@ class Address(db.Model):
     user: Mapped[User] = relationship()
 
     @property
-    def country_name(self) -> str:
-        return rules.country_name(self.country)
-
-    @property
-    def region_name(self) -> str:
-        return rules.region_name(self.country, self.region)
-
-    @property
     def phone_display(self) -> str:
         return rules.phone_display(self.phone)
 

@@ -13,6 +13,10 @@ from functools import cache
 
 import phonenumbers
 import pycountry
+from babel import Locale
+from flask_babel import gettext
+
+from app.i18n import N_, current_language
 
 # Longest accepted value of each free-text field, in characters (the columns are this wide).
 MAX_LENGTHS = {
@@ -43,18 +47,18 @@ REGION_REQUIRED = frozenset(
     {"AU", "BR", "CA", "CN", "ES", "ID", "IN", "IT", "JP", "MX", "MY", "US"}
 )
 REGION_LABELS = {
-    "AU": "State or territory",
-    "BR": "State",
-    "CA": "Province or territory",
-    "CN": "Province",
-    "ES": "Province",
-    "ID": "Province",
-    "IN": "State",
-    "IT": "Province",
-    "JP": "Prefecture",
-    "MX": "State",
-    "MY": "State",
-    "US": "State",
+    "AU": N_("State or territory"),
+    "BR": N_("State"),
+    "CA": N_("Province or territory"),
+    "CN": N_("Province"),
+    "ES": N_("Province"),
+    "ID": N_("Province"),
+    "IN": N_("State"),
+    "IT": N_("Province"),
+    "JP": N_("Prefecture"),
+    "MX": N_("State"),
+    "MY": N_("State"),
+    "US": N_("State"),
 }
 # ISO lists Hong Kong, Macao and Taiwan under CN too, but they have their own country codes
 # and postal systems, so an address there is entered with that country instead.
@@ -90,7 +94,7 @@ class PostalFormat:
     pattern: str
     example: str
     layout: Callable[[str], str] = _as_is
-    label: str = "Postal code"
+    label: str = N_("Postal code")
     required: bool = True
 
 
@@ -99,12 +103,12 @@ def _us_zip(compact: str) -> str:
 
 
 POSTAL_FORMATS = {
-    "US": PostalFormat(r"\d{5}(?:\d{4})?", "94103 or 94103-1234", _us_zip, "ZIP code"),
+    "US": PostalFormat(r"\d{5}(?:\d{4})?", "94103 or 94103-1234", _us_zip, N_("ZIP code")),
     "CA": PostalFormat(
         r"[ABCEGHJ-NPRSTVXY]\d[ABCEGHJ-NPRSTV-Z]\d[ABCEGHJ-NPRSTV-Z]\d", "K1A 0B1", _spaced(3)
     ),
     "GB": PostalFormat(
-        r"GIR0AA|[A-Z]{1,2}\d[A-Z\d]?\d[A-Z]{2}", "SW1A 1AA", _spaced(-3), "Postcode"
+        r"GIR0AA|[A-Z]{1,2}\d[A-Z\d]?\d[A-Z]{2}", "SW1A 1AA", _spaced(-3), N_("Postcode")
     ),
     "IE": PostalFormat(
         r"(?:[AC-FHKNPRTV-Y]\d{2}|D6W)[0-9AC-FHKNPRTV-Y]{4}",
@@ -115,7 +119,7 @@ POSTAL_FORMATS = {
     ),
     "DE": PostalFormat(r"\d{5}", "10115"),
     "FR": PostalFormat(r"\d{5}", "75008"),
-    "NL": PostalFormat(r"[1-9]\d{3}[A-Z]{2}", "1012 AB", _spaced(4), "Postcode"),
+    "NL": PostalFormat(r"[1-9]\d{3}[A-Z]{2}", "1012 AB", _spaced(4), N_("Postcode")),
     "BE": PostalFormat(r"[1-9]\d{3}", "1000"),
     "AT": PostalFormat(r"[1-9]\d{3}", "1010"),
     "CH": PostalFormat(r"[1-9]\d{3}", "8001"),
@@ -128,17 +132,17 @@ POSTAL_FORMATS = {
     "IT": PostalFormat(r"\d{5}", "00184"),
     "ES": PostalFormat(r"(?:0[1-9]|[1-4]\d|5[0-2])\d{3}", "28013"),
     "ID": PostalFormat(r"[1-9]\d{4}", "10110"),
-    "MY": PostalFormat(r"\d{5}", "50450", label="Postcode"),
+    "MY": PostalFormat(r"\d{5}", "50450", label=N_("Postcode")),
     "SG": PostalFormat(r"\d{6}", "018956"),
     "TH": PostalFormat(r"[1-9]\d{4}", "10200"),
-    "PH": PostalFormat(r"\d{4}", "1000", label="ZIP code"),
+    "PH": PostalFormat(r"\d{4}", "1000", label=N_("ZIP code")),
     "VN": PostalFormat(r"\d{6}", "100000"),
     "KR": PostalFormat(r"\d{5}", "03187"),
     "JP": PostalFormat(r"\d{7}", "100-0001", _spaced(3, "-")),
     "CN": PostalFormat(r"\d{6}", "100000"),
-    "IN": PostalFormat(r"[1-9]\d{5}", "110001", label="PIN code"),
-    "AU": PostalFormat(r"\d{4}", "2000", label="Postcode"),
-    "NZ": PostalFormat(r"\d{4}", "6011", label="Postcode"),
+    "IN": PostalFormat(r"[1-9]\d{5}", "110001", label=N_("PIN code")),
+    "AU": PostalFormat(r"\d{4}", "2000", label=N_("Postcode")),
+    "NZ": PostalFormat(r"\d{4}", "6011", label=N_("Postcode")),
     "BR": PostalFormat(r"\d{8}", "01310-100", _spaced(5, "-"), "CEP"),
     "MX": PostalFormat(r"\d{5}", "06600"),
 }
@@ -162,8 +166,9 @@ def has_control_characters(value: str) -> bool:
 
 
 def _lower_first(label: str) -> str:
-    """'Postal code' -> 'postal code', but 'ZIP code' and other acronyms stay as they are."""
-    if label in PROPER_NOUNS or label[1:2].isupper():
+    """'Postal code' -> 'postal code', but 'ZIP code' and other acronyms stay as they are
+    (and German nouns, which are always capitalised)."""
+    if label in PROPER_NOUNS or label[1:2].isupper() or current_language() == "de":
         return label
     return label[:1].lower() + label[1:]
 
@@ -187,12 +192,19 @@ def clean_text(value, *, label: str, max_length: int, required: str | None = Non
     """
     text = unicodedata.normalize("NFC", _as_text(value))
     if has_control_characters(text):
-        return None, f"{label} can't contain line breaks, tabs or other control characters."
+        return None, gettext(
+            "%(label)s can't contain line breaks, tabs or other control characters.",
+            label=gettext(label),
+        )
     text = " ".join(text.split())
     if not text:
         return None, required
     if len(text) > max_length:
-        return None, f"{label} is too long: use at most {max_length} characters."
+        return None, gettext(
+            "%(label)s is too long: use at most %(max)s characters.",
+            label=gettext(label),
+            max=max_length,
+        )
     return text, None
 
 
@@ -205,21 +217,31 @@ _THE_NAMES = frozenset(
 def country_in_sentence(code: str | None) -> str:
     """The country's name as it reads mid-sentence: 'the United States', 'Indonesia'."""
     name = country_name(code)
-    return f"the {name}" if code in _THE_NAMES else name
+    return f"the {name}" if code in _THE_NAMES and current_language() == "en" else name
 
 
 def country_name(code: str | None) -> str:
-    """The country's usual English name ('South Korea', not 'Korea, Republic of')."""
+    """The country's usual name ('South Korea', not 'Korea, Republic of'), in the spoken
+    language ('Südkorea')."""
+    language = current_language()
+    if code and language != "en":
+        localised = Locale.parse(language).territories.get(code)
+        if localised:
+            return localised
     country = pycountry.countries.get(alpha_2=code) if code else None
     if country is None:
         return code or ""
     return getattr(country, "common_name", None) or country.name
 
 
-@cache
 def country_choices() -> tuple[tuple[str, str], ...]:
-    """Every ISO 3166-1 country as `(alpha-2 code, name)`, in alphabetical order of name."""
+    """Every ISO 3166-1 country as `(alpha-2 code, name)`, in alphabetical order of name (in the
+    spoken language)."""
+    return _country_choices(current_language())
 
+
+@cache
+def _country_choices(language: str) -> tuple[tuple[str, str], ...]:
     return tuple(
         sorted(
             ((c.alpha_2, country_name(c.alpha_2)) for c in pycountry.countries),
@@ -232,9 +254,9 @@ def check_country(value) -> Result:
     """An ISO 3166-1 alpha-2 code of a real country, upper-cased."""
     code = _as_text(value).strip().upper()
     if not code:
-        return None, "Choose a country."
+        return None, gettext("Choose a country.")
     if not re.fullmatch(r"[A-Z]{2}", code, re.ASCII) or not pycountry.countries.get(alpha_2=code):
-        return None, "Choose a country from the list."
+        return None, gettext("Choose a country from the list.")
     return code, None
 
 
@@ -245,7 +267,7 @@ def region_required(country: str | None) -> bool:
 
 def region_label(country: str | None) -> str:
     """What the region is called in `country` ('State', 'Prefecture', …)."""
-    return REGION_LABELS.get(country or "", "Region")
+    return gettext(REGION_LABELS.get(country or "", N_("Region")))
 
 
 @cache
@@ -285,7 +307,11 @@ def check_region(country: str | None, value) -> Result:
     Elsewhere the region is optional free text.
     """
     label = region_label(country)
-    required = f"Choose a {_lower_first(label)}." if region_required(country) else None
+    required = (
+        gettext("Choose a %(label)s.", label=_lower_first(label))
+        if region_required(country)
+        else None
+    )
     text, error = clean_text(
         value, label=label, max_length=MAX_LENGTHS["region"], required=required
     )
@@ -297,25 +323,33 @@ def check_region(country: str | None, value) -> Result:
         if wanted in (code, code.split("-", 1)[1]) or folded == fold(name):
             return code, None
     return None, (
-        f"Choose a {_lower_first(label)} of {country_in_sentence(country)} from the list."
+        gettext(
+            "Choose a %(label)s of %(country)s from the list.",
+            label=_lower_first(label),
+            country=country_in_sentence(country),
+        )
     )
 
 
 def postal_code_label(country: str | None) -> str:
     """What postal codes are called in `country` ('ZIP code', 'PIN code', …)."""
     postal_format = POSTAL_FORMATS.get(country or "")
-    return postal_format.label if postal_format else "Postal code"
+    return gettext(postal_format.label if postal_format else "Postal code")
 
 
 def postal_code_hint(country: str | None) -> str:
     """A short hint for the postal code field of `country`."""
     if country in NO_POSTAL_CODE:
-        return f"Leave this empty: {country_in_sentence(country)} has no postal codes."
+        return gettext(
+            "Leave this empty: %(country)s has no postal codes.",
+            country=country_in_sentence(country),
+        )
     postal_format = POSTAL_FORMATS.get(country or "")
     if postal_format is None:
-        return "If your address has one."
-    optional = "" if postal_format.required else "Optional. "
-    return f"{optional}For example {postal_format.example}."
+        return gettext("If your address has one.")
+    if postal_format.required:
+        return gettext("For example %(example)s.", example=postal_format.example)
+    return gettext("Optional. For example %(example)s.", example=postal_format.example)
 
 
 def _ascii_digits(text: str) -> str:
@@ -333,29 +367,38 @@ def check_postal_code(country: str | None, value) -> Result:
     """The postal code in the country's own layout ('sw1a1aa' becomes 'SW1A 1AA')."""
     raw = _as_text(value)
     if has_control_characters(raw):
-        return None, "The postal code can't contain line breaks, tabs or control characters."
+        return None, gettext(
+            "The postal code can't contain line breaks, tabs or control characters."
+        )
     if len(raw) > MAX_POSTAL_INPUT:
-        return None, "That postal code is too long."
+        return None, gettext("That postal code is too long.")
     code = normalise_postal_code(raw)
     label = _lower_first(postal_code_label(country))
     if country in NO_POSTAL_CODE:
         if code:
-            return None, (f"Leave this empty: {country_in_sentence(country)} has no postal codes.")
+            return None, gettext(
+                "Leave this empty: %(country)s has no postal codes.",
+                country=country_in_sentence(country),
+            )
         return None, None
     postal_format = POSTAL_FORMATS.get(country or "")
     if not code:
         if postal_format is not None and postal_format.required:
-            return None, f"Enter the {label}."
+            return None, gettext("Enter the %(label)s.", label=label)
         return None, None
     if postal_format is None:
         if not GENERIC_POSTAL.fullmatch(code):
-            return None, "Enter a postal code of 2 to 10 letters, digits, spaces or hyphens."
+            return None, gettext(
+                "Enter a postal code of 2 to 10 letters, digits, spaces or hyphens."
+            )
         return code, None
     compact = code.replace(" ", "").replace("-", "")
     if not re.fullmatch(postal_format.pattern, compact, re.ASCII):
-        return None, (
-            f"Enter a valid {label} for {country_in_sentence(country)}, "
-            f"for example {postal_format.example}."
+        return None, gettext(
+            "Enter a valid %(label)s for %(country)s, for example %(example)s.",
+            label=label,
+            country=country_in_sentence(country),
+            example=postal_format.example,
         )
     return postal_format.layout(compact), None
 
@@ -365,11 +408,14 @@ def check_phone(country: str | None, value) -> Result:
 
     Numbers written with + and a country code are checked against that code instead.
     """
-    text, error = clean_text(value, label="Phone number", max_length=MAX_PHONE_INPUT)
+    text, error = clean_text(value, label=N_("Phone number"), max_length=MAX_PHONE_INPUT)
     if error or text is None:
         return None, error
-    where = country_in_sentence(country) if country else "the country"
-    message = f"Enter a valid phone number for {where}, or start with + and the country code."
+    where = country_in_sentence(country) if country else gettext("the country")
+    message = gettext(
+        "Enter a valid phone number for %(where)s, or start with + and the country code.",
+        where=where,
+    )
     try:
         number = phonenumbers.parse(text, country or None)
     except phonenumbers.NumberParseException:
@@ -391,16 +437,16 @@ def phone_display(e164: str | None) -> str:
 
 
 LABELS = {
-    "full_name": "Full name",
-    "company": "Company",
-    "line1": "Address line 1",
-    "line2": "Address line 2",
-    "city": "City",
+    "full_name": N_("Full name"),
+    "company": N_("Company"),
+    "line1": N_("Address line 1"),
+    "line2": N_("Address line 2"),
+    "city": N_("City"),
 }
 REQUIRED_MESSAGES = {
-    "full_name": "Enter the full name of the person at this address.",
-    "line1": "Enter the street address.",
-    "city": "Enter the city or town.",
+    "full_name": N_("Enter the full name of the person at this address."),
+    "line1": N_("Enter the street address."),
+    "city": N_("Enter the city or town."),
 }
 
 
@@ -424,7 +470,7 @@ def validate_address(data: Mapping[str, object]) -> tuple[dict[str, str | None],
                 data.get(field),
                 label=label,
                 max_length=MAX_LENGTHS[field],
-                required=REQUIRED_MESSAGES.get(field),
+                required=gettext(REQUIRED_MESSAGES[field]) if field in REQUIRED_MESSAGES else None,
             ),
         )
     keep("country", check_country(data.get("country")))

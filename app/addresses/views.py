@@ -2,10 +2,12 @@
 
 from babel import Locale, UnknownLocaleError
 from flask import Blueprint, abort, flash, g, redirect, render_template, request, url_for
+from flask_babel import gettext
 from flask_login import current_user, login_required
 
 from app.accounts.models import User
 from app.addresses import rules, service
+from app.addresses.formatting import address_lines
 from app.addresses.forms import AddressForm
 from app.addresses.models import Address
 from app.addresses.service import AddressError
@@ -16,6 +18,11 @@ bp = Blueprint("addresses", __name__, url_prefix="/account/addresses")
 LIST_TEMPLATE = "account/addresses/list.html"
 FORM_TEMPLATE = "account/addresses/form.html"
 REGION_TEMPLATE = "account/addresses/_partials/region_field.html"
+
+
+# Every page and email shows addresses the same way, whichever blueprint renders it.
+bp.add_app_template_global(address_lines, "address_lines")
+bp.add_app_template_global(rules.phone_display, "phone_display")
 
 
 @bp.context_processor
@@ -101,7 +108,7 @@ def address_new():
         except AddressError as exc:
             form.add_errors(exc.errors)
         else:
-            flash("Address saved.", "success")
+            flash(gettext("Address saved."), "success")
             return redirect(url_for(".address_list"), code=303)
     return _form_page(form)
 
@@ -121,7 +128,7 @@ def address_edit(address_id: int):
     except AddressError as exc:
         form.add_errors(exc.errors)
         return _form_page(form, address)
-    flash("Address updated.", "success")
+    flash(gettext("Address updated."), "success")
     return redirect(url_for(".address_list"), code=303)
 
 
@@ -133,7 +140,7 @@ def address_delete(address_id: int):
     service.delete_address(current_user, address)
     if is_htmx():
         return "", 200
-    flash("Address deleted.", "success")
+    flash(gettext("Address deleted."), "success")
     return redirect(url_for(".address_list"), code=303)
 
 
@@ -148,7 +155,12 @@ def address_set_default(address_id: int):
     service.set_default(current_user, address, kind)
     if is_htmx():
         return _list_page()
-    flash(f"Default {kind} address updated.", "success")
+    flash(
+        gettext("Default shipping address updated.")
+        if kind == "shipping"
+        else gettext("Default billing address updated."),
+        "success",
+    )
     return redirect(url_for(".address_list"), code=303)
 
 

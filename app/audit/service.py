@@ -1,13 +1,18 @@
 """Writing the audit trail."""
 
-from flask import has_request_context, request
+from flask import g, has_request_context, request
 
 from app.audit.models import AuditLog
 from app.extensions import db
 
 
 def record(action: str, *, actor=None, store=None, target=None, **details) -> AuditLog:
-    """Add an audit entry to the session; the caller's commit writes it with the change."""
+    """Add an audit entry to the session; the caller's commit writes it with the change.
+
+    A change made through the vendor API names the API key that made it (`api_key`).
+    """
+    if has_request_context() and g.get("api_key") is not None:
+        details.setdefault("api_key", g.api_key.name)
     entry = AuditLog(
         action=action,
         actor_id=getattr(actor, "id", None),

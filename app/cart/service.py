@@ -7,28 +7,33 @@ colliding on the one-line-per-variant constraint.
 
 import secrets
 from dataclasses import dataclass, field
+from functools import cache
 
-from sqlalchemy import func, select
+from flask_babel import gettext, lazy_gettext
+from sqlalchemy import bindparam, func, select
 from sqlalchemy.exc import IntegrityError
 
 from app.cart.models import Cart, CartItem
 from app.catalog.browse import first_images
 from app.catalog.models import Product, ProductImage, Variant
+from app.database import utcnow
 from app.extensions import db
+from app.inventory import holds
 from app.money import format_money
 from tenants.models import Store
 from tenants.query import MAX_ID, scoped_select
 
 MAX_QUANTITY = 999
 TOKEN_BYTES = 32  # token_urlsafe(32) is 43 characters; the column holds 64
-UNAVAILABLE = "That product isn't available."
-BAD_QUANTITY = f"Enter a quantity from 1 to {MAX_QUANTITY}."
+UNAVAILABLE = lazy_gettext("That product isn't available.")
+BAD_QUANTITY = lazy_gettext("Enter a quantity from 1 to %(max)s.", max=MAX_QUANTITY)
 
 
 class CartError(Exception):
     """A change to the cart that can't be made; `message` is for the shopper."""
 
     def __init__(self, message: str):
+        message = str(message)  # a lazy translation, in the language of the page that asked
         super().__init__(message)
         self.message = message
 
@@ -99,6 +104,55 @@ def find_cart(store: Store, *, user_id: int | None, token: str | None) -> Cart |
     return db.session.scalar(query.where(Cart.token == token, Cart.user_id.is_(None)))
 
 
+@cache
+def _cart_with_lines(signed_in: bool):
+    """The query of find_cart_view, built once per kind of shopper (placing an order runs it)."""
+    whose = (
+        [Cart.user_id == bindparam("user")]
+        if signed_in
+        else [Cart.token == bindparam("token"), Cart.user_id.is_(None)]
+    )
+    store = bindparam("store")
+    return (
+        # What other carts' live holds keep of each line's variant, in the same query.
+        select(Cart, CartItem, Variant, Product, holds.held_by_others_column(Cart.id))
+        .outerjoin(CartItem, (CartItem.cart_id == Cart.id) & (CartItem.store_id == store))
+        .outerjoin(Variant, Variant.id == CartItem.variant_id)
+        .outerjoin(Product, Product.id == Variant.product_id)
+        .where(Cart.store_id == store, Cart.status == "open", *whose)
+        .order_by(CartItem.id)
+    )
+
+
+def find_cart_view(
+    store: Store, *, user_id: int | None, token: str | None, images: bool = True
+) -> tuple[Cart | None, CartView]:
+    """find_cart and cart_view in one query (the cart, its lines, their variants and products).
+
+    A shopper has at most one open cart per store (a unique index, and a unique token).
+    """
+    now = utcnow()
+    if user_id is not None:
+        rows = db.session.execute(
+            _cart_with_lines(True), {"store": store.id, "user": user_id, "now": now}
+        )
+    elif token and len(token) <= 64:
+        rows = db.session.execute(
+            _cart_with_lines(False), {"store": store.id, "token": token, "now": now}
+        )
+    else:
+        return None, CartView()
+    rows = rows.all()
+    if not rows:
+        return None, CartView()
+    lines = []
+    for _, item, variant, product, held_by_others in rows:
+        if product is not None:
+            variant.held_by_others = int(held_by_others or 0)
+            lines.append((item, variant, product))
+    return rows[0][0], _view(store, rows[0][0], lines, images, counted=True)
+
+
 def get_or_create_cart(store: Store, *, user_id: int | None, token: str | None) -> Cart:
     """The shopper's cart, created on first use (a guest's gets a fresh random token)."""
     cart = find_cart(store, user_id=user_id, token=token)
@@ -138,6 +192,7 @@ def add_item(store: Store, cart: Cart, variant_id, quantity) -> Change:
     variant = _sellable_variant(store, variant_id)
     quantity = parse_quantity(quantity)
     _lock(cart)
+    holds.available_for([variant], cart)
     item = db.session.scalar(
         scoped_select(CartItem, store).where(
             CartItem.cart_id == cart.id, CartItem.variant_id == variant.id
@@ -146,7 +201,7 @@ def add_item(store: Store, cart: Cart, variant_id, quantity) -> Change:
     in_cart = item.quantity if item is not None else 0
     limit = _limit(variant)
     if limit == 0:
-        raise CartError("Sorry, this is sold out.")
+        raise CartError(gettext("Sorry, this is sold out."))
     if in_cart >= limit:
         raise CartError(_cap_message(variant, in_cart))
     wanted = in_cart + quantity
@@ -158,6 +213,7 @@ def add_item(store: Store, cart: Cart, variant_id, quantity) -> Change:
     # The shopper has just seen the current price, so any earlier price stops mattering.
     item.price_seen = variant.price
     db.session.flush()
+    holds.hold_cart(store, cart, start=holds.holds_on_add(store))
     return Change(item, _cap_message(variant, total) if total < wanted else None)
 
 
@@ -169,11 +225,13 @@ def update_quantity(store: Store, cart: Cart, item: CartItem, quantity) -> Chang
         return remove_item(store, cart, item)
     _lock(cart)
     variant = db.session.scalar(scoped_select(Variant, store).where(Variant.id == item.variant_id))
+    holds.available_for([variant], cart)
     limit = _limit(variant)
     if limit == 0:
-        raise CartError("Sorry, this is sold out. Remove it from your cart.")
+        raise CartError(gettext("Sorry, this is sold out. Remove it from your cart."))
     item.quantity = min(quantity, limit)
     db.session.flush()
+    holds.hold_cart(store, cart, start=False)  # a running hold follows the new quantity
     return Change(item, _cap_message(variant, item.quantity) if quantity > limit else None)
 
 
@@ -181,6 +239,7 @@ def remove_item(store: Store, cart: Cart, item: CartItem) -> Change:
     """Take a line out of the cart."""
     _check_owner(cart, item)
     _lock(cart)
+    holds.release_cart(store, cart, [item.variant_id])
     db.session.delete(item)
     db.session.flush()
     return Change(None)
@@ -200,7 +259,14 @@ def cart_view(store: Store, cart: Cart | None, *, images: bool = True) -> CartVi
         .where(CartItem.cart_id == cart.id, CartItem.store_id == store.id)
         .order_by(CartItem.id)
     ).all()
+    return _view(store, cart, rows, images)
+
+
+def _view(store: Store, cart: Cart | None, rows, images: bool, counted=False) -> CartView:
     pictures = first_images([product for _, _, product in rows]) if images else {}
+    if not counted:
+        # What other carts hold isn't this shopper's to buy; their own hold is (one query).
+        holds.available_for([variant for _, variant, _ in rows], cart)
     lines = []
     for item, variant, product in rows:
         available = product.status == "active" and _limit(variant) > 0
@@ -208,11 +274,17 @@ def cart_view(store: Store, cart: Cart | None, *, images: bool = True) -> CartVi
         if item.price_seen != variant.price:
             before = format_money(item.price_seen, store.currency, store.locale)
             now = format_money(variant.price, store.currency, store.locale)
-            line.price_notice = f"The price changed from {before} to {now} since you added it."
+            line.price_notice = gettext(
+                "The price changed from %(before)s to %(now)s since you added it.",
+                before=before,
+                now=now,
+            )
         if not available:
-            line.stock_notice = "No longer available."
+            line.stock_notice = gettext("No longer available.")
         elif item.quantity > _limit(variant):
-            line.stock_notice = f"Only {variant.stock} left; lower the quantity to check out."
+            line.stock_notice = gettext(
+                "Only %(count)s left; lower the quantity to check out.", count=variant.units_left
+            )
             line.available = False
         lines.append(line)
     return CartView(lines)
@@ -240,6 +312,7 @@ def merge_guest_cart(store: Store, token: str | None, user_id: int) -> Cart | No
             )
         )
     }
+    holds.available_for(variants.values(), mine)
     for theirs in guest.items:
         variant = variants.get(theirs.variant_id)
         if variant is None:
@@ -253,8 +326,12 @@ def merge_guest_cart(store: Store, token: str | None, user_id: int) -> Cart | No
             item.price_seen = theirs.price_seen
             mine.items.append(item)
         item.quantity = max(item.quantity, min(item.quantity + theirs.quantity, limit))
+    # A hold the guest had moves with the lines (its timer starts again for the merged cart).
+    had_hold = holds.status(guest).expires_at is not None
+    holds.release_cart(store, guest)
     guest.status = "merged"
     db.session.flush()
+    holds.hold_cart(store, mine, start=had_hold)
     return mine
 
 
@@ -277,16 +354,21 @@ def _sellable_variant(store: Store, variant_id) -> Variant:
 
 
 def _limit(variant: Variant) -> int:
-    """The most of this variant one cart may hold."""
+    """The most of this variant one cart may have: what isn't held for other carts
+    (`holds.available_for` has counted those)."""
     if not variant.track_inventory:
         return MAX_QUANTITY
-    return max(0, min(variant.stock, MAX_QUANTITY))
+    return max(0, min(variant.units_left, MAX_QUANTITY))
 
 
 def _cap_message(variant: Variant, in_cart: int) -> str:
     if not variant.track_inventory:
-        return f"You can add at most {MAX_QUANTITY}; your cart has {in_cart}."
-    return f"Only {variant.stock} left; your cart has {in_cart}."
+        return gettext(
+            "You can add at most %(max)s; your cart has %(count)s.", max=MAX_QUANTITY, count=in_cart
+        )
+    return gettext(
+        "Only %(left)s left; your cart has %(count)s.", left=variant.units_left, count=in_cart
+    )
 
 
 def _check_owner(cart: Cart, item: CartItem) -> None:

@@ -8,12 +8,12 @@ from flask import (
     current_app,
     flash,
     g,
-    make_response,
     redirect,
     render_template,
     request,
     url_for,
 )
+from flask_babel import gettext
 from flask_login import current_user
 from jinja2_fragments.flask import render_block
 
@@ -21,7 +21,7 @@ from app.accounts.redirects import safe_next
 from app.cart import service
 from app.cart.models import CartItem
 from app.extensions import db
-from app.rendering import is_htmx
+from app.rendering import is_htmx, render_partial, varied
 from tenants.context import current_store, store_blueprint
 from tenants.query import get_for_store_or_404
 
@@ -69,9 +69,7 @@ def show():
     store = current_store()
     view = service.cart_view(store, service.find_cart(store, **_shopper()))
     g.cart_count = view.count
-    response = make_response(render_template("cart/show.html", view=view))
-    response.vary.add("HX-Request")
-    return response
+    return varied(render_template("cart/show.html", view=view))
 
 
 @bp.post("/cart/items")
@@ -92,7 +90,7 @@ def add():
     g.cart_count = None
     if change.notice:
         return _add_answer(variant_id, change.notice, "warning")
-    return _add_answer(variant_id, "Added to your cart.", "success")
+    return _add_answer(variant_id, gettext("Added to your cart."), "success")
 
 
 @bp.post("/cart/items/<int:item_id>")
@@ -108,7 +106,9 @@ def update(item_id: int):
     db.session.commit()
     if change.notice:
         return _cart_answer(store, cart, change.notice, "warning")
-    return _cart_answer(store, cart, "Cart updated." if change.item else "Removed.", "success")
+    return _cart_answer(
+        store, cart, gettext("Cart updated.") if change.item else gettext("Removed."), "success"
+    )
 
 
 @bp.post("/cart/items/<int:item_id>/delete")
@@ -118,7 +118,7 @@ def remove(item_id: int):
     cart, item = _cart_and_item_or_404(store, item_id)
     service.remove_item(store, cart, item)
     db.session.commit()
-    return _cart_answer(store, cart, "Removed.", "success")
+    return _cart_answer(store, cart, gettext("Removed."), "success")
 
 
 def _shopper() -> dict:
@@ -140,14 +140,15 @@ def _cart_and_item_or_404(store, item_id: int):
 def _add_answer(variant_id: str, message: str, category: str, status: int = 200):
     """htmx: the confirmation under the add button and the header count; else redirect or page."""
     if is_htmx():
-        notice = render_template(
+        return render_partial(
             "cart/_partials/add_notice.html",
+            status,
+            oob=(_count_oob(),),
             notice_id=variant_id if variant_id.isdigit() and len(variant_id) <= 10 else "",
             message=message,
             category=category,
             ok=status < 400,
         )
-        return _fragment(notice, status)
     if status >= 400:
         store = current_store()
         view = service.cart_view(store, service.find_cart(store, **_shopper()))
@@ -164,28 +165,24 @@ def _cart_answer(store, cart, message: str, category: str, status: int = 200):
         lines = render_block(
             "cart/show.html", "lines", view=view, message=message, category=category
         )
-        return _fragment(lines, status)
+        return varied(lines, _count_oob(), status=status)
     if status >= 400:
         return _page(view, message, category, status)
     flash(message, category)
     return redirect(url_for(".show"), 303)
 
 
-def _fragment(body: str, status: int):
-    """A fragment plus the out-of-band header count, so both change in one response."""
-    count = render_template("cart/_partials/cart_count.html", count=current_cart_count(), oob=True)
-    response = make_response(body + "\n" + count, status)
-    response.vary.add("HX-Request")
-    return response
+def _count_oob() -> str:
+    """The header's cart count, swapped out of band so it changes with the fragment."""
+    return render_template("cart/_partials/cart_count.html", count=current_cart_count(), oob=True)
 
 
 def _page(view, message: str, category: str, status: int):
     g.cart_count = view.count
-    response = make_response(
-        render_template("cart/show.html", view=view, message=message, category=category), status
+    return varied(
+        render_template("cart/show.html", view=view, message=message, category=category),
+        status=status,
     )
-    response.vary.add("HX-Request")
-    return response
 
 
 def _remember_cookie(response, token: str):

@@ -1,19 +1,18 @@
 """What shoppers see of a catalog: listings with filters, search, product pages, cross-store search.
 
 Plain functions that take the store explicitly. Only active products are ever returned, and
-every listing runs a fixed number of queries whatever its size: the page of products, then one
-query each for their variants, categories and first images.
+every listing runs a fixed number of queries whatever its size: the page of products' summary
+columns (with their first category's name), then one query each for their variants' few columns
+and their first images. Cards are built from plain rows, never from ORM objects.
 """
 
 import difflib
-import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 from urllib.parse import urlencode
 
-from babel.numbers import NumberFormatError, get_currency_precision, parse_decimal
-from sqlalchemy import Select, func, select
+from flask_babel import lazy_gettext
+from sqlalchemy import Select, func, select, union_all
 from sqlalchemy.orm import selectinload
 
 from app.catalog.cache import cached
@@ -27,25 +26,30 @@ from app.catalog.models import (
     Variant,
 )
 from app.catalog.search import apply_search, search_terms
-from app.catalog.service import MAX_PRICE
 from app.catalog.text import normalise_tags, plain_text
+from app.database import utcnow
 from app.extensions import db
-from app.money import to_decimal
+from app.i18n import format_locale
+from app.inventory import holds
+from app.money import format_amount, parse_filter_amount
+from app.pagination import Page, locate, parse_page
 from tenants.models import Store
 from tenants.query import get_for_store, scoped_select
 
 PAGE_SIZE = 24
 COUNT_CAP = 10_000
 PROBE = 1_000  # matches listed by id in one query before counting separately
-MAX_PAGE = 10_000  # beyond any real catalog; keeps OFFSET arithmetic sane for junk input
 SUGGEST_LIMIT = 8
 RELATED_LIMIT = 4
+RELATED_CATEGORIES = 5
+RELATED_CANDIDATES = 24  # per category, newest by id
 HOME_LIMIT = 8
+MARKET_CANDIDATES = 240  # matches ranked by the platform search: 10 pages (search_marketplace)
 SORTS = {
-    "relevance": "Best match",
-    "newest": "Newest",
-    "price-asc": "Price: low to high",
-    "price-desc": "Price: high to low",
+    "relevance": lazy_gettext("Best match"),
+    "newest": lazy_gettext("Newest"),
+    "price-asc": lazy_gettext("Price: low to high"),
+    "price-desc": lazy_gettext("Price: high to low"),
 }
 # Bounds on the "did you mean" vocabulary, so a store with huge tag lists stays cheap.
 VOCABULARY_TAGS = 500
@@ -54,14 +58,64 @@ FILTER_TAGS = 40
 
 
 @dataclass
+class CardVariant:
+    """The few columns of a variant that a card reads (a tuple, not an ORM object)."""
+
+    id: int
+    price: int
+    compare_at_price: int | None
+    position: int
+    stock: int
+    track_inventory: bool
+    held_by_others: int = 0  # set by app.inventory.holds.available_for
+
+    # The model's own rules, so a card and the product page can never disagree.
+    available = Variant.available
+    units_left = Variant.units_left
+    discount_percent = Variant.discount_percent
+
+
+@dataclass
+class CardProduct:
+    """A product's summary columns, as listings keep them on the product row."""
+
+    id: int
+    store_id: int
+    title: str
+    slug: str
+    min_price: int
+    max_price: int
+    in_stock: bool
+    variants: list[CardVariant] = field(default_factory=list)
+
+
+@dataclass
+class CardImage:
+    """What a card needs of a product's first image: its storage key, alt text and status."""
+
+    product_id: int
+    key: str
+    alt: str
+    status: str
+
+
+@dataclass
+class CardCategory:
+    """The name of the product's first category."""
+
+    name: str
+
+
+@dataclass
 class Card:
     """A product as a listing shows it: its first image and the price it leads with."""
 
-    product: Product
-    image: ProductImage | None
+    product: CardProduct
+    image: CardImage | None
+    category: CardCategory | None = None
 
     @property
-    def lead_variant(self) -> Variant | None:
+    def lead_variant(self) -> CardVariant | None:
         """The cheapest variant (its compare-at price is the one struck through)."""
         return min(self.product.variants, key=lambda v: (v.price, v.position, v.id), default=None)
 
@@ -75,10 +129,6 @@ class Card:
         """The best saving among the variants, in whole percent."""
         savings = [v.discount_percent for v in self.product.variants if v.discount_percent]
         return max(savings, default=None)
-
-    @property
-    def category(self) -> Category | None:
-        return self.product.categories[0] if self.product.categories else None
 
 
 @dataclass
@@ -116,33 +166,16 @@ class Filters:
 
 
 @dataclass
-class Listing:
-    """One page of products and what is needed to draw its pagination."""
+class Listing(Page):
+    """One page of products (its items are Cards), with the sort and category it was asked for."""
 
-    cards: list[Card]
-    total: int
-    page: int
-    pages: int
-    page_size: int
-    sort: str
+    sort: str = "newest"
     category: Category | None = None
     suggestions: list[str] = field(default_factory=list)
 
     @property
-    def has_prev(self) -> bool:
-        return self.page > 1
-
-    @property
-    def has_next(self) -> bool:
-        return self.page < self.pages
-
-    @property
-    def first_index(self) -> int:
-        return (self.page - 1) * self.page_size + 1 if self.total else 0
-
-    @property
-    def last_index(self) -> int:
-        return min(self.page * self.page_size, self.total)
+    def cards(self) -> list[Card]:
+        return self.items
 
     @property
     def capped(self) -> bool:
@@ -154,15 +187,6 @@ def clean(value, limit: int) -> str:
     """User text made safe to compare in SQL: a string, bounded, without NUL (PostgreSQL
     refuses NUL in text parameters; no slug, tag or name contains one)."""
     return value.replace("\x00", "")[:limit] if isinstance(value, str) else ""
-
-
-def parse_page(raw) -> int:
-    """A page number from user input: anything that isn't a positive integer is page 1."""
-    try:
-        page = int(str(raw).strip()[:12])
-    except (TypeError, ValueError):
-        return 1
-    return min(max(page, 1), MAX_PAGE)
 
 
 def parse_filters(args: Mapping) -> Filters:
@@ -182,32 +206,6 @@ def parse_filters(args: Mapping) -> Filters:
         sort=sort if sort in SORTS else "",
         page=parse_page(args.get("page", 1)),
     )
-
-
-def to_minor_units(raw: str | None, store: Store) -> int | None:
-    """A price typed in major units ("12.50", or "12,50" / "1.500.000" in the store's locale)
-    as minor units of the store's currency; None when empty or not a sensible amount."""
-    raw = (raw or "").strip()[:20]
-    if not raw:
-        return None
-    try:
-        amount = Decimal(raw)
-    except InvalidOperation:
-        try:
-            amount = parse_decimal(raw, locale=store.locale)
-        except (NumberFormatError, ValueError):
-            return None
-    if not amount.is_finite() or amount < 0:
-        return None
-    if amount >= MAX_PRICE:  # before scaling, so "1e999999" can't overflow the context
-        return MAX_PRICE
-    minor = (amount.scaleb(get_currency_precision(store.currency))).to_integral_value(ROUND_HALF_UP)
-    return int(min(minor, MAX_PRICE))
-
-
-def major_units(amount_minor: int, currency: str) -> str:
-    """Minor units as a plain decimal string in major units ("19.99"), as schema.org wants."""
-    return str(to_decimal(amount_minor, currency))
 
 
 def active_products(store: Store) -> Select:
@@ -306,16 +304,42 @@ def _store_tags(store: Store, limit: int) -> list[str]:
     return sorted(tag for tag, _ in rows)
 
 
-def card_options():
-    """Loader options that give a product everything its card shows, in one query each."""
-    return (selectinload(Product.variants), selectinload(Product.categories))
+def card_columns() -> tuple:
+    """The product columns a card shows, and its first category's name (a scalar subquery
+    on the product's category links, by primary key: no plan depends on statistics)."""
+    first_category = (
+        select(Category.name)
+        .join(ProductCategory, ProductCategory.category_id == Category.id)
+        .where(ProductCategory.product_id == Product.id)
+        .order_by(Category.position, Category.id)
+        .limit(1)
+        .scalar_subquery()
+    )
+    return (
+        Product.id,
+        Product.store_id,
+        Product.title,
+        Product.slug,
+        Product.min_price,
+        Product.max_price,
+        Product.in_stock,
+        first_category.label("category_name"),
+    )
 
 
 def first_images(products: list[Product]) -> dict[int, ProductImage]:
     """Each product's first usable image (failed uploads skipped), in one query."""
     if not products:
         return {}
-    ids = [p.id for p in products]
+    ranked = _first_image_ids({p.store_id for p in products}, [p.id for p in products])
+    images = db.session.scalars(
+        select(ProductImage).join(ranked, ranked.c.id == ProductImage.id).where(ranked.c.n == 1)
+    ).all()
+    return {image.product_id: image for image in images}
+
+
+def _first_image_ids(store_ids, product_ids):
+    """A subquery of image ids numbered per product (n = 1: the first usable image)."""
     row_number = (
         func.row_number()
         .over(
@@ -324,30 +348,113 @@ def first_images(products: list[Product]) -> dict[int, ProductImage]:
         )
         .label("n")
     )
-    ranked = (
-        select(ProductImage.id, row_number)
-        .where(
-            ProductImage.store_id.in_({p.store_id for p in products}),
-            ProductImage.product_id.in_(ids),
-            ProductImage.status != "failed",
-        )
-        .subquery()
+    stmt = select(ProductImage.id, row_number).where(
+        ProductImage.product_id.in_(product_ids), ProductImage.status != "failed"
     )
-    images = db.session.scalars(
-        select(ProductImage).join(ranked, ranked.c.id == ProductImage.id).where(ranked.c.n == 1)
+    if store_ids is not None:
+        stmt = stmt.where(ProductImage.store_id.in_(store_ids))
+    return stmt.subquery()
+
+
+def cards(rows) -> list[Card]:
+    """Cards for rows of `card_columns()`, in their order: two more queries (the variants'
+    few columns and the first images), as plain tuples rather than ORM objects."""
+    products = [
+        (
+            CardProduct(
+                id=r.id,
+                store_id=r.store_id,
+                title=r.title,
+                slug=r.slug,
+                min_price=r.min_price,
+                max_price=r.max_price,
+                in_stock=r.in_stock,
+            ),
+            r.category_name,
+        )
+        for r in rows
+    ]
+    if not products:
+        return []
+    by_id = {p.id: p for p, _ in products}
+    ids = list(by_id)
+    # By product id alone, so the product_id indexes serve these whatever the statistics say
+    # (a store_id filter could tempt a planner without them into the store's whole index);
+    # the ids come from a store-scoped query, and the store is checked on every row anyway.
+    for v in db.session.execute(
+        select(
+            Variant.store_id,
+            Variant.product_id,
+            Variant.id,
+            Variant.price,
+            Variant.compare_at_price,
+            Variant.position,
+            Variant.stock,
+            Variant.track_inventory,
+            holds.held_by_others_column(),
+        )
+        .where(Variant.product_id.in_(ids))
+        .order_by(Variant.product_id, Variant.position, Variant.id),
+        {"now": utcnow()},
+    ):
+        if v.store_id == by_id[v.product_id].store_id:
+            by_id[v.product_id].variants.append(CardVariant(*v[2:]))
+    # When the first hold these cards counted runs out (a query only if something is held).
+    holds.note_page_holds_of([v.id for p in by_id.values() for v in p.variants if v.held_by_others])
+    for product in by_id.values():
+        # Units held in shoppers' checkouts aren't for sale: a card whose every variant is
+        # held shows as sold out (the listing's "in stock" filter still goes by stock on hand).
+        if product.in_stock and product.variants:
+            product.in_stock = any(v.available for v in product.variants)
+    ranked = _first_image_ids(None, ids)
+    images = {
+        i.product_id: CardImage(*i[1:])
+        for i in db.session.execute(
+            select(
+                ProductImage.store_id,
+                ProductImage.product_id,
+                ProductImage.key,
+                ProductImage.alt,
+                ProductImage.status,
+            )
+            .join(ranked, ranked.c.id == ProductImage.id)
+            .where(ranked.c.n == 1)
+        )
+        if i.store_id == by_id[i.product_id].store_id
+    }
+    return [
+        Card(
+            product=p,
+            image=images.get(p.id),
+            category=CardCategory(name) if name is not None else None,
+        )
+        for p, name in products
+    ]
+
+
+def cards_by_id(store: Store, ids: list[int]) -> list[Card]:
+    """Cards for the store's products with these ids, in the order given."""
+    if not ids:
+        return []
+    rows = _rows_by_id(store, ids)
+    by_id = {r.id: r for r in rows}
+    return cards([by_id[i] for i in ids if i in by_id])
+
+
+def _rows_by_id(store: Store, ids, *extra) -> list:
+    """`card_columns()` (and `extra`) of the store's products with these ids.
+
+    By primary key alone, the store checked on each row here: with `store_id = ?` in the SQL,
+    a PostgreSQL without statistics on products walks the store's whole (store_id, ...) index.
+    """
+    rows = db.session.execute(
+        select(*card_columns(), *extra).where(Product.id.in_(list(ids)))
     ).all()
-    return {image.product_id: image for image in images}
-
-
-def cards(products: list[Product]) -> list[Card]:
-    """Cards for products loaded with `card_options()`."""
-    images = first_images(products)
-    return [Card(product=p, image=images.get(p.id)) for p in products]
+    return [r for r in rows if r.store_id == store.id]
 
 
 def _card_query(stmt: Select, limit: int) -> list[Card]:
-    products = db.session.scalars(stmt.options(*card_options()).limit(limit)).all()
-    return cards(list(products))
+    return cards(db.session.execute(stmt.with_only_columns(*card_columns()).limit(limit)).all())
 
 
 def list_products(
@@ -404,32 +511,25 @@ def list_products(
         stmt.with_only_columns(Product.id).order_by(*order).limit(PROBE + 1)
     ).all()
     total = len(probed) if len(probed) <= PROBE else count_capped(stmt)
-    pages = max(1, math.ceil(total / page_size))
-    page = min(max(parse_page(page), 1), pages)
-    start = (page - 1) * page_size
+    spot = locate(page, total, page_size)
+    start = spot.offset
     if start + page_size <= len(probed) or len(probed) <= PROBE:
-        page_ids = probed[start : start + page_size]
-        loaded = (
-            db.session.scalars(
-                select(Product)
-                .where(Product.store_id == store.id, Product.id.in_(page_ids))
-                .options(*card_options())
-            ).all()
-            if page_ids
-            else []
-        )
-        by_id = {product.id: product for product in loaded}
-        found = [by_id[i] for i in page_ids if i in by_id]
+        found = cards_by_id(store, probed[start : start + page_size])
     else:
-        found = db.session.scalars(
-            stmt.order_by(*order).options(*card_options()).limit(page_size).offset(start)
-        ).all()
+        found = cards(
+            db.session.execute(
+                stmt.with_only_columns(*card_columns())
+                .order_by(*order)
+                .limit(page_size)
+                .offset(start)
+            ).all()
+        )
     return Listing(
-        cards=cards(list(found)),
+        items=found,
+        page=spot.page,
+        per_page=page_size,
         total=total,
-        page=page,
-        pages=pages,
-        page_size=page_size,
+        requested=spot.requested,
         sort=sort,
         category=category,
     )
@@ -456,12 +556,13 @@ def browse(store: Store, filters: Filters, *, category: Category | None = None) 
     """`list_products` for filters as a shopper entered them (prices in major units)."""
     if category is None and filters.category:
         category = find_category(store, filters.category)
+    typed_in = format_locale(store.locale)  # "12,50" means 12.50 to a German-speaking shopper
     listing = list_products(
         store,
         q=filters.q,
         category=category,
-        min_price=to_minor_units(filters.min_price, store),
-        max_price=to_minor_units(filters.max_price, store),
+        min_price=parse_filter_amount(filters.min_price, store.currency, typed_in),
+        max_price=parse_filter_amount(filters.max_price, store.currency, typed_in),
         in_stock=filters.in_stock,
         tag=filters.tag,
         sort=filters.sort,
@@ -528,8 +629,11 @@ def newest_products(store: Store, limit: int = HOME_LIMIT) -> list[Card]:
 
 def get_product(store: Store, slug: str) -> Product | None:
     """The store's active product with this slug, with everything its page shows."""
-    return db.session.scalar(
-        active_products(store)
+    # By the (store_id, slug) unique key alone, the status checked afterwards: with the status
+    # in the SQL too, a PostgreSQL without statistics picks a (store_id, status, ...) index and
+    # walks every active product of the store.
+    product = db.session.scalar(
+        scoped_select(Product, store)
         .where(Product.slug == clean(slug, 220))
         .options(
             selectinload(Product.variants),
@@ -539,6 +643,11 @@ def get_product(store: Store, slug: str) -> Product | None:
             selectinload(Product.tags),
         )
     )
+    if product is None or product.status != "active":
+        return None
+    # Every shopper sees the same page (it is cached): others' holds are what nobody can buy.
+    holds.available_for(product.variants)
+    return product
 
 
 def redirected_slug(store: Store, slug: str) -> str | None:
@@ -558,19 +667,44 @@ def redirected_slug(store: Store, slug: str) -> str | None:
 
 
 def related_products(store: Store, product: Product, limit: int = RELATED_LIMIT) -> list[Card]:
-    """Other active products sharing a category with `product`, newest first."""
-    category_ids = [c.id for c in product.categories]
+    """Active products sharing a category with `product`, newest first.
+
+    The candidates are the RELATED_CANDIDATES most recently added products of each of the
+    product's first RELATED_CATEGORIES categories, each read backwards from the covering
+    index (store_id, category_id, product_id) with a LIMIT, then loaded by primary key: plans
+    that need no statistics.
+    A semi-join on the whole link table became a nested loop over every link of the store
+    when PostgreSQL had no statistics yet (right after a seed or a bulk import).
+    """
+    category_ids = [c.id for c in product.categories][:RELATED_CATEGORIES]
     if not category_ids:
         return []
-    shared = select(ProductCategory.product_id).where(
-        ProductCategory.store_id == store.id, ProductCategory.category_id.in_(category_ids)
+    per_category = [
+        select(ProductCategory.product_id)
+        .where(
+            ProductCategory.store_id == store.id,
+            ProductCategory.category_id == category_id,
+            ProductCategory.product_id != product.id,
+        )
+        .order_by(ProductCategory.product_id.desc())
+        .limit(RELATED_CANDIDATES)
+        .subquery()
+        for category_id in category_ids
+    ]
+    # The candidate ids first, in a query of their own: as a subquery a planner without
+    # statistics drives it from the store's products and re-runs it for each one of them.
+    candidates = set(
+        db.session.scalars(union_all(*[select(ids.c.product_id) for ids in per_category]))
     )
-    stmt = (
-        active_products(store)
-        .where(Product.id.in_(shared), Product.id != product.id)
-        .order_by(Product.created_at.desc(), Product.id.desc())
-    )
-    return _card_query(stmt, limit)
+    if not candidates:
+        return []
+    rows = [
+        r
+        for r in _rows_by_id(store, candidates, Product.status, Product.created_at)
+        if r.status == "active"
+    ]
+    rows.sort(key=lambda r: (r.created_at, r.id), reverse=True)
+    return cards(rows[:limit])
 
 
 def option_values(product: Product) -> list[tuple[str, str, list[str]]]:
@@ -624,7 +758,7 @@ def product_json_ld(store: Store, product: Product, variant: Variant | None, **u
             "@type": "Offer",
             "url": urls.get("url"),
             "sku": variant.sku,
-            "price": major_units(variant.price, store.currency),
+            "price": format_amount(variant.price, store.currency),
             "priceCurrency": store.currency,
             "availability": "https://schema.org/InStock"
             if variant.available
@@ -641,16 +775,27 @@ class MarketHit:
     store: Store
 
 
-@dataclass
-class MarketResults:
-    hits: list[MarketHit]
-    total: int
-    page: int
-    pages: int
+class MarketResults(Page):
+    """A page of the platform's search results (its items are MarketHits)."""
+
+    @property
+    def hits(self) -> list[MarketHit]:
+        return self.items
+
+    @property
+    def capped(self) -> bool:
+        """True when there are more matches than were ranked (shown as "240+")."""
+        return self.total > MARKET_CANDIDATES
 
 
 def search_marketplace(query: str | None, page: int = 1, page_size: int = PAGE_SIZE):
-    """Active products of open stores matching `query`, best first, across every store."""
+    """Active products of open stores matching `query`, best first, across every store.
+
+    Bounded whatever the platform holds: the first MARKET_CANDIDATES matches the text index
+    yields are the candidates, ranked among themselves and counted ("240+"), so a common
+    word among millions of products costs what a rare one does. Each candidate's text is
+    checked once more by PostgreSQL (prefix matches need it), which is what the bound limits.
+    """
     stmt = (
         select(Product)
         .join(Store, Store.id == Product.store_id)
@@ -663,25 +808,36 @@ def search_marketplace(query: str | None, page: int = 1, page_size: int = PAGE_S
     )
     stmt, rank = apply_search(stmt, query)
     if rank is None:
-        return MarketResults(hits=[], total=0, page=1, pages=1)
-    total = db.session.scalar(select(func.count()).select_from(stmt.order_by(None).subquery()))
-    pages = max(1, math.ceil(total / page_size))
-    page = min(max(parse_page(page), 1), pages)
-    products = (
-        db.session.scalars(
-            stmt.order_by(rank, Product.id.desc())
-            .options(*card_options())
-            .limit(page_size)
-            .offset((page - 1) * page_size)
-        ).all()
-        if total
+        return MarketResults(items=[], page=1, per_page=page_size, total=0)
+    candidates = stmt.with_only_columns(Product.id).limit(MARKET_CANDIDATES + 1)
+    ids = list(db.session.scalars(candidates))
+    total = len(ids)
+    ids = ids[:MARKET_CANDIDATES]
+    spot = locate(page, min(total, MARKET_CANDIDATES), page_size)
+    found = (
+        cards(
+            db.session.execute(
+                stmt.where(Product.id.in_(ids))
+                .with_only_columns(*card_columns())
+                .order_by(rank, Product.id.desc())
+                .limit(page_size)
+                .offset(spot.offset)
+            ).all()
+        )
+        if ids
         else []
     )
-    stores = {
-        s.id: s
-        for s in db.session.scalars(
-            select(Store).where(Store.id.in_({p.store_id for p in products}))
-        )
-    }
-    hits = [MarketHit(card=c, store=stores[c.product.store_id]) for c in cards(list(products))]
-    return MarketResults(hits=hits, total=total, page=page, pages=pages)
+    stores = (
+        {
+            s.id: s
+            for s in db.session.scalars(
+                select(Store).where(Store.id.in_({c.product.store_id for c in found}))
+            )
+        }
+        if found
+        else {}
+    )
+    hits = [MarketHit(card=c, store=stores[c.product.store_id]) for c in found]
+    return MarketResults(
+        items=hits, page=spot.page, per_page=page_size, total=total, requested=spot.requested
+    )

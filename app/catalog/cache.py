@@ -13,14 +13,34 @@ import redis
 from sqlalchemy import event
 from sqlalchemy.orm import Session
 
-from app.extensions import redis_client
+from app.extensions import db, redis_client
 
 log = logging.getLogger(__name__)
 TTL = 300
 
 
+def version_key(store_id: int) -> str:
+    """Where the store's catalog version lives."""
+    return _version_key(store_id)
+
+
 def _version_key(store_id: int) -> str:
     return f"catalog:{store_id}:version"
+
+
+def version(store_id: int, kv=None) -> int:
+    """The store's catalog version (raises the kv store's errors: callers decide)."""
+    kv = kv if kv is not None else redis_client.get()
+    return int(kv.get(_version_key(store_id)) or 0)
+
+
+def touch(store_id: int) -> None:
+    """Bump this store's catalog version when the current transaction commits.
+
+    For writers that change catalog rows with plain UPDATE statements, which the ORM's flush
+    events don't see (stock movements, the bulk stock sync).
+    """
+    db.session.info.setdefault("catalog_changed_stores", set()).add(store_id)
 
 
 def cached(store_id: int, name: str, compute):
@@ -50,7 +70,15 @@ def bump(store_ids) -> None:
         log.warning("could not bump catalog versions for %s", store_ids)
 
 
-_CATALOG_TABLES = {"products", "product_tags", "product_categories", "categories", "variants"}
+_CATALOG_TABLES = {
+    "products",
+    "product_tags",
+    "product_categories",
+    "categories",
+    "variants",
+    "product_images",
+    "product_faqs",
+}
 
 
 @event.listens_for(Session, "after_flush")

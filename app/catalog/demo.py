@@ -11,6 +11,7 @@ from app.catalog.models import Category, Product
 from app.catalog.service import VariantData, create_product
 from app.catalog.text import slugify
 from app.extensions import db
+from app.money import to_minor
 from tenants.models import Store
 
 CATALOGS = {
@@ -167,9 +168,7 @@ def seed_store_catalog(store: Store, count: int = 200, *, images: bool = True) -
     categories = _categories(store, spec["tree"])
     leaves = [name for children in spec["tree"].values() for name in children]
     low, high = PRICE_RANGES.get(store.currency, (10, 150))
-    from babel.numbers import get_currency_precision
-
-    scale = 10 ** get_currency_precision(store.currency)
+    scale = to_minor(1, store.currency)  # minor units in one major unit
     added = 0
     for n in range(count):
         rng_n = random.Random(f"{store.slug}-{n}")

@@ -9,9 +9,8 @@ import itertools
 import re
 import secrets
 from dataclasses import dataclass
-from decimal import Decimal, InvalidOperation
 
-from babel.numbers import get_currency_precision
+from flask_babel import gettext
 from sqlalchemy import delete, func, select
 from sqlalchemy.orm import selectinload
 
@@ -28,9 +27,8 @@ from app.catalog.models import (
     ProductTag,
     Variant,
 )
-from app.catalog.search import apply_search
+from app.catalog.search import apply_search, search_terms
 from app.catalog.service import (
-    MAX_PRICE,
     MAX_STOCK,
     CatalogError,
     refresh_summary,
@@ -39,8 +37,10 @@ from app.catalog.service import (
 from app.catalog.text import normalise_tags, render_markdown, slugify
 from app.database import utcnow
 from app.extensions import db
-from app.inventory.models import StockMovement
-from app.money import to_decimal
+from app.i18n import N_, number
+from app.inventory.service import StockChanged, apply_movement
+from app.money import AmountError, parse_amount
+from app.pagination import Page, paginate
 from app.storage import get_storage
 from tenants.models import Store
 
@@ -50,53 +50,17 @@ MAX_OPTION_VALUES = 30
 MAX_FAQS = 30
 MAX_WEIGHT_GRAMS = 1_000_000
 SORTS = {
-    "newest": "Newest first",
-    "oldest": "Oldest first",
-    "title": "Title A–Z",
-    "price_low": "Price, low to high",
-    "price_high": "Price, high to low",
+    "newest": N_("Newest first"),
+    "oldest": N_("Oldest first"),
+    "title": N_("Title A–Z"),
+    "price_low": N_("Price, low to high"),
+    "price_high": N_("Price, high to low"),
 }
 STATUS_FILTERS = ("all", *PRODUCT_STATUSES)
 BULK_ACTIONS = ("activate", "archive", "delete")
 
 
-# Money and numbers -----------------------------------------------------------------------------
-
-
-def parse_amount(
-    text: str | None, currency: str, *, field: str = "price", label: str | None = None
-) -> int:
-    """A decimal amount typed by a vendor ("19.99", "150000") as integer minor units."""
-    raw = re.sub(r"[\s_]", "", text or "")
-    if label is None:
-        label = "The compare-at price" if field == "compare_at_price" else "The price"
-    if not raw:
-        raise CatalogError(field, f"{label} is required.")
-    if not re.fullmatch(r"-?\d+(\.\d*)?|-?\.\d+", raw):
-        raise CatalogError(field, f"{label} must be a number such as 19.99.")
-    try:
-        amount = Decimal(raw)
-    except InvalidOperation:
-        raise CatalogError(field, f"{label} must be a number such as 19.99.") from None
-    if amount < 0:
-        raise CatalogError(field, f"{label} can't be negative.")
-    digits = get_currency_precision(currency)
-    minor = amount.scaleb(digits)
-    if minor != minor.to_integral_value():
-        allowed = f"{digits} decimal places" if digits else "no decimals"
-        raise CatalogError(field, f"{label} can have at most {allowed} in {currency}.")
-    minor = int(minor)
-    if minor > MAX_PRICE:
-        largest = to_decimal(MAX_PRICE, currency)
-        raise CatalogError(field, f"{label} can be at most {largest:,} {currency}.")
-    return minor
-
-
-def format_amount(minor: int | None, currency: str) -> str:
-    """Minor units as the plain decimal a vendor would type ("19.99"); "" for None."""
-    if minor is None:
-        return ""
-    return f"{to_decimal(minor, currency):f}"
+# Numbers ---------------------------------------------------------------------------------------
 
 
 def parse_whole(text: str | None, field: str, label: str, upper: int) -> int:
@@ -105,54 +69,62 @@ def parse_whole(text: str | None, field: str, label: str, upper: int) -> int:
     if not raw:
         return 0
     if not re.fullmatch(r"\d+", raw) or int(raw) > upper:
-        raise CatalogError(field, f"{label} must be a whole number from 0 to {upper:,}.")
+        raise CatalogError(
+            field,
+            gettext(
+                "%(label)s must be a whole number from 0 to %(upper)s.",
+                label=label,
+                upper=number(upper),
+            ),
+        )
     return int(raw)
 
 
 # The product list ------------------------------------------------------------------------------
 
 
-@dataclass
-class ProductPage:
-    """One page of the product list, with what the list was asked for."""
+@dataclass(frozen=True)
+class ProductFilters:
+    """What the product list was asked for, made safe: search words, status and sort."""
 
-    rows: list  # (Product, variant_count, stock_total)
-    total: int
-    page: int
-    pages: int
-    requested_page: int
-    q: str
-    status: str
-    sort: str
+    q: str = ""
+    status: str = "all"
+    sort: str = "newest"
 
-    @property
-    def past_the_end(self) -> bool:
-        return self.requested_page > self.pages
-
-    @property
-    def first_index(self) -> int:
-        return (self.page - 1) * PAGE_SIZE + 1 if self.total else 0
-
-    @property
-    def last_index(self) -> int:
-        return min(self.page * PAGE_SIZE, self.total)
+    def query_args(self) -> dict[str, str]:
+        """The filters as url_for arguments, defaults left out (for the pager's links)."""
+        args = {
+            "q": self.q,
+            "status": self.status if self.status != "all" else "",
+            "sort": self.sort if self.sort not in ("newest", "relevance") else "",
+        }
+        return {k: v for k, v in args.items() if v}
 
 
-def parse_page(value) -> int:
-    """A page number from the query string; junk, zero or negative means 1."""
-    try:
-        page = int(str(value or "1").strip())
-    except ValueError:
-        return 1
-    return min(max(page, 1), 1_000_000)
-
-
-def list_products(
-    store: Store, *, q: str = "", status: str = "all", sort: str = "", page=1
-) -> ProductPage:
-    """A page of the store's products: searched, filtered and sorted in a fixed three queries."""
-    status = status if status in STATUS_FILTERS else "all"
+def product_filters(q: str | None = "", status: str | None = "all", sort: str | None = ""):
+    """The list's filters from what was typed: unknown values fall back to the defaults;
+    relevance is the default sort (and only allowed) when `q` has words to search for."""
     q = (q or "").strip()[:200]
+    status = status if status in STATUS_FILTERS else "all"
+    searching = bool(search_terms(q))
+    sort = sort if sort in SORTS else ("relevance" if searching else "newest")
+    if sort == "relevance" and not searching:
+        sort = "newest"
+    return ProductFilters(q=q, status=status, sort=sort)
+
+
+def filtered_products(store: Store, filters: ProductFilters):
+    """`SELECT products.id` of the store's products that match the filters, and the search
+    rank to sort by (the dashboard list and the API share the one rule)."""
+    stmt = select(Product.id).where(Product.store_id == store.id)
+    if filters.status != "all":
+        stmt = stmt.where(Product.status == filters.status)
+    return apply_search(stmt, filters.q)
+
+
+def list_products(store: Store, filters: ProductFilters, page=1) -> Page:
+    """A page of the store's products (rows of product, variant count and stock), searched,
+    filtered and sorted in a fixed three queries."""
     variant_count = (
         select(func.count(Variant.id)).where(Variant.product_id == Product.id).scalar_subquery()
     )
@@ -161,17 +133,7 @@ def list_products(
         .where(Variant.product_id == Product.id)
         .scalar_subquery()
     )
-    stmt = select(Product.id).where(Product.store_id == store.id)
-    if status != "all":
-        stmt = stmt.where(Product.status == status)
-    stmt, rank = apply_search(stmt, q)
-    sort = sort if sort in SORTS else ("relevance" if rank is not None else "newest")
-    if sort == "relevance" and rank is None:
-        sort = "newest"
-    total = db.session.scalar(select(func.count()).select_from(stmt.subquery()))
-    pages = max(1, -(-total // PAGE_SIZE))
-    requested = parse_page(page)
-    current = min(requested, pages)
+    stmt, rank = filtered_products(store, filters)
     order = {
         "newest": [Product.created_at.desc(), Product.id.desc()],
         "oldest": [Product.created_at.asc(), Product.id.asc()],
@@ -179,33 +141,23 @@ def list_products(
         "price_low": [Product.min_price.asc(), Product.id],
         "price_high": [Product.max_price.desc(), Product.id],
         "relevance": [rank, Product.id.desc()],
-    }[sort]
-    page_stmt = (
+    }[filters.sort]
+    return paginate(
         stmt.with_only_columns(Product, variant_count, stock_total)
         .options(selectinload(Product.images))
-        .order_by(*order)
-        .limit(PAGE_SIZE)
-        .offset((current - 1) * PAGE_SIZE)
-    )
-    rows = db.session.execute(page_stmt).all()
-    return ProductPage(
-        rows=rows,
-        total=total,
-        page=current,
-        pages=pages,
-        requested_page=requested,
-        q=q,
-        status=status,
-        sort=sort,
+        .order_by(*order),
+        page,
+        PAGE_SIZE,
+        count=select(func.count()).select_from(stmt.subquery()),
     )
 
 
 def bulk_update(products: list[Product], action: str) -> int:
     """Activate, archive or delete the given products (already loaded for the store)."""
     if action not in BULK_ACTIONS:
-        raise CatalogError("action", "Choose activate, archive or delete.")
+        raise CatalogError("action", gettext("Choose activate, archive or delete."))
     if not products:
-        raise CatalogError("ids", "Select at least one product.")
+        raise CatalogError("ids", gettext("Select at least one product."))
     for product in products:
         if action == "delete":
             delete_product(product, commit=False)
@@ -221,7 +173,7 @@ def bulk_update(products: list[Product], action: str) -> int:
 def set_status(product: Product, status: str) -> None:
     """Change the status; the first time a product goes active it is stamped published."""
     if status not in PRODUCT_STATUSES:
-        raise CatalogError("status", "Choose draft, active or archived.")
+        raise CatalogError("status", gettext("Choose draft, active or archived."))
     product.status = status
     if status == "active" and product.published_at is None:
         product.published_at = utcnow()
@@ -235,14 +187,23 @@ def clean_faqs(entries: list[tuple[str, str]]) -> list[tuple[str, str]]:
         if not question and not answer:
             continue
         if not question or not answer:
-            raise CatalogError("faqs", "Each FAQ entry needs both a question and an answer.")
+            raise CatalogError(
+                "faqs", gettext("Each FAQ entry needs both a question and an answer.")
+            )
         if len(question) > 300 or len(answer) > 5000:
             raise CatalogError(
-                "faqs", "Keep questions under 300 and answers under 5,000 characters."
+                "faqs",
+                gettext(
+                    "Keep questions under %(question)s and answers under %(answer)s characters.",
+                    question=number(300),
+                    answer=number(5000),
+                ),
             )
         cleaned.append((question, answer))
     if len(cleaned) > MAX_FAQS:
-        raise CatalogError("faqs", f"A product can have at most {MAX_FAQS} FAQ entries.")
+        raise CatalogError(
+            "faqs", gettext("A product can have at most %(max)s FAQ entries.", max=MAX_FAQS)
+        )
     return cleaned
 
 
@@ -250,7 +211,7 @@ def check_slug(store: Store, wanted: str, *, exclude_product_id: int | None = No
     """The slug a vendor typed, normalised; CatalogError if empty or another product has it."""
     slug = slugify(wanted or "")
     if not slug:
-        raise CatalogError("slug", "The URL handle needs at least one letter or digit.")
+        raise CatalogError("slug", gettext("The URL handle needs at least one letter or digit."))
     clash = db.session.scalar(
         select(Product.id).where(
             Product.store_id == store.id,
@@ -259,7 +220,9 @@ def check_slug(store: Store, wanted: str, *, exclude_product_id: int | None = No
         )
     )
     if clash:
-        raise CatalogError("slug", f"Another product already uses the URL handle “{slug}”.")
+        raise CatalogError(
+            "slug", gettext("Another product already uses the URL handle “%(slug)s”.", slug=slug)
+        )
     return slug
 
 
@@ -281,20 +244,24 @@ def update_product(
     store = db.session.get(Store, product.store_id)
     title = (title or "").strip()
     if not title or len(title) > 200:
-        raise CatalogError("title", "A title needs 1 to 200 characters.")
+        raise CatalogError("title", gettext("A title needs 1 to 200 characters."))
     new_slug = check_slug(store, slug or title, exclude_product_id=product.id)
     if status not in PRODUCT_STATUSES:
-        raise CatalogError("status", "Choose draft, active or archived.")
+        raise CatalogError("status", gettext("Choose draft, active or archived."))
     if len(description_md or "") > 50_000:
-        raise CatalogError("description_md", "Keep the description under 50,000 characters.")
+        raise CatalogError(
+            "description_md",
+            gettext("Keep the description under %(max)s characters.", max=number(50_000)),
+        )
     if len(seo_title or "") > 70 or len(seo_description or "") > 170:
         raise CatalogError(
-            "seo_title", "Keep the SEO title to 70 and description to 170 characters."
+            "seo_title",
+            gettext("Keep the SEO title to 70 and description to 170 characters."),
         )
     faq_rows = clean_faqs(faqs or [])
     for category in categories or []:
         if category.store_id != product.store_id:
-            raise CatalogError("categories", "That category belongs to another store.")
+            raise CatalogError("categories", gettext("That category belongs to another store."))
 
     if new_slug != product.slug:
         _record_old_slug(product, product.slug, new_slug)
@@ -319,6 +286,15 @@ def update_product(
             ProductCategory(store_id=product.store_id, category_id=category_id)
         )
     product.updated_at = utcnow()
+    emit_product_updated(product)
+
+
+def emit_product_updated(product: Product) -> None:
+    """The `product.updated` webhook event (app/webhooks), in the editing transaction."""
+    from app.webhooks.events import emit
+    from app.webhooks.payloads import product_data
+
+    emit(product.store_id, "product.updated", lambda: product_data(product))
 
 
 def _record_old_slug(product: Product, old_slug: str, new_slug: str) -> None:
@@ -473,22 +449,33 @@ def set_options(product: Product, options: list[tuple[str, str | list[str]]]) ->
         if not name and not values:
             continue
         if not name:
-            raise CatalogError("options", "Give every option a name, such as Size or Colour.")
+            raise CatalogError(
+                "options", gettext("Give every option a name, such as Size or Colour.")
+            )
         if not values:
-            raise CatalogError("options", f"Give the option “{name}” at least one value.")
+            raise CatalogError(
+                "options", gettext("Give the option “%(name)s” at least one value.", name=name)
+            )
         if len(values) > MAX_OPTION_VALUES:
-            raise CatalogError("options", f"An option can have at most {MAX_OPTION_VALUES} values.")
+            raise CatalogError(
+                "options",
+                gettext("An option can have at most %(max)s values.", max=MAX_OPTION_VALUES),
+            )
         named.append((name, values))
     if len(named) > MAX_OPTIONS:
-        raise CatalogError("options", f"Use up to {MAX_OPTIONS} options.")
+        raise CatalogError("options", gettext("Use up to %(max)s options.", max=MAX_OPTIONS))
     names = [n for n, _ in named]
     if len({n.lower() for n in names}) != len(names):
-        raise CatalogError("options", "Each option needs its own name.")
+        raise CatalogError("options", gettext("Each option needs its own name."))
     combos = list(itertools.product(*(values for _, values in named)))
     if len(combos) > MAX_VARIANTS:
         raise CatalogError(
             "options",
-            f"That makes {len(combos)} combinations; a product can have at most {MAX_VARIANTS}.",
+            gettext(
+                "That makes %(count)s combinations; a product can have at most %(max)s.",
+                count=number(len(combos)),
+                max=number(MAX_VARIANTS),
+            ),
         )
 
     old_names = product.option_names
@@ -571,76 +558,96 @@ class VariantInput:
     track_inventory: bool = True
 
 
+def parse_prices(price, compare_at_price, currency: str, parsed: dict, errors: dict) -> None:
+    """A variant's price and compare-at price as typed, into `parsed` (minor units) or `errors`
+    (by field): the one rule for the variant form and the variant grid. The compare-at price is
+    optional and must be higher than the price."""
+    try:
+        parsed["price"] = parse_amount(price, currency)
+    except AmountError as exc:
+        errors["price"] = exc.message
+    try:
+        parsed["compare_at_price"] = parse_amount(
+            compare_at_price,
+            currency,
+            field="compare_at_price",
+            label=gettext("The compare-at price"),
+            blank=None,
+        )
+    except AmountError as exc:
+        errors["compare_at_price"] = exc.message
+    if (
+        "price" in parsed
+        and parsed.get("compare_at_price") is not None
+        and parsed["compare_at_price"] <= parsed["price"]
+    ):
+        errors["compare_at_price"] = gettext("The compare-at price must be higher than the price.")
+
+
 def update_variant(variant: Variant, data: VariantInput, *, user_id: int | None = None) -> None:
     """Apply a variant row; errors come back together as {field: message}. Doesn't commit.
 
-    A stock change enters the stock ledger as an adjustment, so the ledger keeps adding up.
+    A stock change is an `adjust` movement through `inventory.apply_movement` (the ledger row,
+    the never-negative guard, the low-stock alert); a count that changed since it was read is
+    refused on the stock field.
     """
     store = db.session.get(Store, variant.store_id)
     errors: dict[str, str] = {}
     parsed: dict = {}
     sku = (data.sku or "").strip()
     if not sku or len(sku) > 64 or any(not ch.isprintable() for ch in sku):
-        errors["sku"] = "A SKU needs 1 to 64 printable characters."
+        errors["sku"] = gettext("A SKU needs 1 to 64 printable characters.")
     elif db.session.scalar(
         select(Variant.id).where(
             Variant.store_id == store.id, Variant.sku == sku, Variant.id != variant.id
         )
     ):
-        errors["sku"] = f"The SKU {sku} is already used by another variant."
+        errors["sku"] = gettext("The SKU %(sku)s is already used by another variant.", sku=sku)
     parsed["sku"] = sku
     for name, label, upper in (
-        ("stock", "Stock", MAX_STOCK),
-        ("weight_grams", "Weight", MAX_WEIGHT_GRAMS),
+        ("stock", gettext("Stock"), MAX_STOCK),
+        ("weight_grams", gettext("Weight"), MAX_WEIGHT_GRAMS),
     ):
         try:
             parsed[name] = parse_whole(getattr(data, name), name, label, upper)
         except CatalogError as exc:
             errors[name] = exc.message
-    try:
-        parsed["price"] = parse_amount(data.price, store.currency)
-    except CatalogError as exc:
-        errors["price"] = exc.message
-    compare = (data.compare_at_price or "").strip()
-    parsed["compare_at_price"] = None
-    if compare:
-        try:
-            parsed["compare_at_price"] = parse_amount(
-                compare, store.currency, field="compare_at_price"
-            )
-        except CatalogError as exc:
-            errors["compare_at_price"] = exc.message
-    if (
-        "price" in parsed
-        and parsed.get("compare_at_price") is not None
-        and parsed["compare_at_price"] <= parsed["price"]
-    ):
-        errors["compare_at_price"] = "The compare-at price must be higher than the price."
+    parse_prices(data.price, data.compare_at_price, store.currency, parsed, errors)
     if errors:
         raise VariantErrors(errors)
 
-    stock_change = parsed["stock"] - variant.stock
+    shown_stock = variant.stock
     variant.sku = parsed["sku"]
     variant.price = parsed["price"]
     variant.compare_at_price = parsed["compare_at_price"]
     variant.weight_grams = parsed["weight_grams"]
-    variant.stock = parsed["stock"]
     variant.track_inventory = bool(data.track_inventory)
-    if stock_change:
-        db.session.add(
-            StockMovement(
-                store_id=variant.store_id,
-                variant_id=variant.id,
-                kind="adjust",
-                quantity=stock_change,
-                stock_after=parsed["stock"],
+    if parsed["stock"] != shown_stock:
+        try:
+            apply_movement(
+                variant.store_id,
+                variant.id,
+                parsed["stock"] - shown_stock,
+                "adjust",
                 reason="Edited in the product page",
                 reference="adjust",
                 user_id=user_id,
+                expected_stock=shown_stock,
             )
-        )
+        except StockChanged as exc:
+            raise VariantErrors(
+                {
+                    "stock": gettext(
+                        "The stock changed to %(stock)s meanwhile (an order or another edit). "
+                        "Check it and save again.",
+                        stock=number(exc.current),
+                    )
+                }
+            ) from None
+        db.session.refresh(variant, ["stock"])
     refresh_summary(variant.product)
     variant.product.updated_at = utcnow()
+    emit_product_updated(variant.product)
 
 
 class VariantErrors(CatalogError):
@@ -725,10 +732,10 @@ def _check_category(
 ) -> tuple[str, str]:
     name = re.sub(r"\s+", " ", name or "").strip()
     if not name or len(name) > 120:
-        raise CatalogError("name", "A category name needs 1 to 120 characters.")
+        raise CatalogError("name", gettext("A category name needs 1 to 120 characters."))
     slug = slugify(slug or name, max_length=140)
     if not slug:
-        raise CatalogError("slug", "The URL handle needs at least one letter or digit.")
+        raise CatalogError("slug", gettext("The URL handle needs at least one letter or digit."))
     clash = db.session.scalar(
         select(Category.id).where(
             Category.store_id == store.id,
@@ -737,14 +744,18 @@ def _check_category(
         )
     )
     if clash:
-        raise CatalogError("slug", f"Another category already uses the URL handle “{slug}”.")
+        raise CatalogError(
+            "slug", gettext("Another category already uses the URL handle “%(slug)s”.", slug=slug)
+        )
     if parent is not None:
         if parent.store_id != store.id:
-            raise CatalogError("parent_id", "That category belongs to another store.")
+            raise CatalogError("parent_id", gettext("That category belongs to another store."))
         if category is not None and (
             parent.id == category.id or parent.id in descendant_ids(category)
         ):
-            raise CatalogError("parent_id", "A category can't sit inside itself or its children.")
+            raise CatalogError(
+                "parent_id", gettext("A category can't sit inside itself or its children.")
+            )
     return name, slug
 
 
@@ -813,7 +824,7 @@ def delete_category(category: Category) -> None:
 def move_category(category: Category, direction: str) -> bool:
     """Swap a category with its previous ("up") or next ("down") sibling; False at an end."""
     if direction not in ("up", "down"):
-        raise CatalogError("direction", "Move up or down.")
+        raise CatalogError("direction", gettext("Move up or down."))
     siblings = db.session.scalars(
         select(Category)
         .where(
@@ -847,23 +858,61 @@ def check_upload(data: bytes) -> None:
     from app.catalog.images import MAX_IMAGE_BYTES, sniff_image_type
 
     if len(data) > MAX_IMAGE_BYTES:
-        raise CatalogError("images", f"Images can be at most {MAX_IMAGE_BYTES // 2**20} MB.")
+        raise CatalogError(
+            "images", gettext("Images can be at most %(mb)s MB.", mb=MAX_IMAGE_BYTES // 2**20)
+        )
     if sniff_image_type(data) is None:
-        raise CatalogError("images", "Upload a JPEG, PNG or WebP image.")
+        raise CatalogError("images", gettext("Upload a JPEG, PNG or WebP image."))
 
 
 def move_image(image: ProductImage, direction: str) -> bool:
     """Swap an image with its neighbour; the first image is the product's main picture."""
     if direction not in ("up", "down"):
-        raise CatalogError("direction", "Move up or down.")
+        raise CatalogError("direction", gettext("Move up or down."))
     return _swap(list(image.product.images), image, direction)
+
+
+MAX_ALT = 200
+
+
+class AltTextErrors(CatalogError):
+    """Image descriptions were refused; `errors` maps each image id to its message."""
+
+    def __init__(self, errors: dict[int, str]):
+        super().__init__("alt", " ".join(errors.values()))
+        self.errors = errors
+
+
+def set_image_alts(product: Product, alts: dict[int, str]) -> None:
+    """The descriptions of several of the product's images, saved with the product form: all
+    or none (AltTextErrors names every one refused). Ids of other products' images are ignored."""
+    cleaned: dict[int, str] = {}
+    errors: dict[int, str] = {}
+    for image in product.images:
+        if image.id not in alts:
+            continue
+        alt = re.sub(r"\s+", " ", alts[image.id] or "").strip()
+        if len(alt) > MAX_ALT:
+            errors[image.id] = gettext(
+                "Keep the description to %(max)s characters (%(now)s now).",
+                max=MAX_ALT,
+                now=number(len(alt)),
+            )
+        cleaned[image.id] = alt
+    if errors:
+        raise AltTextErrors(errors)
+    for image in product.images:
+        if image.id in cleaned:
+            image.alt = cleaned[image.id]
 
 
 def set_image_alt(image: ProductImage, alt: str) -> None:
     """The image's description for screen readers and search engines."""
     alt = re.sub(r"\s+", " ", alt or "").strip()
-    if len(alt) > 200:
-        raise CatalogError("alt", "Keep the description under 200 characters.")
+    if len(alt) > MAX_ALT:
+        raise CatalogError(
+            "alt", gettext("Keep the description to %(max)s characters.", max=MAX_ALT)
+        )
     image.alt = alt
 
 

@@ -2,6 +2,8 @@
 
 import secrets
 
+from flask_babel import gettext
+
 from app.catalog.models import ProductImage
 from app.catalog.service import CatalogError
 from app.extensions import db
@@ -35,15 +37,20 @@ def add_image(product, data: bytes, *, alt: str = "", process_now: bool = False)
 
     `process_now` runs the processing here instead (CLI seeding, where nobody waits on a page).
     """
-    from jobs import enqueue_after_commit
-    from jobs.images import process_product_image
+    from app.background import enqueue_after_commit
+    from app.catalog.image_processing import process_image
 
     if len(data) > MAX_IMAGE_BYTES:
-        raise CatalogError("image", f"Images can be at most {MAX_IMAGE_BYTES // 2**20} MB.")
+        raise CatalogError(
+            "image", gettext("Images can be at most %(mb)s MB.", mb=MAX_IMAGE_BYTES // 2**20)
+        )
     if sniff_image_type(data) is None:
-        raise CatalogError("image", "Upload a JPEG, PNG or WebP image.")
+        raise CatalogError("image", gettext("Upload a JPEG, PNG or WebP image."))
     if len(product.images) >= MAX_IMAGES_PER_PRODUCT:
-        raise CatalogError("image", f"A product can have at most {MAX_IMAGES_PER_PRODUCT} images.")
+        raise CatalogError(
+            "image",
+            gettext("A product can have at most %(max)s images.", max=MAX_IMAGES_PER_PRODUCT),
+        )
     key = f"{product.store_id}/{secrets.token_hex(16)}"
     get_storage().save(f"{key}/original", data)
     image = ProductImage(
@@ -56,10 +63,10 @@ def add_image(product, data: bytes, *, alt: str = "", process_now: bool = False)
     db.session.add(image)
     db.session.commit()
     if process_now:
-        process_product_image(image.id)
+        process_image(image.id)
     else:
         # If Redis can't take it, the image shows as stuck in the job centre, which re-queues it.
-        enqueue_after_commit(process_product_image, image.id, queue="default")
+        enqueue_after_commit("jobs.images.process_product_image", image.id, queue="default")
     return image
 
 

@@ -171,6 +171,10 @@ class Variant(StoreScoped, db.Model):
         UniqueConstraint("store_id", "sku"),
         # The last line of defence against overselling: stock can never go below zero.
         CheckConstraint("stock >= 0", name="stock_not_negative"),
+        # Held units are taken only while `stock - held` covers them (app/inventory/holds.py).
+        # No `held <= stock` here: a stock count or sync records what is really on the shelf,
+        # even below what carts hold; those holds then simply can't all become sales.
+        CheckConstraint("held >= 0", name="held_not_negative"),
         CheckConstraint("price >= 0", name="price_not_negative"),
         CheckConstraint(
             "compare_at_price IS NULL OR compare_at_price > price", name="compare_at_above_price"
@@ -188,6 +192,9 @@ class Variant(StoreScoped, db.Model):
     compare_at_price: Mapped[int | None] = mapped_column(Integer)
     weight_grams: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     stock: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    # Units that live stock holds keep for carts in checkout (the sum of the active
+    # StockHold rows, maintained in the same conditional UPDATE that takes a hold).
+    held: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     track_inventory: Mapped[bool] = mapped_column(Boolean, default=True, server_default=true())
     # The store's managers are emailed when stock falls to this or below; None: the default.
     low_stock_threshold: Mapped[int | None] = mapped_column(Integer)
@@ -211,7 +218,16 @@ class Variant(StoreScoped, db.Model):
 
     @property
     def available(self) -> bool:
-        return not self.track_inventory or self.stock > 0
+        return not self.track_inventory or self.units_left > 0
+
+    # Units other shoppers' live holds keep from this shopper; set by
+    # app.inventory.holds.available_for before a page shows the variant (0 until then).
+    held_by_others = 0
+
+    @property
+    def units_left(self) -> int:
+        """What one shopper can still buy: on hand minus the others' live holds."""
+        return max(0, self.stock - self.held_by_others)
 
     @property
     def discount_percent(self) -> int | None:

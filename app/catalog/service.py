@@ -2,6 +2,7 @@
 
 from dataclasses import dataclass, field
 
+from flask_babel import gettext
 from sqlalchemy import func, select
 
 from app.catalog.models import (
@@ -16,19 +17,18 @@ from app.catalog.models import (
 from app.catalog.text import normalise_tags, render_markdown, slugify
 from app.database import utcnow
 from app.extensions import db
+from app.field_errors import FieldError
+from app.i18n import N_, number
+from app.money import MAX_AMOUNT
 from tenants.models import Store
 
-MAX_PRICE = 2_000_000_000  # fits a 32-bit integer column in any currency's minor units
 MAX_STOCK = 1_000_000_000
+# The whole-number fields of a variant, named as a refusal names them.
+WHOLE_LABELS = {"price": N_("Price"), "stock": N_("Stock"), "weight_grams": N_("Weight grams")}
 
 
-class CatalogError(ValueError):
+class CatalogError(FieldError):
     """A catalog change was refused; `field` names the input, `message` says why."""
-
-    def __init__(self, field: str, message: str):
-        super().__init__(message)
-        self.field = field
-        self.message = message
 
 
 @dataclass
@@ -48,28 +48,33 @@ def check_variant(data: VariantData, option_count: int) -> VariantData:
     """Normalise and validate one variant's data, or raise CatalogError."""
     sku = (data.sku or "").strip()
     if not sku or len(sku) > 64 or any(not ch.isprintable() for ch in sku):
-        raise CatalogError("sku", "A SKU needs 1 to 64 printable characters.")
+        raise CatalogError("sku", gettext("A SKU needs 1 to 64 printable characters."))
     for name, value, upper in (
-        ("price", data.price, MAX_PRICE),
+        ("price", data.price, MAX_AMOUNT),
         ("stock", data.stock, MAX_STOCK),
         ("weight_grams", data.weight_grams, 1_000_000),
     ):
         if not isinstance(value, int) or isinstance(value, bool) or not 0 <= value <= upper:
             raise CatalogError(
                 name,
-                f"{name.replace('_', ' ').capitalize()} must be a whole "
-                f"number from 0 to {upper:,}.",
+                gettext(
+                    "%(label)s must be a whole number from 0 to %(upper)s.",
+                    label=gettext(WHOLE_LABELS[name]),
+                    upper=number(upper),
+                ),
             )
     if data.compare_at_price is not None:
-        if not isinstance(data.compare_at_price, int) or data.compare_at_price > MAX_PRICE:
-            raise CatalogError("compare_at_price", "The compare-at price is not a valid amount.")
+        if not isinstance(data.compare_at_price, int) or data.compare_at_price > MAX_AMOUNT:
+            raise CatalogError(
+                "compare_at_price", gettext("The compare-at price is not a valid amount.")
+            )
         if data.compare_at_price <= data.price:
             raise CatalogError(
-                "compare_at_price", "The compare-at price must be higher than the price."
+                "compare_at_price", gettext("The compare-at price must be higher than the price.")
             )
     options = [(o or "").strip()[:60] for o in data.options]
     if len(options) != option_count or any(not o for o in options):
-        raise CatalogError("options", "Every variant needs a value for each option.")
+        raise CatalogError("options", gettext("Every variant needs a value for each option."))
     return VariantData(
         sku=sku,
         price=data.price,
@@ -130,26 +135,30 @@ def create_product(
     """Create a product with its variants, tags, categories and FAQ in one transaction."""
     title = (title or "").strip()
     if not title or len(title) > 200:
-        raise CatalogError("title", "A title needs 1 to 200 characters.")
+        raise CatalogError("title", gettext("A title needs 1 to 200 characters."))
     if status not in ("draft", "active", "archived"):
-        raise CatalogError("status", "Choose draft, active or archived.")
+        raise CatalogError("status", gettext("Choose draft, active or archived."))
     option_names = [n.strip()[:40] for n in (option_names or []) if n and n.strip()]
     if len(option_names) > MAX_OPTIONS or len(set(option_names)) != len(option_names):
-        raise CatalogError("options", f"Use up to {MAX_OPTIONS} differently named options.")
+        raise CatalogError(
+            "options", gettext("Use up to %(max)s differently named options.", max=MAX_OPTIONS)
+        )
     if not variants:
-        raise CatalogError("variants", "A product needs at least one variant.")
+        raise CatalogError("variants", gettext("A product needs at least one variant."))
     checked = [check_variant(v, len(option_names)) for v in variants]
     skus = [v.sku for v in checked]
     if len(set(skus)) != len(skus):
-        raise CatalogError("sku", "Each variant needs its own SKU.")
+        raise CatalogError("sku", gettext("Each variant needs its own SKU."))
     combos = [tuple(v.options) for v in checked]
     if len(set(combos)) != len(combos):
-        raise CatalogError("options", "Two variants have the same option values.")
+        raise CatalogError("options", gettext("Two variants have the same option values."))
     clash = db.session.scalar(
         select(Variant.sku).where(Variant.store_id == store.id, Variant.sku.in_(skus)).limit(1)
     )
     if clash:
-        raise CatalogError("sku", f"The SKU {clash} is already used by another product.")
+        raise CatalogError(
+            "sku", gettext("The SKU %(sku)s is already used by another product.", sku=clash)
+        )
     tag_list = normalise_tags(tags)
     product = Product(
         store_id=store.id,
@@ -175,7 +184,7 @@ def create_product(
                 sku=data.sku,
                 price=data.price,
                 compare_at_price=data.compare_at_price,
-                stock=data.stock,
+                stock=0,  # the opening stock is received below, through the ledger
                 weight_grams=data.weight_grams,
                 track_inventory=data.track_inventory,
                 option1=padded[0],
@@ -191,33 +200,30 @@ def create_product(
         )
     for category in categories or []:
         if category.store_id != store.id:
-            raise CatalogError("categories", "That category belongs to another store.")
+            raise CatalogError("categories", gettext("That category belongs to another store."))
         product.category_links.append(ProductCategory(store_id=store.id, category_id=category.id))
-    refresh_summary(product)
     db.session.add(product)
     db.session.flush()
-    _record_opening_stock(product)
+    _receive_opening_stock(product, [data.stock for data in checked])
+    refresh_summary(product)
     if commit:
         db.session.commit()
     return product
 
 
-def _record_opening_stock(product: Product) -> None:
-    """The stock a product starts with enters the ledger as received, so the sums agree."""
-    from app.inventory.models import StockMovement
+def _receive_opening_stock(product: Product, counts: list[int]) -> None:
+    """The stock a product starts with is received through the ledger, so the sums agree."""
+    from app.inventory.service import apply_movement
 
-    for variant in product.variants:
-        if variant.stock:
-            db.session.add(
-                StockMovement(
-                    store_id=variant.store_id,
-                    variant_id=variant.id,
-                    kind="receive",
-                    quantity=variant.stock,
-                    stock_after=variant.stock,
-                    reason="Opening stock",
-                    reference=f"product:{product.id}",
-                )
+    for variant, count in zip(product.variants, counts, strict=True):
+        if count:
+            apply_movement(
+                variant.store_id,
+                variant.id,
+                count,
+                "receive",
+                reason="Opening stock",
+                reference=f"product:{product.id}",
             )
 
 

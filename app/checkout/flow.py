@@ -9,7 +9,8 @@ and totals are always worked out again from the cart and the catalog.
 import secrets
 from dataclasses import asdict, dataclass, field
 
-from sqlalchemy import delete
+from flask_babel import gettext, lazy_gettext
+from sqlalchemy import Integer, bindparam, delete
 
 from app.accounts.service import AccountError, normalise_email
 from app.addresses import rules as address_rules
@@ -17,9 +18,11 @@ from app.addresses.service import get_address
 from app.cart.models import Cart, CartItem
 from app.cart.service import CartView
 from app.checkout.models import CheckoutSettings
-from app.checkout.pricing import Coupon as CouponTerms
-from app.checkout.pricing import Line, Totals, compute_totals
 from app.extensions import db
+from app.i18n import N_, current_language
+from app.inventory import holds
+from app.orders.pricing import Coupon as CouponTerms
+from app.orders.pricing import Line, Totals, compute_totals
 from app.orders.service import Checkout, CheckoutError, place_order, valid_coupon
 from app.payments.test_mode import CANT_TAKE_PAYMENTS, is_test_provider, payment_problem
 from tenants.models import Store
@@ -27,10 +30,10 @@ from tenants.models import Store
 SESSION_KEY = "checkout"
 STEPS = ("contact", "address", "shipping", "review")
 STEP_LABELS = {
-    "contact": "Contact",
-    "address": "Address",
-    "shipping": "Shipping",
-    "review": "Review and pay",
+    "contact": lazy_gettext("Contact"),
+    "address": lazy_gettext("Address"),
+    "shipping": lazy_gettext("Shipping"),
+    "review": lazy_gettext("Review and pay"),
 }
 MAX_COUPON_INPUT = 40
 
@@ -133,7 +136,7 @@ def set_email(state: State, raw: str | None, user=None) -> State:
         return state
     raw = (raw or "").strip()
     if not raw:
-        raise StepError({"email": "Enter your email address."})
+        raise StepError({"email": gettext("Enter your email address.")})
     try:
         state.email = normalise_email(raw[:320])
     except AccountError as error:
@@ -155,7 +158,7 @@ def set_saved_address(state: State, user, address_id) -> State:
     """The address step with one of the signed-in user's saved addresses."""
     address = get_address(user, address_id) if user is not None else None
     if address is None:
-        raise StepError({"address_id": "Choose one of your saved addresses."})
+        raise StepError({"address_id": gettext("Choose one of your saved addresses.")})
     state.address = {name: getattr(address, name) for name in address_rules.FIELDS}
     state.address_id = address.id
     return state
@@ -172,7 +175,7 @@ def shipping_methods(settings: CheckoutSettings, discounted_subtotal: int) -> li
             note = "free_over_reached"
         else:
             note = "free_over"
-    return [ShippingMethod("standard", "Standard shipping", price, note)]
+    return [ShippingMethod("standard", N_("Standard shipping"), price, note)]
 
 
 def shipping_label(settings: CheckoutSettings, code: str | None) -> str:
@@ -183,7 +186,7 @@ def shipping_label(settings: CheckoutSettings, code: str | None) -> str:
 def set_shipping(state: State, settings: CheckoutSettings, code: str | None) -> State:
     """The shipping step: one of the store's methods."""
     if code not in {m.code for m in shipping_methods(settings, 0)}:
-        raise StepError({"shipping_method": "Choose a shipping method."})
+        raise StepError({"shipping_method": gettext("Choose a shipping method.")})
     state.shipping_method = code
     return state
 
@@ -203,14 +206,14 @@ def set_coupon(store: Store, state: State, raw: str | None, view: CartView, sett
     """Apply a coupon code; StepError (nothing kept) if it can't be used on this cart."""
     code = (raw or "").strip().upper()[:MAX_COUPON_INPUT]
     if not code:
-        raise StepError({"coupon": "Enter a coupon code."})
+        raise StepError({"coupon": gettext("Enter a coupon code.")})
     terms, error = coupon_terms(store, code, state.email)
     if error:
         raise StepError({"coupon": error})
     quote_now = _quote(view, terms, settings)
     if quote_now.totals.discount == 0:
-        reason = quote_now.totals.notes[0] if quote_now.totals.notes else None
-        raise StepError({"coupon": reason or "That coupon doesn't apply to your cart."})
+        reason = gettext(quote_now.totals.notes[0]) if quote_now.totals.notes else None
+        raise StepError({"coupon": reason or gettext("That coupon doesn't apply to your cart.")})
     state.coupon = code
     return quote_now
 
@@ -220,7 +223,7 @@ def quote(store: Store, state: State, view: CartView, settings: CheckoutSettings
     terms, error = coupon_terms(store, state.coupon, state.email)
     result = _quote(view, terms, settings)
     if state.coupon and (error or result.totals.discount == 0):
-        result.coupon_error = error or "That coupon no longer applies to your cart."
+        result.coupon_error = error or gettext("That coupon no longer applies to your cart.")
     return result
 
 
@@ -240,6 +243,15 @@ def review_key(state: State) -> str:
     return state.key
 
 
+_ITEMS = CartItem.__table__
+# Built once, on the table (see app.orders.service): the cart's lines are read no more after it.
+_EMPTY_LINES = delete(_ITEMS).where(
+    _ITEMS.c.cart_id == bindparam("cart_id", type_=Integer),
+    _ITEMS.c.store_id == bindparam("store_id", type_=Integer),
+    _ITEMS.c.variant_id.in_(bindparam("variant_ids", expanding=True)),
+)
+
+
 def place(store: Store, state: State, cart: Cart, view: CartView, settings, *, key, user):
     """Place the order from the cart (CheckoutError when it can't be), then empty the cart.
 
@@ -247,28 +259,31 @@ def place(store: Store, state: State, cart: Cart, view: CartView, settings, *, k
     the first one placed.
     """
     if first_incomplete(state) != "review":
-        raise CheckoutError("Your checkout details are incomplete. Please check each step.")
+        raise CheckoutError(
+            "cart", gettext("Your checkout details are incomplete. Please check each step.")
+        )
     if not key or key != state.key:
         # Only the review form this session rendered may place the order.
-        raise CheckoutError("This checkout form is invalid. Reload the page and try again.")
+        raise CheckoutError(
+            "cart", gettext("This checkout form is invalid. Reload the page and try again.")
+        )
     if not view.lines:
-        raise CheckoutError("Your cart is empty.")
+        raise CheckoutError("cart", gettext("Your cart is empty."))
     if not view.can_check_out:
-        raise CheckoutError("Some items in your cart aren't available any more.")
+        raise CheckoutError("cart", gettext("Some items in your cart aren't available any more."))
     if payment_problem(store, settings):
         # In production a store on the test gateway takes no orders unless the platform allows.
-        raise CheckoutError(CANT_TAKE_PAYMENTS)
+        raise CheckoutError("cart", CANT_TAKE_PAYMENTS)
     ordered_ids = [line.variant.id for line in view.lines]
+    # The cart's hold becomes this sale: in the order's transaction, so a refused order
+    # (rolled back) keeps its hold.
+    holds.convert_for_order(store, cart, ordered_ids)
 
     def empty_cart():
         # The ordered lines leave the cart in the order's transaction (a line added meanwhile
         # in another tab stays).
         db.session.execute(
-            delete(CartItem).where(
-                CartItem.cart_id == cart.id,
-                CartItem.store_id == store.id,
-                CartItem.variant_id.in_(ordered_ids),
-            )
+            _EMPTY_LINES, {"cart_id": cart.id, "store_id": store.id, "variant_ids": ordered_ids}
         )
 
     return place_order(
@@ -285,7 +300,10 @@ def place(store: Store, state: State, cart: Cart, view: CartView, settings, *, k
             user_id=getattr(user, "id", None),
             payment_provider=settings.payment_provider,
             is_test=is_test_provider(settings.payment_provider),
+            locale=current_language(),
         ),
         then=empty_cart,
         keep_loaded=True,
+        # The cart's variants and products were read in this transaction a moment ago.
+        catalog={line.variant.id: (line.variant, line.product) for line in view.lines},
     )

@@ -3,10 +3,12 @@
 from sqlalchemy import Boolean, CheckConstraint, ForeignKey, Integer, String, Text, false
 from sqlalchemy.orm import Mapped, mapped_column
 
-from app.checkout.pricing import ShippingRate, TaxRule
 from app.extensions import db
+from app.orders.pricing import ShippingRate, TaxRule
 
 PROVIDERS = ("test", "stripe", "midtrans")
+HOLD_ON = ("checkout", "cart")  # when a cart's units are held: starting checkout, or adding
+HOLD_MINUTES_DEFAULT, HOLD_MINUTES_MIN, HOLD_MINUTES_MAX = 10, 2, 60
 
 
 class CheckoutSettings(db.Model):
@@ -17,6 +19,10 @@ class CheckoutSettings(db.Model):
         CheckConstraint(f"payment_provider IN {PROVIDERS!r}", name="provider"),
         CheckConstraint("tax_basis_points BETWEEN 0 AND 10000", name="tax_range"),
         CheckConstraint("shipping_flat >= 0", name="shipping_not_negative"),
+        CheckConstraint(f"hold_on IN {HOLD_ON!r}", name="hold_on"),
+        CheckConstraint(
+            f"hold_minutes BETWEEN {HOLD_MINUTES_MIN} AND {HOLD_MINUTES_MAX}", name="hold_minutes"
+        ),
     )
 
     store_id: Mapped[int] = mapped_column(
@@ -34,6 +40,10 @@ class CheckoutSettings(db.Model):
     midtrans_production: Mapped[bool] = mapped_column(
         Boolean, default=False, server_default=false()
     )
+    hold_minutes: Mapped[int] = mapped_column(
+        Integer, default=HOLD_MINUTES_DEFAULT, server_default=str(HOLD_MINUTES_DEFAULT)
+    )
+    hold_on: Mapped[str] = mapped_column(String(16), default="checkout", server_default="checkout")
 
     @property
     def shipping_rate(self) -> ShippingRate:

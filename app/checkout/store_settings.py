@@ -9,12 +9,22 @@ import re
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 
+from flask_babel import gettext
+
 from app.audit.service import record
-from app.catalog.editing import format_amount, parse_amount
-from app.catalog.service import CatalogError
-from app.checkout.models import PROVIDERS, CheckoutSettings
+from app.checkout.models import (
+    HOLD_MINUTES_DEFAULT,
+    HOLD_MINUTES_MAX,
+    HOLD_MINUTES_MIN,
+    HOLD_ON,
+    PROVIDERS,
+    CheckoutSettings,
+)
 from app.checkout.secrets import decrypt, encrypt
 from app.extensions import db
+from app.field_errors import FieldError
+from app.i18n import N_
+from app.money import format_amount, parse_amount
 from tenants.models import Store
 
 SECRETS = ("stripe_secret_key", "stripe_webhook_secret", "midtrans_server_key")
@@ -23,21 +33,16 @@ SECRET_PREFIXES = {
     "stripe_webhook_secret": ("whsec_",),
 }
 SECRET_LABELS = {
-    "stripe_secret_key": "Stripe secret key",
-    "stripe_webhook_secret": "Stripe webhook signing secret",
-    "midtrans_server_key": "Midtrans server key",
+    "stripe_secret_key": N_("Stripe secret key"),
+    "stripe_webhook_secret": N_("Stripe webhook signing secret"),
+    "midtrans_server_key": N_("Midtrans server key"),
 }
 PROVIDER_LABELS = {"test": "Test gateway", "stripe": "Stripe", "midtrans": "Midtrans"}
 _KEY_RE = re.compile(r"^[\x21-\x7e]{8,200}$")  # printable ASCII, no spaces
 
 
-class SettingsError(ValueError):
+class SettingsError(FieldError):
     """A refused change; `field` names the input, `message` says why."""
-
-    def __init__(self, field: str, message: str):
-        super().__init__(message)
-        self.field = field
-        self.message = message
 
 
 @dataclass
@@ -54,6 +59,8 @@ class CheckoutInput:
     midtrans_server_key: str = ""
     midtrans_client_key: str = ""
     midtrans_production: bool = False
+    hold_minutes: str = str(HOLD_MINUTES_DEFAULT)
+    hold_on: str = "checkout"
     remove: tuple[str, ...] = ()
 
 
@@ -68,6 +75,8 @@ def settings_for(store: Store) -> CheckoutSettings:
             tax_inclusive=False,
             payment_provider="test",
             midtrans_production=False,
+            hold_minutes=HOLD_MINUTES_DEFAULT,
+            hold_on="checkout",
         )
     return row
 
@@ -82,6 +91,8 @@ def as_input(store: Store, row: CheckoutSettings) -> CheckoutInput:
         payment_provider=row.payment_provider or "test",
         midtrans_client_key=row.midtrans_client_key or "",
         midtrans_production=bool(row.midtrans_production),
+        hold_minutes=str(row.hold_minutes or HOLD_MINUTES_DEFAULT),
+        hold_on=row.hold_on or "checkout",
     )
 
 
@@ -97,60 +108,89 @@ def parse_rate(text: str | None) -> int:
         return 0
     if not re.fullmatch(r"\d{1,3}(\.\d{0,2})?", raw):
         raise SettingsError(
-            "tax_rate", "The tax rate is a percentage from 0 to 100 with at most 2 decimals."
+            "tax_rate",
+            gettext("The tax rate is a percentage from 0 to 100 with at most 2 decimals."),
         )
     try:
         rate = Decimal(raw)
     except InvalidOperation:
-        raise SettingsError("tax_rate", "The tax rate must be a number such as 11.") from None
+        raise SettingsError(
+            "tax_rate", gettext("The tax rate must be a number such as 11.")
+        ) from None
     if rate > 100:
-        raise SettingsError("tax_rate", "The tax rate can be at most 100%.")
+        raise SettingsError("tax_rate", gettext("The tax rate can be at most 100%."))
     return int(rate.scaleb(2))
 
 
-def _amount(text: str, currency: str, field: str, label: str) -> int:
-    try:
-        return parse_amount(text, currency, field=field, label=label)
-    except CatalogError as exc:
-        raise SettingsError(field, exc.message) from None
+def parse_hold_minutes(text: str | None) -> int:
+    """How long a cart's units are held, in whole minutes from 2 to 60."""
+    raw = (text or "").strip()
+    if not raw:
+        return HOLD_MINUTES_DEFAULT
+    if not raw.isdigit() or len(raw) > 3 or not (HOLD_MINUTES_MIN <= int(raw) <= HOLD_MINUTES_MAX):
+        raise SettingsError(
+            "hold_minutes",
+            gettext(
+                "Hold items for %(min)s to %(max)s minutes (a whole number).",
+                min=HOLD_MINUTES_MIN,
+                max=HOLD_MINUTES_MAX,
+            ),
+        )
+    return int(raw)
 
 
 def _secret(field: str, typed: str) -> str:
     value = (typed or "").strip()
-    label = SECRET_LABELS[field]
+    label = gettext(SECRET_LABELS[field])
     if not _KEY_RE.fullmatch(value):
-        raise SettingsError(field, f"The {label} looks wrong: paste it without spaces.")
+        raise SettingsError(
+            field, gettext("The %(label)s looks wrong: paste it without spaces.", label=label)
+        )
     prefixes = SECRET_PREFIXES.get(field)
     if prefixes and not value.startswith(prefixes):
-        raise SettingsError(field, f"The {label} starts with {' or '.join(prefixes)}.")
+        raise SettingsError(
+            field,
+            gettext(
+                "The %(label)s starts with %(prefixes)s.",
+                label=label,
+                prefixes=gettext(" or ").join(prefixes),
+            ),
+        )
     return value
 
 
 def update_checkout_settings(store: Store, data: CheckoutInput, *, actor=None) -> list[str]:
     """Validate and save; creates the row on first save. Returns the names of changed fields."""
     row = settings_for(store)
-    shipping_flat = (
-        _amount(data.shipping_flat, store.currency, "shipping_flat", "The shipping rate")
-        if (data.shipping_flat or "").strip()
-        else 0
+    shipping_flat = parse_amount(
+        data.shipping_flat,
+        store.currency,
+        field="shipping_flat",
+        label=gettext("The shipping rate"),
+        blank=0,
     )
-    free_over = (
-        _amount(
-            data.shipping_free_over,
-            store.currency,
-            "shipping_free_over",
-            "The free-shipping threshold",
-        )
-        if (data.shipping_free_over or "").strip()
-        else None
+    free_over = parse_amount(
+        data.shipping_free_over,
+        store.currency,
+        field="shipping_free_over",
+        label=gettext("The free-shipping threshold"),
+        blank=None,
     )
     tax = parse_rate(data.tax_rate)
+    hold_minutes = parse_hold_minutes(data.hold_minutes)
+    if data.hold_on not in HOLD_ON:
+        raise SettingsError(
+            "hold_on", gettext("Choose when items are held: at checkout or when added to the cart.")
+        )
     if data.payment_provider not in PROVIDERS:
-        raise SettingsError("payment_provider", "Choose the test gateway, Stripe or Midtrans.")
+        raise SettingsError(
+            "payment_provider", gettext("Choose the test gateway, Stripe or Midtrans.")
+        )
     client_key = (data.midtrans_client_key or "").strip()
     if client_key and not _KEY_RE.fullmatch(client_key):
         raise SettingsError(
-            "midtrans_client_key", "The Midtrans client key looks wrong: paste it without spaces."
+            "midtrans_client_key",
+            gettext("The Midtrans client key looks wrong: paste it without spaces."),
         )
     secrets: dict[str, str | None] = {}
     for field in SECRETS:
@@ -164,14 +204,18 @@ def update_checkout_settings(store: Store, data: CheckoutInput, *, actor=None) -
         return bool(secrets[field]) if field in secrets else bool(decrypt(getattr(row, field)))
 
     if data.payment_provider == "stripe" and not will_have("stripe_secret_key"):
-        raise SettingsError("stripe_secret_key", "Add your Stripe secret key to use Stripe.")
+        raise SettingsError(
+            "stripe_secret_key", gettext("Add your Stripe secret key to use Stripe.")
+        )
     if data.payment_provider == "stripe" and not will_have("stripe_webhook_secret"):
         raise SettingsError(
             "stripe_webhook_secret",
-            "Add the webhook signing secret, or Stripe payments will never be confirmed.",
+            gettext("Add the webhook signing secret, or Stripe payments will never be confirmed."),
         )
     if data.payment_provider == "midtrans" and not will_have("midtrans_server_key"):
-        raise SettingsError("midtrans_server_key", "Add your Midtrans server key to use Midtrans.")
+        raise SettingsError(
+            "midtrans_server_key", gettext("Add your Midtrans server key to use Midtrans.")
+        )
 
     values = {
         "shipping_flat": shipping_flat,
@@ -181,6 +225,8 @@ def update_checkout_settings(store: Store, data: CheckoutInput, *, actor=None) -
         "payment_provider": data.payment_provider,
         "midtrans_client_key": client_key or None,
         "midtrans_production": bool(data.midtrans_production),
+        "hold_minutes": hold_minutes,
+        "hold_on": data.hold_on,
     }
     changed = [name for name, value in values.items() if getattr(row, name) != value]
     # Before and after for the audit log; secrets only say that they changed, never what to.

@@ -3,13 +3,14 @@
 from flask import (
     abort,
     flash,
-    make_response,
+    g,
     redirect,
     render_template,
     request,
     session,
     url_for,
 )
+from flask_babel import gettext
 from flask_login import current_user
 
 from app.addresses import rules as address_rules
@@ -21,6 +22,7 @@ from app.checkout import flow
 from app.checkout.store_settings import settings_for
 from app.database import utcnow
 from app.extensions import db, limiter
+from app.inventory import holds
 from app.orders import states
 from app.orders.links import key_opens, order_key, order_path
 from app.orders.models import Order
@@ -32,7 +34,7 @@ from app.payments.providers import (
     start_stripe,
 )
 from app.payments.test_mode import CANT_TAKE_PAYMENTS, payment_problem
-from app.rendering import is_htmx
+from app.rendering import is_htmx, render_partial
 from app.security import allow_form_action
 from tenants.context import current_store, store_blueprint
 from tenants.query import MAX_ID, scoped_select
@@ -53,10 +55,20 @@ def _address_helpers():
     return {"address_rules": address_rules}
 
 
+def _cart_view() -> cart_service.CartView:
+    """The shopper's cart as the checkout pages show it, read once per request (one query,
+    and one for the pictures): a step's guard and its page both need it."""
+    if "checkout_cart_view" not in g:
+        g.checkout_cart, g.checkout_cart_view = cart_service.find_cart_view(
+            current_store(), **_shopper()
+        )
+    return g.checkout_cart_view
+
+
 def _context(step: str, state: flow.State, **extra):
     """What every step's page shows: the steps, the cart and its totals so far."""
     store = current_store()
-    view = cart_service.cart_view(store, cart_service.find_cart(store, **_shopper()))
+    view = _cart_view()
     settings = settings_for(store)
     return {
         "step": step,
@@ -66,6 +78,7 @@ def _context(step: str, state: flow.State, **extra):
         "view": view,
         "quote": flow.quote(store, state, view, settings),
         "settings": settings,
+        "hold": holds.status(g.get("checkout_cart")),
         **extra,
     }
 
@@ -73,9 +86,9 @@ def _context(step: str, state: flow.State, **extra):
 def _guard(step: str):
     """The checkout state, or a redirect when the cart is empty or an earlier step is undone."""
     store = current_store()
-    view = cart_service.cart_view(store, cart_service.find_cart(store, **_shopper()))
+    view = _cart_view()
     if not view.lines:
-        flash("Your cart is empty: add something before checking out.", "info")
+        flash(gettext("Your cart is empty: add something before checking out."), "info")
         return None, redirect(url_for("cart.show"), 303)
     state = flow.load(session, store)
     if current_user.is_authenticated and state.email != current_user.email:
@@ -93,6 +106,47 @@ def start():
     if refusal:
         return refusal
     return redirect(url_for(f".{flow.first_incomplete(state)}"), 303)
+
+
+@bp.post("/hold")
+@limiter.limit("30 per minute")
+def hold():
+    """Start (or try again): hold the cart's units for the store's hold time, then check out."""
+    store = current_store()
+    cart = cart_service.find_cart(store, **_shopper())
+    if cart is None or not cart.items:
+        flash(gettext("Your cart is empty: add something before checking out."), "info")
+        return redirect(url_for("cart.show"), 303)
+    result = holds.hold_cart(store, cart)
+    db.session.commit()
+    if result.short:
+        flash(
+            gettext(
+                "We couldn't hold everything in your cart: some items have fewer left than you"
+                " asked for, or more than one cart may hold."
+            ),
+            "warning",
+        )
+    return redirect(url_for(".start"), 303)
+
+
+@bp.post("/hold/extend")
+@limiter.limit("20 per minute")
+def extend_hold():
+    """ "I need more time": the running hold gets the store's hold time again (at most twice)."""
+    store = current_store()
+    cart = cart_service.find_cart(store, **_shopper())
+    if cart is None:
+        return redirect(url_for("cart.show"), 303)
+    try:
+        holds.extend(store, cart)
+    except holds.HoldError as error:
+        db.session.rollback()
+        flash(error.message, "error")
+    else:
+        db.session.commit()
+        flash(gettext("We'll hold your items a little longer."), "success")
+    return redirect(url_for(".start"), 303)
 
 
 @bp.route("/contact", methods=["GET", "POST"])
@@ -183,7 +237,10 @@ def _save_to_address_book(user, values):
     try:
         create_address(user, values)
     except AddressError as error:
-        flash(f"We couldn't save the address to your address book: {error}", "warning")
+        flash(
+            gettext("We couldn't save the address to your address book: %(reason)s", reason=error),
+            "warning",
+        )
 
 
 @bp.route("/shipping", methods=["GET", "POST"])
@@ -220,7 +277,7 @@ def review():
     flow.review_key(state)
     flow.save(session, current_store(), state)
     # Said before the shopper tries: in production a store on the test gateway can't be paid.
-    refusal = CANT_TAKE_PAYMENTS if payment_problem(current_store()) else None
+    refusal = str(CANT_TAKE_PAYMENTS) if payment_problem(current_store()) else None
     return render_template("checkout/review.html", **_context("review", state, place_error=refusal))
 
 
@@ -232,7 +289,7 @@ def apply_coupon():
     if refusal:
         return refusal
     store = current_store()
-    view = cart_service.cart_view(store, cart_service.find_cart(store, **_shopper()))
+    view = _cart_view()
     message, category, status = None, "success", 200
     try:
         flow.set_coupon(store, state, request.form.get("coupon"), view, settings_for(store))
@@ -240,7 +297,7 @@ def apply_coupon():
         message, category, status = error.errors["coupon"], "error", 422
     else:
         flow.save(session, store, state)
-        message = f"Coupon {state.coupon} applied."
+        message = gettext("Coupon %(code)s applied.", code=state.coupon)
     typed = (request.form.get("coupon") or "")[: flow.MAX_COUPON_INPUT]
     return _summary(state, message, category, status, typed=typed)
 
@@ -253,7 +310,7 @@ def remove_coupon():
         return refusal
     state.coupon = None
     flow.save(session, current_store(), state)
-    return _summary(state, "Coupon removed.", "success", 200)
+    return _summary(state, gettext("Coupon removed."), "success", 200)
 
 
 def _summary(state, message, category, status, typed=None):
@@ -265,11 +322,8 @@ def _summary(state, message, category, status, typed=None):
     if is_htmx():
         # The summary, and out of band the total on the "Place order" button.
         total = context["quote"].totals.total
-        body = render_template("checkout/_partials/summary.html", **context)
         button = render_template("checkout/_partials/place_total.html", total=total)
-        response = make_response(body + "\n" + button, status)
-        response.vary.add("HX-Request")
-        return response
+        return render_partial("checkout/_partials/summary.html", status, oob=(button,), **context)
     if status < 400:
         flash(message, category)
         return redirect(url_for(".review"), 303)
@@ -283,8 +337,7 @@ def place():
     store = current_store()
     key = request.form.get("idempotency_key") or ""
     state = flow.load(session, store)
-    cart = cart_service.find_cart(store, **_shopper())
-    view = cart_service.cart_view(store, cart, images=False)
+    cart, view = cart_service.find_cart_view(store, images=False, **_shopper())
     settings = settings_for(store)
     # A form sent again after its order was placed (the checkout is forgotten then) goes to
     # that order; the review form on screen is looked up by place_order itself, which also
@@ -293,7 +346,7 @@ def place():
     if placed_before is not None:
         return redirect(_payment_or_status(placed_before, settings), 303)
     if cart is None or not view.lines:
-        flash("Your cart is empty: add something before checking out.", "info")
+        flash(gettext("Your cart is empty: add something before checking out."), "info")
         return redirect(url_for("cart.show"), 303)
     try:
         order = flow.place(
@@ -365,6 +418,6 @@ def _payment_or_status(order: Order, settings=None) -> str:
         flash(str(error), "error")
         return status_path
     if payment_problem(store, settings):
-        flash(CANT_TAKE_PAYMENTS, "error")
+        flash(str(CANT_TAKE_PAYMENTS), "error")
         return status_path
     return url_for("test_gateway.page", number=order.number, key=order_key(order))

@@ -1,87 +1,26 @@
 """The console's jobs and emails: RQ queues, workers and failed jobs (retry, delete), and the
 email log (search, one message, resend). Every action is audited."""
 
-import math
-
 from flask import abort, current_app, flash, redirect, render_template, request, url_for
+from flask_babel import gettext
 from flask_login import current_user
-from sqlalchemy import func, or_, select
 
 from app.accounts.permissions import require_superuser
 from app.audit.service import record
+from app.background import QUEUES
 from app.catalog.browse import clean
-from app.console.views import bp
+from app.console import bp, queries
 from app.extensions import db
 from app.notifications.models import EMAIL_STATUSES, EmailMessage
 from app.notifications.service import send_now
-from jobs import QUEUES
 from tenants.query import MAX_ID
 
-FAILED_SHOWN = 50
+FAILED_SHOWN = 50  # failed jobs listed per queue
 # Emails whose text carries a code or link that acts for the recipient: admins don't read them.
 SECRET_TEMPLATES = frozenset(
     {"verify_email", "signin_code", "email_change_code", "password_reset", "staff_invite"}
 )
 EMAILS_PER_PAGE = 50
-
-
-def _rq_state():
-    """Queues, workers and failed jobs from Redis, or an error message if it can't be read."""
-    from redis.exceptions import RedisError
-    from rq import Queue, Worker
-    from rq.job import Job
-
-    from app.extensions import redis_client
-
-    try:
-        conn = redis_client.get()
-        queues, failed = [], []
-        for name in QUEUES:
-            queue = Queue(name, connection=conn)
-            registry = queue.failed_job_registry
-            queues.append(
-                {
-                    "name": name,
-                    "queued": queue.count,
-                    "started": queue.started_job_registry.count,
-                    "scheduled": queue.scheduled_job_registry.count,
-                    "failed": registry.count,
-                }
-            )
-            for job_id in registry.get_job_ids(0, FAILED_SHOWN - 1):
-                job = Job.fetch(job_id, connection=conn) if Job.exists(job_id, conn) else None
-                if job is None:
-                    continue
-                result = job.latest_result()
-                error = (getattr(result, "exc_string", None) or "").strip()
-                failed.append(
-                    {
-                        "id": job.id,
-                        "queue": name,
-                        "func": job.func_name,
-                        "args": repr(job.args)[:120],
-                        "ended_at": job.ended_at,
-                        "error": "\n".join(error.splitlines()[-6:]),
-                    }
-                )
-        workers = [
-            {
-                "name": w.name,
-                "state": w.get_state(),
-                "queues": ", ".join(w.queue_names()),
-                "job": (w.get_current_job_id() or ""),
-                "heartbeat": w.last_heartbeat,
-            }
-            for w in Worker.all(connection=conn)
-        ]
-        return {"queues": queues, "failed": failed, "workers": workers, "error": None}
-    except RedisError as error:
-        return {
-            "queues": [],
-            "failed": [],
-            "workers": [],
-            "error": f"Redis is unreachable: {error}",
-        }
 
 
 @bp.get("/jobs")
@@ -91,7 +30,11 @@ def jobs():
     from app.payments.outages import provider_outages
 
     inline = current_app.config["JOBS_INLINE"]
-    state = {"queues": [], "failed": [], "workers": [], "error": None} if inline else _rq_state()
+    state = (
+        {"queues": [], "failed": [], "workers": [], "error": None}
+        if inline
+        else queries.rq_state(FAILED_SHOWN)
+    )
     return render_template("console/jobs.html", inline=inline, outages=provider_outages(), **state)
 
 
@@ -115,14 +58,14 @@ def job_action(action: str, queue: str, job_id: str):
             abort(404)
         if action == "retry":
             registry.requeue(job_id)
-            message = f"Job {job_id} is queued again."
+            message = gettext("Job %(job)s is queued again.", job=job_id)
         else:
             registry.remove(Job.fetch(job_id, connection=conn), delete_job=True)
-            message = f"Job {job_id} deleted."
+            message = gettext("Job %(job)s deleted.", job=job_id)
     except (NoSuchJobError, InvalidJobOperation):
         abort(404)
     except RedisError as error:
-        flash(f"Redis is unreachable: {error}", "error")
+        flash(gettext("Redis is unreachable: %(error)s", error=error), "error")
         return redirect(url_for(".jobs"), 303)
     record(f"job.{action}", actor=current_user, job_id=job_id, queue=queue)
     db.session.commit()
@@ -136,41 +79,15 @@ def emails():
     """Every email Pasar sent or tried to, newest first; search by address or subject."""
     q = clean(request.args.get("q"), 120).strip()
     status = request.args.get("status", "")
-    conditions = []
-    if q:
-        like = f"%{q.lower().replace('%', '').replace('_', '')}%"
-        conditions.append(
-            or_(
-                func.lower(EmailMessage.to_address).like(like),
-                func.lower(EmailMessage.subject).like(like),
-            )
-        )
-    if status in EMAIL_STATUSES:
-        conditions.append(EmailMessage.status == status)
-    else:
+    if status not in EMAIL_STATUSES:
         status = ""
-    total = db.session.scalar(select(func.count()).select_from(EmailMessage).where(*conditions))
-    pages = max(1, math.ceil(total / EMAILS_PER_PAGE))
-    try:
-        page = min(max(int(request.args.get("page", 1)), 1), pages)
-    except ValueError:
-        page = 1
-    messages = db.session.scalars(
-        select(EmailMessage)
-        .where(*conditions)
-        .order_by(EmailMessage.id.desc())
-        .offset((page - 1) * EMAILS_PER_PAGE)
-        .limit(EMAILS_PER_PAGE)
-    ).all()
+    messages = queries.emails(q, status, request.args.get("page"), EMAILS_PER_PAGE)
     return render_template(
         "console/emails/list.html",
         messages=messages,
         q=q,
         status=status,
         statuses=EMAIL_STATUSES,
-        page=page,
-        pages=pages,
-        total=total,
     )
 
 
@@ -217,5 +134,5 @@ def email_resend(message_id: int):
     )
     db.session.commit()
     send_now(copy.id)
-    flash(f"A copy is on its way to {original.to_address}.", "success")
+    flash(gettext("A copy is on its way to %(address)s.", address=original.to_address), "success")
     return redirect(url_for(".email_detail", message_id=copy.id), 303)

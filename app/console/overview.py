@@ -8,12 +8,13 @@ gateway's) never count.
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 
+from flask_babel import gettext
 from sqlalchemy import func, select
 
 from app.accounts.models import User
-from app.dashboard.reports import Day
 from app.extensions import db
 from app.orders.models import Order
+from app.reports.sales import Day
 from tenants.models import Store
 
 PRESETS = (7, 30, 90)
@@ -50,13 +51,13 @@ def parse_range(args, today: date) -> Range:
             start = date.fromisoformat(raw_from) if raw_from else today - timedelta(days=29)
             end = date.fromisoformat(raw_to) if raw_to else today
         except ValueError:
-            raise RangeError("Use dates like 2026-11-01.") from None
+            raise RangeError(gettext("Use dates like 2026-11-01.")) from None
         if end < start:
-            raise RangeError("The end date is before the start date.")
+            raise RangeError(gettext("The end date is before the start date."))
         if (end - start).days + 1 > MAX_DAYS:
-            raise RangeError(f"Choose at most {MAX_DAYS} days.")
+            raise RangeError(gettext("Choose at most %(num)s days.", num=MAX_DAYS))
         if start.year < 2000 or end.year > 2100:
-            raise RangeError("Use dates like 2026-11-01.")
+            raise RangeError(gettext("Use dates like 2026-11-01."))
         return Range(start, end)
     days = args.get("days", "30")
     days = int(days) if days in {str(p) for p in PRESETS} else 30

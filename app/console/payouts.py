@@ -5,13 +5,14 @@ import re
 from decimal import Decimal
 
 from flask import flash, redirect, render_template, request, url_for
+from flask_babel import gettext, ngettext
 from flask_login import current_user
 
 from app.accounts.permissions import require_superuser
 from app.accounts.stepup import requires_recent_factor
 from app.audit.service import record
+from app.console import bp
 from app.console.stores import _store_or_404
-from app.console.views import bp
 from app.extensions import db
 from app.payouts import reports
 from app.payouts.ledger import platform_rate
@@ -89,7 +90,16 @@ def payout_mark_paid(store_id: int):
         flash(error.message, "error")
         target = url_for(".payout_store", store_id=store.id, period=request.form.get("period"))
         return redirect(target, 303)
-    flash(f"{period.label}: payout to {store.name} recorded ({len(made)} currency).", "success")
+    flash(
+        ngettext(
+            "%(period)s: payout to %(name)s recorded (%(num)s currency).",
+            "%(period)s: payout to %(name)s recorded (%(num)s currencies).",
+            len(made),
+            period=period.label,
+            name=store.name,
+        ),
+        "success",
+    )
     return redirect(url_for(".payout_store", store_id=store.id, period=period.key), 303)
 
 
@@ -118,5 +128,8 @@ def store_commission(store_id: int):
         store.commission_rate_bps = bps
         db.session.commit()
     shown = f"{bps / 100:g} %" if bps is not None else f"the default ({platform_rate() / 100:g} %)"
-    flash(f"{store.name} now pays {shown} on new sales.", "success")
+    flash(
+        gettext("%(name)s now pays %(shown)s on new sales.", name=store.name, shown=shown),
+        "success",
+    )
     return redirect(url_for(".store_detail", store_id=store.id), 303)

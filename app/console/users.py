@@ -2,23 +2,19 @@
 disabling (their sessions end at once), re-enabling, resending a verification code and resetting
 the two-factor sign-in of someone who lost their second factor."""
 
-import math
-
 from flask import abort, flash, redirect, render_template, request, url_for
+from flask_babel import gettext
 from flask_login import current_user
-from sqlalchemy import func, or_, select
 
 from app.accounts import otp, service, twofactor
-from app.accounts.models import Membership, User
+from app.accounts.models import User
 from app.accounts.permissions import require_superuser
 from app.accounts.stepup import requires_recent_factor
-from app.audit.models import AuditLog
 from app.audit.service import record
 from app.catalog.browse import clean
-from app.console.views import bp
+from app.console import bp, queries
 from app.database import utcnow
 from app.extensions import db
-from tenants.models import Store
 from tenants.query import MAX_ID
 
 PAGE_SIZE = 25
@@ -29,32 +25,8 @@ PAGE_SIZE = 25
 def user_list():
     """Every account, searchable by email or name, newest first."""
     q = clean(request.args.get("q"), 120).strip().lower()
-    conditions = []
-    if q:
-        like = f"%{q.replace('%', '').replace('_', '')}%"
-        conditions.append(or_(func.lower(User.email).like(like), func.lower(User.name).like(like)))
-    total = db.session.scalar(select(func.count()).select_from(User).where(*conditions))
-    pages = max(1, math.ceil(total / PAGE_SIZE))
-    try:
-        page = min(max(int(request.args.get("page", 1)), 1), pages)
-    except ValueError:
-        page = 1
-    stores = (
-        select(Membership.user_id, func.count().label("stores"))
-        .group_by(Membership.user_id)
-        .subquery()
-    )
-    rows = db.session.execute(
-        select(User, func.coalesce(stores.c.stores, 0))
-        .outerjoin(stores, stores.c.user_id == User.id)
-        .where(*conditions)
-        .order_by(User.created_at.desc(), User.id.desc())
-        .limit(PAGE_SIZE)
-        .offset((page - 1) * PAGE_SIZE)
-    ).all()
-    return render_template(
-        "console/users/list.html", rows=rows, q=q, page=page, pages=pages, total=total
-    )
+    rows = queries.users(q, request.args.get("page"), PAGE_SIZE)
+    return render_template("console/users/list.html", rows=rows, q=q)
 
 
 def _user_or_404(user_id: int) -> User:
@@ -69,20 +41,11 @@ def _user_or_404(user_id: int) -> User:
 def user_detail(user_id: int):
     """One account: its stores and roles, and what it did lately."""
     user = _user_or_404(user_id)
-    memberships = db.session.execute(
-        select(Membership, Store)
-        .join(Store, Store.id == Membership.store_id)
-        .where(Membership.user_id == user.id)
-        .order_by(Store.name)
-    ).all()
-    activity = db.session.scalars(
-        select(AuditLog).where(AuditLog.actor_id == user.id).order_by(AuditLog.id.desc()).limit(20)
-    ).all()
     return render_template(
         "console/users/detail.html",
         person=user,
-        memberships=memberships,
-        activity=activity,
+        memberships=queries.user_memberships(user),
+        activity=queries.user_activity(user),
         has_factor=twofactor.has_second_factor(user),
     )
 
@@ -93,19 +56,21 @@ def user_status(user_id: int, action: str):
     """Disable an account (every session of it ends at once) or enable it again."""
     user = _user_or_404(user_id)
     if user.id == current_user.id:
-        flash("You can't disable your own account.", "error")
+        flash(gettext("You can't disable your own account."), "error")
         return redirect(url_for(".user_detail", user_id=user.id), 303)
     if action == "disable" and user.disabled_at is None:
         user.disabled_at = utcnow()
         user.rotate_session_token()  # signed-in sessions carry the old token: they end now
         record("user.disabled", actor=current_user, target=user, email=user.email)
         db.session.commit()
-        flash(f"{user.email} is disabled and signed out everywhere.", "success")
+        flash(
+            gettext("%(email)s is disabled and signed out everywhere.", email=user.email), "success"
+        )
     elif action == "enable" and user.disabled_at is not None:
         user.disabled_at = None
         record("user.enabled", actor=current_user, target=user, email=user.email)
         db.session.commit()
-        flash(f"{user.email} can sign in again.", "success")
+        flash(gettext("%(email)s can sign in again.", email=user.email), "success")
     return redirect(url_for(".user_detail", user_id=user.id), 303)
 
 
@@ -115,7 +80,7 @@ def user_resend_verification(user_id: int):
     """Send an unverified account a new verification code."""
     user = _user_or_404(user_id)
     if user.is_verified:
-        flash(f"{user.email} is already verified.", "info")
+        flash(gettext("%(email)s is already verified.", email=user.email), "info")
     else:
         try:
             service.resend_verification(user.email, request.remote_addr)
@@ -124,7 +89,9 @@ def user_resend_verification(user_id: int):
         else:
             record("user.verification_resent", actor=current_user, target=user)
             db.session.commit()
-            flash(f"A new verification code went to {user.email}.", "success")
+            flash(
+                gettext("A new verification code went to %(email)s.", email=user.email), "success"
+            )
     return redirect(url_for(".user_detail", user_id=user.id), 303)
 
 
@@ -140,5 +107,10 @@ def user_reset_two_factor(user_id: int):
     except twofactor.TwoFactorError as exc:
         flash(exc.message, "error")
     else:
-        flash(f"Two-factor sign-in reset for {user.email}, signed out everywhere.", "success")
+        flash(
+            gettext(
+                "Two-factor sign-in reset for %(email)s, signed out everywhere.", email=user.email
+            ),
+            "success",
+        )
     return redirect(url_for(".user_detail", user_id=user.id), 303)

@@ -1,21 +1,26 @@
-"""The platform admins' console on the platform host, under /console."""
+"""The console's front page: platform KPIs, a chart by day, the latest activity."""
 
 from flask import render_template, request
-from sqlalchemy import func, select
 
-from app.accounts.models import User
 from app.accounts.permissions import require_superuser
-from app.audit.models import AuditLog
-from app.console import overview
-from app.console import session as console_session
-from app.dashboard.reports import bar_chart
+from app.console import bp, overview, queries
 from app.database import utcnow
 from app.extensions import db
-from tenants.context import platform_blueprint
-from tenants.models import Store
+from app.i18n import N_
+from app.reports.sales import bar_chart
 
-bp = platform_blueprint("console", __name__, url_prefix="/console")
-bp.after_request(console_session.after_console_request)
+# Statuses the console shows as `_(status)`: stores (display_status) and emails.
+STATUS_NAMES = (
+    N_("active"),
+    N_("suspended"),
+    N_("deleted"),
+    N_("queued"),
+    N_("sending"),
+    N_("sent"),
+    N_("logged"),
+    N_("failed"),
+    N_("processing"),
+)
 
 
 @bp.get("/")
@@ -35,20 +40,8 @@ def home():
     if currency not in currencies:
         currency = currencies[0]
     series = overview.daily(period, currency)
-    stores = dict(
-        db.session.execute(
-            select(Store.status, func.count())
-            .where(Store.deleted_at.is_(None))
-            .group_by(Store.status)
-        ).all()
-    )
-    entries = db.session.execute(
-        select(AuditLog, User.email, Store.slug)
-        .outerjoin(User, User.id == AuditLog.actor_id)
-        .outerjoin(Store, Store.id == AuditLog.store_id)
-        .order_by(AuditLog.id.desc())
-        .limit(15)
-    ).all()
+    stores = queries.stores_by_status()
+    entries = db.session.execute(queries.audit_entries().limit(15)).all()
     return render_template(
         "console/home.html",
         period=period,
@@ -64,11 +57,3 @@ def home():
         entries=entries,
         error=error,
     ), (422 if error else 200)
-
-
-# The stores pages join this blueprint.
-from app.console import audit as _audit  # noqa: E402, F401
-from app.console import operations as _operations  # noqa: E402, F401
-from app.console import payouts as _payouts  # noqa: E402, F401
-from app.console import stores as _stores  # noqa: E402, F401
-from app.console import users as _users  # noqa: E402, F401

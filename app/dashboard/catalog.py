@@ -5,6 +5,7 @@ redirect. Every id from the URL or a form is loaded with get_for_store_or_404.
 """
 
 from flask import abort, flash, redirect, render_template, request, url_for
+from flask_babel import gettext, ngettext
 from flask_login import current_user
 
 from app.accounts.permissions import require_store_permission
@@ -13,6 +14,7 @@ from app.catalog.editing import VariantErrors, VariantInput
 from app.catalog.images import MAX_IMAGE_BYTES, MAX_IMAGES_PER_PRODUCT, add_image, image_url
 from app.catalog.models import Category, Product, ProductImage, Variant
 from app.catalog.service import MAX_STOCK, CatalogError, VariantData, create_product
+from app.dashboard import bp
 from app.dashboard.catalog_forms import (
     CategoryForm,
     ConfirmForm,
@@ -24,9 +26,10 @@ from app.dashboard.catalog_forms import (
     ProductForm,
     VariantForm,
 )
-from app.dashboard.views import bp
 from app.extensions import db
-from app.rendering import is_htmx, render_page_or_fragment
+from app.field_errors import FieldError
+from app.money import AmountError, format_amount, parse_amount
+from app.rendering import is_htmx, render_page_or_fragment, render_partial
 from tenants.context import current_store
 from tenants.query import get_for_store_or_404
 
@@ -43,13 +46,13 @@ def _catalog_helpers():
     """Catalog templates format amounts for inputs and find image URLs."""
     return {
         "image_url": image_url,
-        "format_amount": editing.format_amount,
+        "format_amount": format_amount,
         "sorts": editing.SORTS,
         "status_filters": editing.STATUS_FILTERS,
     }
 
 
-def _refuse(form, exc: CatalogError, general: list[str]) -> None:
+def _refuse(form, exc: FieldError, general: list[str]) -> None:
     """Put a refused change's message on its field, or with the form's general errors."""
     field = getattr(form, exc.field, None) if exc.field else None
     if field is not None and hasattr(field, "errors"):
@@ -75,15 +78,18 @@ def product_list():
 
 
 def _list_response(status: int = 200, error: str | None = None):
-    page = editing.list_products(
-        current_store(),
-        q=request.args.get("q", ""),
-        status=request.args.get("status", "all"),
-        sort=request.args.get("sort", ""),
-        page=request.args.get("page", "1"),
+    filters = editing.product_filters(
+        request.args.get("q"), request.args.get("status"), request.args.get("sort")
     )
+    page = editing.list_products(current_store(), filters, request.args.get("page"))
     return render_page_or_fragment(
-        LIST_TEMPLATE, "results", status, page=page, bulk_form=ConfirmForm(), error=error
+        LIST_TEMPLATE,
+        "results",
+        status,
+        page=page,
+        filters=filters,
+        bulk_form=ConfirmForm(),
+        error=error,
     )
 
 
@@ -97,9 +103,9 @@ def product_bulk():
     action = request.form.get("action", "")
     ids = list(dict.fromkeys(request.form.getlist("ids")))[: editing.PAGE_SIZE * 4]
     if action not in editing.BULK_ACTIONS:
-        return _list_response(422, "Choose what to do with the selected products.")
+        return _list_response(422, gettext("Choose what to do with the selected products."))
     if not ids:
-        return _list_response(422, "Select at least one product first.")
+        return _list_response(422, gettext("Select at least one product first."))
     products = [get_for_store_or_404(Product, product_id) for product_id in ids]
     if action == "delete" and request.form.get("confirm") != "yes":
         return render_template(
@@ -109,8 +115,12 @@ def product_bulk():
             back=_back_to_list(),
         )
     count = editing.bulk_update(products, action)
-    done = {"activate": "activated", "archive": "archived", "delete": "deleted"}[action]
-    flash(f"{count} product{'s' if count != 1 else ''} {done}.", "success")
+    done = {
+        "activate": ngettext("%(num)s product activated.", "%(num)s products activated.", count),
+        "archive": ngettext("%(num)s product archived.", "%(num)s products archived.", count),
+        "delete": ngettext("%(num)s product deleted.", "%(num)s products deleted.", count),
+    }[action]
+    flash(done, "success")
     return redirect(_back_to_list(), code=303)
 
 
@@ -118,10 +128,19 @@ def product_bulk():
 
 
 def _category_choices(form) -> list[editing.CategoryNode]:
+    """The store's categories as the form's choices, and as `form.category_options` for the
+    searchable picker: (id, name, depth, path with its parents)."""
     nodes = editing.flatten(editing.category_tree(current_store()))
     form.categories.choices = [
         (str(n.category.id), "— " * n.depth + n.category.name) for n in nodes
     ]
+    trail: list[str] = []
+    form.category_options = []
+    for n in nodes:
+        trail = [*trail[: n.depth], n.category.name]
+        form.category_options.append(
+            (str(n.category.id), n.category.name, min(n.depth, 3), " › ".join(trail))
+        )
     return nodes
 
 
@@ -157,7 +176,7 @@ def product_new():
         try:
             categories = _categories_from(form)
             slug = editing.check_slug(store, form.slug.data) if form.slug.data else None
-            price = editing.parse_amount(form.price.data, store.currency)
+            price = parse_amount(form.price.data, store.currency)
             stock = editing.parse_whole(form.stock.data, "stock", "Stock", MAX_STOCK)
             product = create_product(
                 store,
@@ -173,11 +192,11 @@ def product_new():
                 seo_title=form.seo_title.data or "",
                 seo_description=form.seo_description.data or "",
             )
-        except CatalogError as exc:
+        except (CatalogError, AmountError) as exc:
             db.session.rollback()
             _refuse(form, exc, errors)
         else:
-            flash(f"“{product.title}” created.", "success")
+            flash(gettext("“%(title)s” created.", title=product.title), "success")
             return redirect(url_for("dashboard.product_edit", product_id=product.id), code=303)
     status = 422 if request.method == "POST" else 200
     return render_template(
@@ -223,6 +242,8 @@ def _edit_page(product: Product, status: int = 200, block: str | None = None, **
     context.setdefault("editing_variant_id", None)
     context.setdefault("variant_form", None)
     context.setdefault("variant_errors", {})
+    context.setdefault("alt_values", {})
+    context.setdefault("alt_errors", {})
     args = dict(
         product=product,
         form=form,
@@ -231,6 +252,8 @@ def _edit_page(product: Product, status: int = 200, block: str | None = None, **
         upload_form=ImageUploadForm(),
         action_form=ConfirmForm(),
         max_images=MAX_IMAGES_PER_PRODUCT,
+        max_image_bytes=MAX_IMAGE_BYTES,
+        max_image_mb=MAX_IMAGE_BYTES // 2**20,
         **context,
     )
     if block is not None:
@@ -248,9 +271,12 @@ def product_edit(product_id: int):
     form = ProductForm()
     _category_choices(form)
     errors: list[str] = []
+    alt_errors: dict[int, str] = {}
     faq_rows = _faqs_from_request()
+    alts = _alts_from_request(product)
     if form.validate():
         try:
+            editing.set_image_alts(product, alts)
             editing.update_product(
                 product,
                 title=form.title.data,
@@ -264,15 +290,37 @@ def product_edit(product_id: int):
                 status=form.status.data,
                 categories=_categories_from(form),
             )
+        except editing.AltTextErrors as exc:
+            db.session.rollback()
+            alt_errors = exc.errors
+            errors.append("Please correct the image descriptions.")
         except CatalogError as exc:
             db.session.rollback()
             _refuse(form, exc, errors)
         else:
             db.session.commit()
-            flash("Product saved.", "success")
+            flash(gettext("Product saved."), "success")
             return redirect(url_for("dashboard.product_edit", product_id=product.id), code=303)
     product = get_for_store_or_404(Product, product_id)
-    return _edit_page(product, 422, form=form, errors=errors, faq_rows=faq_rows)
+    return _edit_page(
+        product,
+        422,
+        form=form,
+        errors=errors,
+        faq_rows=faq_rows,
+        alt_values=alts,
+        alt_errors=alt_errors,
+    )
+
+
+def _alts_from_request(product: Product) -> dict[int, str]:
+    """The image descriptions sent with the product form, for this product's images only (a
+    field naming any other image is never read)."""
+    return {
+        image.id: request.form[f"image-{image.id}-alt"]
+        for image in product.images
+        if f"image-{image.id}-alt" in request.form
+    }
 
 
 @bp.post("/products/<int:product_id>/options")
@@ -298,8 +346,12 @@ def product_options(product_id: int):
         return _edit_page(product, 422, options_form=form, options_errors=[exc.message])
     db.session.commit()
     flash(
-        f"Options saved: {counts['kept']} variants kept, {counts['added']} added, "
-        f"{counts['removed']} removed.",
+        gettext(
+            "Options saved: %(kept)s variants kept, %(added)s added, %(removed)s removed.",
+            kept=counts["kept"],
+            added=counts["added"],
+            removed=counts["removed"],
+        ),
         "success",
     )
     return redirect(url_for("dashboard.product_edit", product_id=product.id) + "#variants", 303)
@@ -312,7 +364,12 @@ def product_duplicate(product_id: int):
     product = get_for_store_or_404(Product, product_id)
     copy = editing.duplicate_product(product)
     db.session.commit()
-    flash(f"Copied as “{copy.title}”, a draft. Check its SKUs before publishing.", "success")
+    flash(
+        gettext(
+            "Copied as “%(title)s”, a draft. Check its SKUs before publishing.", title=copy.title
+        ),
+        "success",
+    )
     return redirect(url_for("dashboard.product_edit", product_id=copy.id), code=303)
 
 
@@ -323,7 +380,7 @@ def product_archive(product_id: int):
     product = get_for_store_or_404(Product, product_id)
     editing.set_status(product, "archived")
     db.session.commit()
-    flash(f"“{product.title}” archived.", "success")
+    flash(gettext("“%(title)s” archived.", title=product.title), "success")
     return redirect(url_for("dashboard.product_edit", product_id=product.id), code=303)
 
 
@@ -334,7 +391,7 @@ def product_delete(product_id: int):
     product = get_for_store_or_404(Product, product_id)
     title = product.title
     editing.delete_product(product)
-    flash(f"“{title}” deleted.", "success")
+    flash(gettext("“%(title)s” deleted.", title=title), "success")
     return redirect(url_for("dashboard.product_list"), code=303)
 
 
@@ -353,8 +410,8 @@ def _variant_form(variant: Variant) -> VariantForm:
     return VariantForm(
         data={
             "sku": variant.sku,
-            "price": editing.format_amount(variant.price, currency),
-            "compare_at_price": editing.format_amount(variant.compare_at_price, currency),
+            "price": format_amount(variant.price, currency),
+            "compare_at_price": format_amount(variant.compare_at_price, currency),
             "weight_grams": str(variant.weight_grams),
             "stock": str(variant.stock),
             "track_inventory": variant.track_inventory,
@@ -370,7 +427,7 @@ def variant_row(product_id: int, variant_id: int):
     variant = _variant_of(product, variant_id)
     if not is_htmx():
         return _edit_page(product)
-    return render_template(VARIANT_ROW, product=product, variant=variant)
+    return render_partial(VARIANT_ROW, product=product, variant=variant)
 
 
 @bp.get("/products/<int:product_id>/variants/<int:variant_id>/edit")
@@ -381,7 +438,7 @@ def variant_edit(product_id: int, variant_id: int):
     variant = _variant_of(product, variant_id)
     form = _variant_form(variant)
     if is_htmx():
-        return render_template(VARIANT_EDIT_ROW, product=product, variant=variant, form=form)
+        return render_partial(VARIANT_EDIT_ROW, product=product, variant=variant, form=form)
     return _edit_page(product, editing_variant_id=variant.id, variant_form=form)
 
 
@@ -394,7 +451,7 @@ def variant_save(product_id: int, variant_id: int):
     form = VariantForm()
     errors: dict[str, str] = {}
     if not form.validate():
-        errors = {"sku": "The form expired. Please try again."}
+        errors = {"sku": gettext("The form expired. Please try again.")}
     else:
         try:
             editing.update_variant(
@@ -416,17 +473,16 @@ def variant_save(product_id: int, variant_id: int):
         product = get_for_store_or_404(Product, product_id)
         variant = _variant_of(product, variant_id)
         if is_htmx():
-            body = render_template(
-                VARIANT_EDIT_ROW, product=product, variant=variant, form=form, errors=errors
+            return render_partial(
+                VARIANT_EDIT_ROW, 422, product=product, variant=variant, form=form, errors=errors
             )
-            return body, 422
         return _edit_page(
             product, 422, editing_variant_id=variant.id, variant_form=form, variant_errors=errors
         )
     db.session.commit()
     if is_htmx():
-        return render_template(VARIANT_ROW, product=product, variant=variant, saved=True)
-    flash(f"Variant {variant.sku} saved.", "success")
+        return render_partial(VARIANT_ROW, product=product, variant=variant, saved=True)
+    flash(gettext("Variant %(sku)s saved.", sku=variant.sku), "success")
     return redirect(url_for("dashboard.product_edit", product_id=product.id) + "#variants", 303)
 
 
@@ -449,7 +505,7 @@ def image_upload(product_id: int):
     product = get_for_store_or_404(Product, product_id)
     form = ImageUploadForm()
     if not form.validate():
-        return _images_answer(product, 400, ["The form expired. Please try again."])
+        return _images_answer(product, 400, [gettext("The form expired. Please try again.")])
     files = [f for f in request.files.getlist("images") if f and f.filename]
     if not files:
         return _images_answer(product, 422, ["Choose at least one image to upload."])
@@ -469,7 +525,10 @@ def image_upload(product_id: int):
         add_image(product, data)
     db.session.refresh(product)
     if not is_htmx():
-        flash(f"{len(uploads)} image{'s' if len(uploads) != 1 else ''} uploaded.", "success")
+        flash(
+            ngettext("%(num)s image uploaded.", "%(num)s images uploaded.", len(uploads)),
+            "success",
+        )
     return _images_answer(product)
 
 
@@ -488,7 +547,7 @@ def image_card(product_id: int, image_id: int):
     image = _image_of(product, image_id)
     if not is_htmx():
         return _edit_page(product)
-    return render_template(IMAGE_CARD, product=product, image=image)
+    return render_partial(IMAGE_CARD, product=product, image=image)
 
 
 @bp.post("/products/<int:product_id>/images/<int:image_id>")
@@ -507,7 +566,7 @@ def image_alt(product_id: int, image_id: int):
         return _images_answer(get_for_store_or_404(Product, product_id), 422, [exc.message])
     db.session.commit()
     if not is_htmx():
-        flash("Image description saved.", "success")
+        flash(gettext("Image description saved."), "success")
     return _images_answer(product)
 
 
@@ -535,7 +594,7 @@ def image_delete(product_id: int, image_id: int):
     image = _image_of(product, image_id)
     editing.delete_image(image)
     if not is_htmx():
-        flash("Image deleted.", "success")
+        flash(gettext("Image deleted."), "success")
     return _images_answer(product)
 
 
@@ -594,7 +653,7 @@ def category_new():
             _refuse(form, exc, errors)
         else:
             db.session.commit()
-            flash(f"Category “{category.name}” added.", "success")
+            flash(gettext("Category “%(name)s” added.", name=category.name), "success")
             return redirect(url_for("dashboard.category_list"), code=303)
     return _category_form_page(form, None, errors, 422 if request.method == "POST" else 200)
 
@@ -624,7 +683,7 @@ def category_edit(category_id: int):
             category = get_for_store_or_404(Category, category_id)
         else:
             db.session.commit()
-            flash(f"Category “{category.name}” saved.", "success")
+            flash(gettext("Category “%(name)s” saved.", name=category.name), "success")
             return redirect(url_for("dashboard.category_list"), code=303)
     return _category_form_page(form, category, errors, 422 if request.method == "POST" else 200)
 
@@ -637,7 +696,7 @@ def category_delete(category_id: int):
     name = category.name
     editing.delete_category(category)
     db.session.commit()
-    flash(f"Category “{name}” deleted.", "success")
+    flash(gettext("Category “%(name)s” deleted.", name=name), "success")
     return redirect(url_for("dashboard.category_list"), code=303)
 
 

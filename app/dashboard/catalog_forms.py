@@ -1,5 +1,6 @@
 """Forms of the dashboard's catalog pages (the rules live in app.catalog.editing)."""
 
+from flask_babel import lazy_gettext
 from flask_wtf import FlaskForm
 from wtforms import (
     BooleanField,
@@ -14,78 +15,86 @@ from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, Length, Optional
 
 STATUS_CHOICES = [
-    SelectChoice("draft", "Draft — hidden from shoppers"),
-    SelectChoice("active", "Active — on sale"),
-    SelectChoice("archived", "Archived — hidden, kept for records"),
+    SelectChoice("draft", lazy_gettext("Draft — hidden from shoppers")),
+    SelectChoice("active", lazy_gettext("Active — on sale")),
+    SelectChoice("archived", lazy_gettext("Archived — hidden, kept for records")),
 ]
 
 
 class ProductForm(FlaskForm):
     title = StringField(
-        "Title", validators=[DataRequired("Give the product a title."), Length(max=200)]
+        lazy_gettext("Title"),
+        validators=[DataRequired(lazy_gettext("Give the product a title.")), Length(max=200)],
     )
     slug = StringField(
-        "URL handle",
+        lazy_gettext("URL handle"),
         validators=[Optional(), Length(max=200)],
-        description="Letters, digits and hyphens. Old handles keep redirecting.",
+        description=lazy_gettext("Letters, digits and hyphens. Old handles keep redirecting."),
     )
     description_md = TextAreaField(
-        "Description",
+        lazy_gettext("Description"),
         validators=[Length(max=50_000)],
-        description="Markdown: **bold**, *italic*, lists, links and tables.",
+        description=lazy_gettext("Markdown: **bold**, *italic*, lists, links and tables."),
         render_kw={"rows": 8},
     )
     tags = StringField(
-        "Tags",
+        lazy_gettext("Tags"),
         validators=[Length(max=2000)],
-        description="Separated by commas, e.g. cotton, summer, gift.",
+        description=lazy_gettext("Separated by commas, e.g. cotton, summer, gift."),
     )
-    status = SelectField("Status", choices=STATUS_CHOICES, default="draft")
-    featured = BooleanField("Feature on the store's home page")
-    categories = SelectMultipleField("Categories", validate_choice=False, coerce=str)
+    status = SelectField(lazy_gettext("Status"), choices=STATUS_CHOICES, default="draft")
+    featured = BooleanField(lazy_gettext("Feature on the store's home page"))
+    categories = SelectMultipleField(lazy_gettext("Categories"), validate_choice=False, coerce=str)
     seo_title = StringField(
-        "SEO title",
-        validators=[Length(max=70, message="Keep it to 70 characters.")],
-        description="Shown by search engines; the title when left empty. Up to 70 characters.",
+        lazy_gettext("SEO title"),
+        validators=[Length(max=70, message=lazy_gettext("Keep it to 70 characters."))],
+        description=lazy_gettext(
+            "Shown by search engines; the title when left empty. Up to 70 characters."
+        ),
     )
     seo_description = TextAreaField(
-        "SEO description",
-        validators=[Length(max=170, message="Keep it to 170 characters.")],
-        description="Up to 170 characters.",
+        lazy_gettext("SEO description"),
+        validators=[Length(max=170, message=lazy_gettext("Keep it to 170 characters."))],
+        description=lazy_gettext("Up to 170 characters."),
         render_kw={"rows": 2},
     )
 
 
 class NewProductForm(ProductForm):
-    sku = StringField("SKU", validators=[DataRequired("Give the product a SKU."), Length(max=64)])
-    price = StringField("Price", validators=[DataRequired("Enter a price.")])
-    stock = StringField("Stock", default="0")
+    sku = StringField(
+        lazy_gettext("SKU"),
+        validators=[DataRequired(lazy_gettext("Give the product a SKU.")), Length(max=64)],
+    )
+    price = StringField(
+        lazy_gettext("Price"), validators=[DataRequired(lazy_gettext("Enter a price."))]
+    )
+    stock = StringField(lazy_gettext("Stock"), default="0")
 
 
 class OptionsForm(FlaskForm):
-    option1_name = StringField("Option 1", validators=[Length(max=40)])
-    option1_values = StringField("Values", validators=[Length(max=2000)])
-    option2_name = StringField("Option 2", validators=[Length(max=40)])
-    option2_values = StringField("Values", validators=[Length(max=2000)])
-    option3_name = StringField("Option 3", validators=[Length(max=40)])
-    option3_values = StringField("Values", validators=[Length(max=2000)])
+    option1_name = StringField(lazy_gettext("Option 1"), validators=[Length(max=40)])
+    option1_values = StringField(lazy_gettext("Values"), validators=[Length(max=2000)])
+    option2_name = StringField(lazy_gettext("Option 2"), validators=[Length(max=40)])
+    option2_values = StringField(lazy_gettext("Values"), validators=[Length(max=2000)])
+    option3_name = StringField(lazy_gettext("Option 3"), validators=[Length(max=40)])
+    option3_values = StringField(lazy_gettext("Values"), validators=[Length(max=2000)])
 
 
 class VariantForm(FlaskForm):
-    sku = StringField("SKU")
-    price = StringField("Price")
-    compare_at_price = StringField("Compare-at price")
-    weight_grams = StringField("Weight (g)")
-    stock = StringField("Stock")
-    track_inventory = BooleanField("Track stock")
+    sku = StringField(lazy_gettext("SKU"))
+    price = StringField(lazy_gettext("Price"))
+    compare_at_price = StringField(lazy_gettext("Compare-at price"))
+    weight_grams = StringField(lazy_gettext("Weight (g)"))
+    stock = StringField(lazy_gettext("Stock"))
+    track_inventory = BooleanField(lazy_gettext("Track stock"))
 
 
 class ImageUploadForm(FlaskForm):
-    images = MultipleFileField("Add images")
+    images = MultipleFileField(lazy_gettext("Add images"))
 
 
 class ImageAltForm(FlaskForm):
-    alt = StringField("Description (alt text)", validators=[Length(max=200)])
+    alt = StringField(lazy_gettext("Description (alt text)"), validators=[Length(max=200)])
 
 
 class MoveForm(FlaskForm):
@@ -98,12 +107,15 @@ class ConfirmForm(FlaskForm):
 
 class CategoryForm(FlaskForm):
     name = StringField(
-        "Name", validators=[DataRequired("Give the category a name."), Length(max=120)]
+        lazy_gettext("Name"),
+        validators=[DataRequired(lazy_gettext("Give the category a name.")), Length(max=120)],
     )
     slug = StringField(
-        "URL handle",
+        lazy_gettext("URL handle"),
         validators=[Optional(), Length(max=140)],
-        description="Made from the name when empty.",
+        description=lazy_gettext("Made from the name when empty."),
     )
-    parent_id = SelectField("Parent", validate_choice=False, default="")
-    description = TextAreaField("Description", validators=[Length(max=5000)], render_kw={"rows": 3})
+    parent_id = SelectField(lazy_gettext("Parent"), validate_choice=False, default="")
+    description = TextAreaField(
+        lazy_gettext("Description"), validators=[Length(max=5000)], render_kw={"rows": 3}
+    )

@@ -6,20 +6,30 @@ Secrets are write-only: the page shows whether each is set, never its value.
 from dataclasses import asdict
 
 from flask import abort, flash, redirect, render_template, request, url_for
+from flask_babel import gettext
 from flask_login import current_user
 
 from app.accounts.permissions import require_store_permission
 from app.accounts.stepup import requires_recent_factor
 from app.checkout import store_settings
 from app.checkout.store_settings import CheckoutInput, SettingsError
+from app.dashboard import bp
 from app.dashboard.catalog_forms import ConfirmForm
-from app.dashboard.views import bp
 from app.extensions import db
+from app.i18n import N_
+from app.money import AmountError
 from app.payments.test_mode import test_payments_allowed
 from tenants.context import current_store
 
+# store_settings' key labels, translated where the page shows them (`_(secret_labels[name])`).
+SECRET_LABELS = (
+    N_("Stripe secret key"),
+    N_("Stripe webhook signing secret"),
+    N_("Midtrans server key"),
+)
 
-def _page(values: CheckoutInput, error: SettingsError | None = None):
+
+def _page(values: CheckoutInput, error: SettingsError | AmountError | None = None):
     row = store_settings.settings_for(current_store())
     return render_template(
         "admin/checkout_settings.html",
@@ -54,15 +64,19 @@ def checkout_settings():
         midtrans_server_key=form.get("midtrans_server_key", ""),
         midtrans_client_key=form.get("midtrans_client_key", ""),
         midtrans_production=bool(form.get("midtrans_production")),
+        hold_minutes=form.get("hold_minutes", ""),
+        hold_on=form.get("hold_on", "checkout"),
         remove=tuple(form.getlist("remove")),
     )
     try:
         changed = store_settings.update_checkout_settings(store, values, actor=current_user)
-    except SettingsError as exc:
+    except (SettingsError, AmountError) as exc:
         db.session.rollback()
         # Typed secrets are never echoed back into the page.
         for field in store_settings.SECRETS:
             setattr(values, field, "")
         return _page(values, exc)
-    flash("Checkout settings saved." if changed else "Nothing to change.", "success")
+    flash(
+        gettext("Checkout settings saved.") if changed else gettext("Nothing to change."), "success"
+    )
     return redirect(url_for("dashboard.checkout_settings"), code=303)

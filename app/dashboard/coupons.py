@@ -8,11 +8,13 @@ message on the field, status 422, and nothing written.
 from dataclasses import asdict
 
 from flask import flash, redirect, render_template, request, url_for
+from flask_babel import gettext
 
 from app.accounts.permissions import require_store_permission
-from app.dashboard.views import bp
+from app.dashboard import bp
 from app.database import utcnow
 from app.extensions import db
+from app.money import AmountError
 from app.orders import coupons
 from app.orders.coupons import CouponError, CouponInput
 from app.orders.models import Coupon
@@ -37,7 +39,9 @@ def _input_from_request() -> CouponInput:
     )
 
 
-def _form_page(values: CouponInput, coupon: Coupon | None, error: CouponError | None = None):
+def _form_page(
+    values: CouponInput, coupon: Coupon | None, error: CouponError | AmountError | None = None
+):
     status = 422 if error else 200
     return render_template(
         FORM_TEMPLATE,
@@ -69,10 +73,10 @@ def coupon_new():
     values = _input_from_request()
     try:
         coupon = coupons.create_coupon(current_store(), values)
-    except CouponError as exc:
+    except (CouponError, AmountError) as exc:
         db.session.rollback()
         return _form_page(values, None, exc)
-    flash(f"Coupon {coupon.code} created.", "success")
+    flash(gettext("Coupon %(code)s created.", code=coupon.code), "success")
     return redirect(url_for("dashboard.coupon_list"), code=303)
 
 
@@ -87,10 +91,10 @@ def coupon_edit(coupon_id: int):
     values = _input_from_request()
     try:
         coupons.update_coupon(store, coupon, values)
-    except CouponError as exc:
+    except (CouponError, AmountError) as exc:
         db.session.rollback()
         return _form_page(values, get_for_store_or_404(Coupon, coupon_id), exc)
-    flash(f"Coupon {coupon.code} saved.", "success")
+    flash(gettext("Coupon %(code)s saved.", code=coupon.code), "success")
     return redirect(url_for("dashboard.coupon_list"), code=303)
 
 
@@ -100,5 +104,5 @@ def coupon_deactivate(coupon_id: int):
     """Stop a coupon from working at checkout; it stays listed with its history."""
     coupon = get_for_store_or_404(Coupon, coupon_id)
     coupons.deactivate(coupon)
-    flash(f"Coupon {coupon.code} is switched off.", "success")
+    flash(gettext("Coupon %(code)s is switched off.", code=coupon.code), "success")
     return redirect(url_for("dashboard.coupon_list"), code=303)

@@ -3,11 +3,13 @@
 from zoneinfo import available_timezones
 
 from babel import Locale
-from babel.numbers import list_currencies
+from flask_babel import lazy_gettext
 from flask_wtf import FlaskForm
 from wtforms import SelectField, StringField
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, Length
+
+from app.money import currencies
 
 COMMON_LOCALES = [
     "en_US",
@@ -29,7 +31,7 @@ COMMON_LOCALES = [
 
 
 def currency_choices():
-    return [SelectChoice(code, code) for code in sorted(list_currencies())]
+    return [SelectChoice(code, code) for code in currencies()]
 
 
 def locale_choices():
@@ -42,26 +44,31 @@ def timezone_choices():
 
 class StoreSettingsForm(FlaskForm):
     name = StringField(
-        "Store name", validators=[DataRequired("Give the store a name."), Length(max=120)]
+        lazy_gettext("Store name"),
+        validators=[DataRequired(lazy_gettext("Give the store a name.")), Length(max=120)],
     )
     accent_color = StringField(
-        "Accent colour",
+        lazy_gettext("Accent colour"),
         render_kw={"type": "color"},
-        description="Used for buttons, links and the header.",
+        description=lazy_gettext("Used for buttons, links and the header."),
     )
-    currency = SelectField("Currency", validate_choice=False)
-    locale = SelectField("Number and date format", validate_choice=False)
-    timezone = SelectField("Time zone", validate_choice=False)
+    currency = SelectField(lazy_gettext("Currency"), validate_choice=False)
+    locale = SelectField(lazy_gettext("Number and date format"), validate_choice=False)
+    timezone = SelectField(lazy_gettext("Time zone"), validate_choice=False)
     contact_email = StringField(
-        "Contact email",
+        lazy_gettext("Contact email"),
         validators=[Length(max=254)],
-        description="Shown to shoppers in the store's footer. Leave empty to show none.",
+        description=lazy_gettext(
+            "Shown to shoppers in the store's footer. Leave empty to show none."
+        ),
     )
     low_stock_default = StringField(
-        "Low-stock alert level",
+        lazy_gettext("Low-stock alert level"),
         validators=[Length(max=12)],
-        description="Owners and managers are emailed when a variant's stock falls to this "
-        "(a variant can have its own level). Empty: 5.",
+        description=lazy_gettext(
+            "Owners and managers are emailed when a variant's stock falls to this "
+            "(a variant can have its own level). Empty: 5."
+        ),
     )
 
     def __init__(self, *args, **kwargs):
@@ -73,7 +80,10 @@ class StoreSettingsForm(FlaskForm):
 
 class RoleForm(FlaskForm):
     role = SelectField(
-        "Role",
-        choices=[SelectChoice("manager", "Manager"), SelectChoice("staff", "Staff")],
+        lazy_gettext("Role"),
+        choices=[
+            SelectChoice("manager", lazy_gettext("Manager")),
+            SelectChoice("staff", lazy_gettext("Staff")),
+        ],
         validate_choice=False,
     )

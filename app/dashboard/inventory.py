@@ -7,13 +7,14 @@ redirected back to the page (303), or get the whole page with the error.
 """
 
 from flask import flash, redirect, request, url_for
+from flask_babel import gettext
 from flask_login import current_user
 
 from app.accounts.permissions import require_store_permission
 from app.catalog.models import Product, Variant
-from app.dashboard.views import bp
+from app.dashboard import bp
 from app.extensions import db
-from app.inventory import adjust, ledger
+from app.inventory import adjust, holds, ledger
 from app.inventory.forms import AdjustStockForm, ThresholdForm
 from app.rendering import is_htmx, render_page_or_fragment
 from tenants.context import current_store
@@ -37,6 +38,8 @@ def _page(variant: Variant, status: int = 200, block: str = "ledger", **context)
         threshold=adjust.effective_threshold(variant),
         default_threshold=adjust.alerts.store_default(store.id),
         history=ledger.history(store, variant.id, request.args.get("page", 1)),
+        # Held units are still on hand (not movements): shown beside the stock, not in the ledger.
+        held_now=holds.held_now([variant.id]).get(variant.id, 0),
         kind_labels=ledger.KIND_LABELS,
         order_id_of=ledger.order_id_of,
         **context,
@@ -65,7 +68,7 @@ def variant_stock_adjust(variant_id: int):
     variant = get_for_store_or_404(Variant, variant_id)
     form = AdjustStockForm()
     if not form.validate():
-        error = adjust.StockInputError("reason", "The form expired. Please try again.")
+        error = adjust.StockInputError("reason", gettext("The form expired. Please try again."))
         return _refused(variant_id, error, form=form)
     data = adjust.StockRequest(
         mode=form.mode.data or "",
@@ -87,11 +90,17 @@ def variant_stock_adjust(variant_id: int):
 
 
 def _done_message(done: adjust.Adjustment) -> str:
-    message = f"Stock {done.change:+,}: {done.after:,} in stock now."
+    message = gettext(
+        "Stock %(change)s: %(after)s in stock now.",
+        change=f"{done.change:+,}",
+        after=f"{done.after:,}",
+    )
     if done.moved_meanwhile:
-        message += (
-            f" It had changed from {done.based_on:,} to {done.before:,} while the form was"
-            f" open; your change was applied to {done.before:,}."
+        message += " " + gettext(
+            "It had changed from %(based_on)s to %(before)s while the form was open; your"
+            " change was applied to %(before)s.",
+            based_on=f"{done.based_on:,}",
+            before=f"{done.before:,}",
         )
     return message
 
@@ -103,7 +112,7 @@ def variant_threshold(variant_id: int):
     variant = get_for_store_or_404(Variant, variant_id)
     form = ThresholdForm()
     if not form.validate():
-        error = adjust.StockInputError("threshold", "The form expired. Please try again.")
+        error = adjust.StockInputError("threshold", gettext("The form expired. Please try again."))
         return _refused(variant_id, error, threshold_form=form)
     try:
         changed = adjust.set_threshold(
@@ -114,7 +123,11 @@ def variant_threshold(variant_id: int):
     db.session.commit()
     variant = get_for_store_or_404(Variant, variant_id)
     threshold = adjust.effective_threshold(variant)
-    message = f"Low-stock alert at {threshold:,}." if changed else "Nothing to change."
+    message = (
+        gettext("Low-stock alert at %(num)s.", num=f"{threshold:,}")
+        if changed
+        else gettext("Nothing to change.")
+    )
     if is_htmx():
         return _page(variant, notice=message)
     flash(message, "success")

@@ -10,12 +10,14 @@ as stalled instead of running forever. While something is working, htmx refreshe
 from datetime import timedelta
 
 from flask import abort, flash, redirect, request, url_for
+from flask_babel import gettext
 from sqlalchemy import func, select, update
 
 from app.accounts.permissions import require_store_permission
 from app.audit.service import record
+from app.background import enqueue_after_commit
 from app.catalog.models import Product, ProductImage
-from app.dashboard.views import bp
+from app.dashboard import bp
 from app.database import utcnow
 from app.extensions import db
 from app.notifications.models import EmailMessage
@@ -23,7 +25,6 @@ from app.notifications.service import send_now
 from app.payments.outages import retried_deliveries, retried_events
 from app.rendering import render_page_or_fragment
 from app.stocksync.models import WORKING, ImportRun
-from jobs import enqueue_after_commit
 from tenants.context import current_store
 from tenants.query import MAX_ID, get_for_store_or_404, scoped_select
 
@@ -96,12 +97,15 @@ def job_email_retry(message_id: int):
     ).rowcount
     if not retried:
         db.session.rollback()
-        flash("Only a failed email can be retried.", "error")
+        flash(gettext("Only a failed email can be retried."), "error")
         return redirect(url_for("dashboard.job_centre"), 303)
     record("email.retried", store=current_store(), target=message, to=message.to_address)
     db.session.commit()
     send_now(message.id)
-    flash(f"The email to {message.to_address} is being sent again.", "success")
+    flash(
+        gettext("The email to %(address)s is being sent again.", address=message.to_address),
+        "success",
+    )
     return redirect(url_for("dashboard.job_centre"), 303)
 
 
@@ -109,16 +113,14 @@ def job_email_retry(message_id: int):
 @require_store_permission("products.edit")
 def job_image_retry(image_id: int):
     """Queue again an image whose processing job was lost (still processing after a while)."""
-    from jobs.images import process_product_image
-
     if image_id > MAX_ID:
         abort(404)
     image = get_for_store_or_404(ProductImage, image_id)
     if image.status != "processing" or image.created_at > utcnow() - STUCK_IMAGE:
-        flash("Only an image stuck in processing can be queued again.", "error")
+        flash(gettext("Only an image stuck in processing can be queued again."), "error")
         return redirect(url_for("dashboard.job_centre"), 303)
-    if enqueue_after_commit(process_product_image, image.id, queue="default") is None:
-        flash("The job queue can't be reached right now. Try again in a minute.", "error")
+    if enqueue_after_commit("jobs.images.process_product_image", image.id, queue="default") is None:
+        flash(gettext("The job queue can't be reached right now. Try again in a minute."), "error")
         return redirect(url_for("dashboard.job_centre"), 303)
-    flash("The picture is queued for processing again.", "success")
+    flash(gettext("The picture is queued for processing again."), "success")
     return redirect(url_for("dashboard.job_centre"), 303)

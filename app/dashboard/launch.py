@@ -1,10 +1,11 @@
 """Launching a new store: the first-run checklist and publishing (owner only)."""
 
 from flask import flash, redirect, url_for
+from flask_babel import gettext
 from flask_login import current_user
 
 from app.accounts.permissions import require_store_permission
-from app.dashboard.views import bp
+from app.dashboard import bp
 from app.onboarding.checklist import checklist
 from tenants.context import current_store
 from tenants.provisioning import StoreSettingsError, publish_store
@@ -29,10 +30,15 @@ def publish():
     try:
         published = publish_store(store, actor=current_user)
     except StoreSettingsError as error:
-        flash(f"{store.name} can't be published yet. {error.message}", "error")
+        flash(
+            gettext(
+                "%(name)s can't be published yet. %(reason)s", name=store.name, reason=error.message
+            ),
+            "error",
+        )
         return redirect(url_for("dashboard.home"), 303)
     if published:
-        flash(f"{store.name} is open: shoppers can find it now.", "success")
+        flash(gettext("%(name)s is open: shoppers can find it now.", name=store.name), "success")
     else:
-        flash(f"{store.name} was already published.", "info")
+        flash(gettext("%(name)s was already published.", name=store.name), "info")
     return redirect(url_for("dashboard.home"), 303)

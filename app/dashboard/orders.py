@@ -7,32 +7,56 @@ what was typed, 502 when the payment provider says no) and writes nothing.
 """
 
 import uuid
-from datetime import UTC
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from flask import abort, flash, redirect, render_template, request, url_for
+from flask_babel import gettext
 from flask_login import current_user
 from sqlalchemy import select
 
 from app.accounts.models import User
 from app.accounts.permissions import can, require_store_permission
-from app.dashboard.views import bp
+from app.dashboard import bp
 from app.extensions import db
+from app.field_errors import FieldError
+from app.i18n import N_
+from app.money import AmountError
 from app.orders import fulfilment, states
 from app.orders.fulfilment import FulfilmentError, payment_state, payment_summary
-from app.orders.listing import PAYMENT_FILTERS, STATUS_FILTERS, get_order_by_number, list_orders
+from app.orders.listing import (
+    FULFILMENT_FILTERS,
+    PAYMENT_FILTERS,
+    STATUS_FILTERS,
+    get_order_by_number,
+    list_orders,
+    order_filters,
+)
 from app.orders.models import Order
 from app.rendering import render_page_or_fragment
 from tenants.context import current_store
 
 LIST_TEMPLATE = "admin/orders/list.html"
 DETAIL_TEMPLATE = "admin/orders/detail.html"
-STATUS_LABELS = {status: status.replace("_", " ").capitalize() for status in states.STATUSES}
+# Labels in English, marked for the catalog; templates translate them where shown (`_(label)`).
+STATUS_LABELS = {
+    states.PENDING_PAYMENT: N_("Pending payment"),
+    states.PAID: N_("Paid"),
+    states.FULFILLED: N_("Fulfilled"),
+    states.DELIVERED: N_("Delivered"),
+    states.CANCELLED: N_("Cancelled"),
+    states.PARTIALLY_REFUNDED: N_("Partially refunded"),
+    states.REFUNDED: N_("Refunded"),
+}
 PAYMENT_LABELS = {
-    "unpaid": "Unpaid",
-    "paid": "Paid",
-    "partially_refunded": "Partially refunded",
-    "refunded": "Refunded",
+    "unpaid": N_("Unpaid"),
+    "paid": N_("Paid"),
+    "partially_refunded": N_("Partially refunded"),
+    "refunded": N_("Refunded"),
+}
+FULFILMENT_LABELS = {
+    "unfulfilled": N_("Unfulfilled"),
+    "shipped": N_("Shipped"),
+    "delivered": N_("Delivered"),
+    "closed": N_("Not shipped"),
 }
 
 
@@ -42,20 +66,9 @@ def _order_helpers():
     return {
         "order_status_labels": STATUS_LABELS,
         "payment_labels": PAYMENT_LABELS,
+        "fulfilment_labels": FULFILMENT_LABELS,
         "payment_state": payment_state,
-        "local_time": local_time,
     }
-
-
-def local_time(moment, fmt: str = "%d %b %Y, %H:%M") -> str:
-    """A UTC timestamp in the store's time zone."""
-    if moment is None:
-        return ""
-    try:
-        zone = ZoneInfo(current_store().timezone or "UTC")
-    except (ZoneInfoNotFoundError, ValueError):
-        zone = UTC
-    return moment.astimezone(zone).strftime(fmt)
 
 
 def _order_or_404(number) -> Order:
@@ -68,22 +81,26 @@ def _order_or_404(number) -> Order:
 @bp.get("/orders/")
 @require_store_permission("orders.view")
 def order_list():
-    """The store's orders: filter by status, payment and date, search, page; htmx swaps results."""
-    page = list_orders(
-        current_store(),
-        q=request.args.get("q", ""),
-        status=request.args.get("status", "all"),
-        payment=request.args.get("payment", "all"),
-        date_from=request.args.get("from", ""),
-        date_to=request.args.get("to", ""),
-        page=request.args.get("page", "1"),
+    """The store's orders: filter by status, payment, fulfilment and date, search, page; htmx
+    swaps the results."""
+    args = request.args
+    filters = order_filters(
+        args.get("q"),
+        args.get("status"),
+        args.get("payment"),
+        args.get("from"),
+        args.get("to"),
+        fulfilment=args.get("fulfilment"),
     )
+    page = list_orders(current_store(), filters, args.get("page"))
     return render_page_or_fragment(
         LIST_TEMPLATE,
         "results",
         page=page,
+        filters=filters,
         status_filters=STATUS_FILTERS,
         payment_filters=PAYMENT_FILTERS,
+        fulfilment_filters=FULFILMENT_FILTERS,
     )
 
 
@@ -110,6 +127,7 @@ def _detail(order: Order, status: int = 200, **context):
         actors=actors,
         allowed=allowed,
         steps=fulfilment.next_steps(order, summary),
+        returnable=fulfilment.returnable(order) if allowed["refund"] else {},
         refund_key=uuid.uuid4().hex,
         **context,
     ), status
@@ -122,7 +140,7 @@ def order_detail(number: int):
     return _detail(_order_or_404(number))
 
 
-def _refused(order: Order, exc: FulfilmentError, **context):
+def _refused(order: Order, exc: FieldError, **context):
     flash(exc.message, "error")
     db.session.expire_all()  # show the order as it is, not as the refused attempt left it
     return _detail(_order_or_404(order.number), exc.status, **context)
@@ -142,7 +160,7 @@ def order_mark_paid(number: int):
         fulfilment.mark_paid(order, current_user.id)
     except FulfilmentError as exc:
         return _refused(order, exc)
-    return _done(order, f"Order #{number} is marked paid.")
+    return _done(order, gettext("Order #%(number)s is marked paid.", number=number))
 
 
 @bp.post("/orders/<int:number>/ship")
@@ -157,7 +175,10 @@ def order_ship(number: int):
     except FulfilmentError as exc:
         values = {"carrier": carrier, "tracking_number": tracking, "error_field": exc.field}
         return _refused(order, exc, ship_values=values)
-    return _done(order, f"Order #{number} is marked shipped and the customer was emailed.")
+    return _done(
+        order,
+        gettext("Order #%(number)s is marked shipped and the customer was emailed.", number=number),
+    )
 
 
 @bp.post("/orders/<int:number>/deliver")
@@ -169,7 +190,7 @@ def order_deliver(number: int):
         fulfilment.mark_delivered(order, current_user.id)
     except FulfilmentError as exc:
         return _refused(order, exc)
-    return _done(order, f"Order #{number} is marked delivered.")
+    return _done(order, gettext("Order #%(number)s is marked delivered.", number=number))
 
 
 @bp.post("/orders/<int:number>/cancel")
@@ -181,7 +202,7 @@ def order_cancel(number: int):
         fulfilment.cancel(order, current_user.id, reason=request.form.get("reason", ""))
     except FulfilmentError as exc:
         return _refused(order, exc)
-    return _done(order, f"Order #{number} is cancelled.")
+    return _done(order, gettext("Order #%(number)s is cancelled.", number=number))
 
 
 @bp.post("/orders/<int:number>/refund")
@@ -192,7 +213,9 @@ def order_refund(number: int):
     values = {
         "amount": request.form.get("amount", ""),
         "reason": request.form.get("reason", ""),
-        "restock": bool(request.form.get("restock")),
+        "returns": {
+            line.id: request.form.get(f"return-{line.id}", "").strip() for line in order.lines
+        },
     }
     try:
         amount = fulfilment.parse_refund_amount(values["amount"], order.currency)
@@ -200,13 +223,30 @@ def order_refund(number: int):
             order,
             current_user.id,
             amount=amount,
-            restock=values["restock"],
+            returns=_return_quantities(values["returns"]),
             reason=values["reason"],
             key=request.form.get("key"),
         )
-    except FulfilmentError as exc:
+    except (FulfilmentError, AmountError) as exc:
         return _refused(order, exc, refund_values={**values, "error_field": exc.field})
-    return _done(order, f"The refund for order #{number} is done and the customer was emailed.")
+    return _done(
+        order,
+        gettext(
+            "The refund for order #%(number)s is done and the customer was emailed.", number=number
+        ),
+    )
+
+
+def _return_quantities(typed: dict[int, str]) -> dict[int, int]:
+    """The refund form's 'back to stock' quantities per order line (blank means none)."""
+    quantities = {}
+    for line_id, text in typed.items():
+        if not text:
+            continue
+        if not text.isdigit() or len(text) > 6:
+            raise FulfilmentError("returns", "Return quantities are whole numbers.")
+        quantities[line_id] = int(text)
+    return quantities
 
 
 @bp.get("/orders/<int:number>/packing-slip")

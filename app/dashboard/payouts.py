@@ -3,10 +3,14 @@
 from flask import render_template, request
 
 from app.accounts.permissions import require_store_permission
-from app.dashboard.views import bp
+from app.dashboard import bp
+from app.i18n import N_
 from app.payouts import reports
 from app.payouts.ledger import platform_rate
 from tenants.context import current_store
+
+# A commission entry's kind as the report shows it, translated there (`_(entry.kind)`).
+ENTRY_KINDS = (N_("charge"), N_("refund"))
 
 
 def _period():

@@ -7,6 +7,7 @@ app.accounts.staff; a refusal re-renders the page with the reason and the status
 """
 
 from flask import flash, redirect, render_template, request, url_for
+from flask_babel import gettext
 from flask_login import current_user
 
 from app.accounts import invites, twofactor
@@ -15,8 +16,9 @@ from app.accounts.models import Membership, StoreInvite
 from app.accounts.permissions import require_store_permission
 from app.accounts.staff import StaffError, remove_member, transfer_ownership
 from app.accounts.stepup import requires_recent_factor
+from app.dashboard import bp
 from app.dashboard.staff_forms import InviteForm, TransferForm
-from app.dashboard.views import _staff_page, bp
+from app.dashboard.views import _staff_page
 from app.extensions import limiter
 from app.rendering import is_htmx
 from tenants.context import current_store
@@ -105,7 +107,7 @@ def staff_transfer():
     except StaffError as exc:
         form.membership_id.errors = [exc.message]
         return _staff_page(exc.status, transfer_form=form)
-    flash("Ownership transferred. You're now a manager of this store.", "success")
+    flash(gettext("Ownership transferred. You're now a manager of this store."), "success")
     # A manager can't open the staff page any more, so land on the overview.
     return redirect(url_for("dashboard.home"), code=303)
 
@@ -125,9 +127,9 @@ def staff_two_factor():
         return redirect(url_for("dashboard.staff"), code=303)
     if changed:
         flash(
-            "Members now need two-factor sign-in to open this dashboard."
+            gettext("Members now need two-factor sign-in to open this dashboard.")
             if required
-            else "Two-factor sign-in is no longer required here.",
+            else gettext("Two-factor sign-in is no longer required here."),
             "success",
         )
     return redirect(url_for("dashboard.staff"), code=303)
@@ -164,5 +166,12 @@ def invite_join(token: str):
         ), exc.status
     if request.method == "GET":
         return render_template(JOIN_TEMPLATE, invite=invite, state="ready")
-    flash(f"Welcome to {store.name}! You've joined as {invite.role}.", "success")
+    flash(
+        gettext(
+            "Welcome to %(name)s! You've joined as %(role)s.",
+            name=store.name,
+            role=gettext(invite.role),
+        ),
+        "success",
+    )
     return redirect(url_for("dashboard.home"), code=303)

@@ -6,62 +6,54 @@ htmx polls while a job works on it; when the job is done the poll answers `HX-Re
 page reloads with the outcome.
 """
 
-import math
-
 from flask import abort, flash, make_response, redirect, render_template, request, url_for
+from flask_babel import gettext
 from flask_login import current_user
 from sqlalchemy import func, select
 
 from app.accounts.permissions import require_store_permission
-from app.catalog.editing import format_amount
 from app.catalog.models import Product, Variant
-from app.dashboard.exports import csv_response
-from app.dashboard.views import bp
+from app.dashboard import bp
 from app.database import utcnow
 from app.extensions import db
+from app.i18n import N_
+from app.money import format_amount
+from app.pagination import paginate
 from app.rendering import is_htmx
+from app.reports.exports import csv_response
+from app.stocksync import messages as stock_sync_messages
 from app.stocksync import parsing, service
 from app.stocksync.models import ImportRow, ImportRun
-from jobs.stock_sync import enqueue_phase
 from tenants.context import current_store
+from tenants.models import local_time
 from tenants.query import MAX_ID, get_for_store_or_404, scoped_select
 
 ROWS_PER_PAGE = 50
 RUNS_PER_PAGE = 20
 SHOW = {
-    "change": "Changes",
-    "flagged": "Flagged",
-    "error": "Errors",
-    "unchanged": "Unchanged",
+    "change": N_("Changes"),
+    "flagged": N_("Flagged"),
+    "error": N_("Errors"),
+    "unchanged": N_("Unchanged"),
 }
 
 
 def _index(status: int = 200, error: str | None = None):
     store = current_store()
-    page = _page_number(request.args.get("page"))
-    total = db.session.scalar(scoped_select(ImportRun).with_only_columns(func.count()))
-    runs = db.session.scalars(
-        scoped_select(ImportRun)
-        .order_by(ImportRun.id.desc())
-        .offset((page - 1) * RUNS_PER_PAGE)
-        .limit(RUNS_PER_PAGE)
-    ).all()
+    runs = paginate(
+        scoped_select(ImportRun).order_by(ImportRun.id.desc()),
+        request.args.get("page"),
+        RUNS_PER_PAGE,
+        count=scoped_select(ImportRun).with_only_columns(func.count()),
+        scalars=True,
+    )
     return render_template(
         "admin/stock_sync/index.html",
         runs=runs,
-        page=page,
-        pages=max(1, math.ceil(total / RUNS_PER_PAGE)),
         error=error,
         max_mb=parsing.MAX_BYTES // (1024 * 1024),
         store=store,
     ), status
-
-
-def _page_number(raw) -> int:
-    try:
-        return min(max(int(raw or 1), 1), 10_000)
-    except (TypeError, ValueError):
-        return 1
 
 
 @bp.get("/stock-sync/")
@@ -77,17 +69,17 @@ def stock_sync_upload():
     """Check the file, record the run and queue its preview; then show the run."""
     upload = request.files.get("file")
     if upload is None or not upload.filename:
-        return _index(422, "Choose a CSV file to upload.")
+        return _index(422, gettext("Choose a CSV file to upload."))
     data = upload.read(parsing.MAX_BYTES + 1)
     force = request.form.get("force") == "1"
     try:
         run = service.create_run(current_store(), current_user, upload.filename, data, force=force)
     except parsing.FileRefused as refused:
         db.session.rollback()
-        return _index(422, refused.message)
+        return _index(422, stock_sync_messages.shown(refused.message, current_store()))
     except service.AlreadyApplied as already:
         db.session.rollback()
-        when = already.run.applied_at.strftime("%d %b %Y %H:%M UTC")
+        when = local_time(already.run.applied_at, current_store())
         return _index(
             409,
             f"This file was already applied as stock sync #{already.run.id} on {when}. "
@@ -95,7 +87,7 @@ def stock_sync_upload():
             "anyway” to preview it again.",
         )
     db.session.commit()
-    enqueue_phase(run.id, "preview")
+    service.enqueue_phase(run.id, "preview")
     return redirect(url_for("dashboard.stock_sync_run", run_id=run.id), 303)
 
 
@@ -153,14 +145,14 @@ def stock_sync_run(run_id: int):
             if run.changes or not (run.errors or run.flagged)
             else ("error" if run.errors else "flagged")
         )
-    page = _page_number(request.args.get("page"))
     base = select(ImportRow).where(ImportRow.run_id == run.id, ImportRow.status == show)
-    total = db.session.scalar(base.with_only_columns(func.count()))
-    pages = max(1, math.ceil(total / ROWS_PER_PAGE))
-    page = min(page, pages)
-    rows = db.session.scalars(
-        base.order_by(ImportRow.id).offset((page - 1) * ROWS_PER_PAGE).limit(ROWS_PER_PAGE)
-    ).all()
+    rows = paginate(
+        base.order_by(ImportRow.id),
+        request.args.get("page"),
+        ROWS_PER_PAGE,
+        count=base.with_only_columns(func.count()),
+        scalars=True,
+    )
     counts = {
         "change": run.changes,
         "flagged": run.flagged,
@@ -171,12 +163,10 @@ def stock_sync_run(run_id: int):
         "admin/stock_sync/run.html",
         run=run,
         rows=rows,
+        names=service.variant_names(run.store_id, [row.variant_id for row in rows.items]),
         show=show,
         labels=SHOW,
         counts=counts,
-        page=page,
-        pages=pages,
-        total=total,
         stalled=run.working and run.updated_at < utcnow() - service.STALE_AFTER,
     )
 
@@ -246,7 +236,7 @@ def _act(run_id: int, action):
         return redirect(url_for("dashboard.stock_sync_run", run_id=run_id), 303)
     db.session.commit()
     if phase:
-        enqueue_phase(run_id, phase)
+        service.enqueue_phase(run_id, phase)
     return redirect(url_for("dashboard.stock_sync_run", run_id=run_id), 303)
 
 

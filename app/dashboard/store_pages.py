@@ -1,12 +1,14 @@
 """The settings page's logo and custom domain forms (the general form is in views.py)."""
 
 from flask import flash, redirect, request, url_for
+from flask_babel import gettext
 from flask_login import current_user
 
 from app.accounts.permissions import require_store_permission
 from app.audit.service import record
 from app.branding import MAX_LOGO_BYTES, LogoRefused, save_logo
-from app.dashboard.views import bp, settings_page
+from app.dashboard import bp
+from app.dashboard.views import settings_page
 from app.extensions import db
 from tenants.context import current_store
 from tenants.provisioning import StoreSettingsError, set_custom_domain
@@ -20,7 +22,7 @@ def settings_logo():
     before = store.logo_key
     if request.form.get("remove") == "1":
         store.logo_key = None
-        message = "Logo removed."
+        message = gettext("Logo removed.")
     else:
         upload = request.files.get("logo")
         data = upload.read(MAX_LOGO_BYTES + 1) if upload else b""
@@ -28,7 +30,7 @@ def settings_logo():
             store.logo_key = save_logo(store.id, data)
         except LogoRefused as refused:
             return settings_page(status=422, logo_error=str(refused))
-        message = "Logo saved."
+        message = gettext("Logo saved.")
     if before != store.logo_key:
         record(
             "store.logo_changed",
@@ -54,7 +56,10 @@ def settings_domain():
         db.session.rollback()
         return settings_page(status=422, domain_error=refused.message, domain_value=typed)
     if store.custom_domain:
-        flash(f"{store.custom_domain} saved: create the DNS records below.", "success")
+        flash(
+            gettext("%(domain)s saved: create the DNS records below.", domain=store.custom_domain),
+            "success",
+        )
     else:
-        flash("Custom domain removed.", "success")
+        flash(gettext("Custom domain removed."), "success")
     return redirect(url_for("dashboard.settings") + "#domain", 303)

@@ -1,54 +1,23 @@
-"""The vendor's dashboard on the store's own host, under /admin."""
+"""The dashboard's own pages: the home page, the store's settings and its staff."""
 
-from flask import abort, flash, g, redirect, render_template, request, url_for
+from flask import flash, g, redirect, render_template, url_for
+from flask_babel import gettext
 from flask_login import current_user
-from sqlalchemy import select
 
 from app.accounts.invites import pending_invites
 from app.accounts.models import Membership, User
 from app.accounts.permissions import LABELS, PERMISSIONS, require_store_permission
 from app.accounts.roles import RoleError, change_role
 from app.accounts.stepup import requires_recent_factor
-from app.dashboard import reports
+from app.dashboard import bp
 from app.dashboard.forms import RoleForm, StoreSettingsForm
 from app.dashboard.staff_forms import InviteForm, TransferForm
 from app.database import utcnow
 from app.extensions import db
-from tenants.context import current_store, store_blueprint
+from app.reports import sales
+from tenants.context import current_store
 from tenants.provisioning import StoreSettingsError, update_store_settings
 from tenants.query import get_for_store_or_404, scoped_select
-
-SAFE_METHODS = ("GET", "HEAD", "OPTIONS")
-bp = store_blueprint("dashboard", __name__, url_prefix="/admin")
-
-READ_ONLY = (
-    "This store is suspended by the platform: its dashboard is read-only until it is reactivated."
-)
-
-
-@bp.before_request
-def _read_only_while_suspended():
-    """A suspended store's members can look, but nothing in the store changes."""
-    store = g.get("store")
-    if store is not None and not store.is_active and request.method not in SAFE_METHODS:
-        abort(403, description=READ_ONLY)
-
-
-@bp.context_processor
-def _suspension():
-    """The reason shown on a suspended store's dashboard banner (one query, only then)."""
-    store = g.get("store")
-    if store is None or store.is_active:
-        return {"suspension": None}
-    from app.audit.models import AuditLog
-
-    entry = db.session.scalar(
-        select(AuditLog)
-        .where(AuditLog.store_id == store.id, AuditLog.action == "store.suspended")
-        .order_by(AuditLog.id.desc())
-        .limit(1)
-    )
-    return {"suspension": (entry.details or {}).get("reason", "") if entry else ""}
 
 
 @bp.get("/")
@@ -62,15 +31,15 @@ def home():
     ]
     store = current_store()
     now = utcnow()
-    series = reports.daily_sales(store, now)
+    series = sales.daily_sales(store, now)
     return render_template(
         "admin/home.html",
         allowed=allowed,
-        summary=reports.sales_summary(store, now, series),
+        summary=sales.sales_summary(store, now, series),
         series=series,
-        chart=reports.bar_chart(series),
-        low_stock=reports.low_stock(store),
-        latest=reports.latest_orders(store),
+        chart=sales.bar_chart(series),
+        low_stock=sales.low_stock(store),
+        latest=sales.latest_orders(store),
     )
 
 
@@ -79,7 +48,7 @@ def home():
 def latest_orders():
     """The newest orders, for the home page to poll while it is open (a fragment)."""
     return render_template(
-        "admin/_partials/latest_orders.html", latest=reports.latest_orders(current_store())
+        "admin/_partials/latest_orders.html", latest=sales.latest_orders(current_store())
     )
 
 
@@ -107,7 +76,9 @@ def settings():
             getattr(form, exc.field).errors = [exc.message]
             status = 422
         else:
-            flash("Settings saved." if changed else "Nothing to change.", "success")
+            flash(
+                gettext("Settings saved.") if changed else gettext("Nothing to change."), "success"
+            )
             return redirect(url_for("dashboard.settings"), code=303)
     elif form.errors:
         status = 422
@@ -174,7 +145,7 @@ def staff_role(membership_id: int):
     membership = get_for_store_or_404(Membership, membership_id)
     form = RoleForm()
     if not form.validate():
-        flash("The form expired. Please try again.", "error")
+        flash(gettext("The form expired. Please try again."), "error")
         return _staff_page(400)
     try:
         changed = change_role(membership, form.role.data or "", actor=current_user)
@@ -183,16 +154,8 @@ def staff_role(membership_id: int):
         return _staff_page(422)
     if changed:
         email = db.session.get(User, membership.user_id).email
-        flash(f"{email} is now {membership.role}.", "success")
+        flash(
+            gettext("%(email)s is now %(role)s.", email=email, role=gettext(membership.role)),
+            "success",
+        )
     return redirect(url_for("dashboard.staff"), code=303)
-
-
-# The catalog, stock, order, coupon and checkout pages join this blueprint.
-from app.dashboard import (  # noqa: E402, F401
-    catalog,
-    checkout_settings,
-    coupons,
-    inventory,
-    launch,
-    orders,
-)

@@ -5,6 +5,7 @@ from sqlalchemy import text
 
 from app import database_outage
 from app.extensions import csrf, db, redis_client
+from app.observability import shutdown
 
 bp = Blueprint("health", __name__)
 
@@ -17,7 +18,10 @@ def healthz():
 
 @bp.get("/readyz")
 def readyz():
-    """Readiness: the database and Redis answer; 503 if either doesn't."""
+    """Readiness: the database and Redis answer; 503 if either doesn't, or while shutting down."""
+    if shutdown.draining():
+        # SIGTERM arrived: the load balancer should stop sending; requests in flight finish.
+        return jsonify(status="shutting down"), 503
     checks = {"database": _check_database(), "redis": _check_redis()}
     ready = all(value in ("ok", "embedded") for value in checks.values())
     checks["mode"] = "embedded" if current_app.config["EMBEDDED"] else "production"

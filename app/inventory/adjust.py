@@ -16,6 +16,7 @@ from app.audit.service import record
 from app.catalog.models import Variant
 from app.catalog.service import MAX_STOCK
 from app.extensions import db
+from app.field_errors import FieldError
 from app.inventory import alerts
 from app.inventory.service import (
     InsufficientStock,
@@ -30,15 +31,8 @@ MAX_REASON = 300
 _SIGNED = re.compile(r"[+-]?\d{1,12}")
 
 
-class StockInputError(Exception):
+class StockInputError(FieldError):
     """A stock change refused for what was typed (422); `field` is the form field to blame."""
-
-    status = 422
-
-    def __init__(self, field: str, message: str):
-        super().__init__(message)
-        self.field = field
-        self.message = message
 
 
 class StockConflict(StockInputError):
@@ -142,11 +136,15 @@ def parse_request(data: StockRequest) -> ParsedRequest:
     return ParsedRequest(mode, quantity, kind, reason, based_on)
 
 
-def adjust_stock(store, variant: Variant, data: StockRequest, *, actor=None) -> Adjustment:
+def adjust_stock(
+    store, variant: Variant, data: StockRequest, *, actor=None, strict: bool = False
+) -> Adjustment:
     """Apply an adjust form to `variant` as one movement, audited. Doesn't commit.
 
     Raises StockInputError (422) for what was typed, including a change that would take the
-    stock below 0 or above the limit, and StockConflict (409) for a stale count.
+    stock below 0 or above the limit, and StockConflict (409) for a stale count. `strict`
+    (the API's expected count) refuses a change by a quantity too when the stock isn't
+    `based_on` any more, where the form applies it to whatever the stock is.
     """
     request = parse_request(data)
     if request.mode == "set":
@@ -167,7 +165,7 @@ def adjust_stock(store, variant: Variant, data: StockRequest, *, actor=None) -> 
             reason=request.reason,
             reference="adjust",
             user_id=getattr(actor, "id", None),
-            expected_stock=request.based_on if request.mode == "set" else None,
+            expected_stock=request.based_on if request.mode == "set" or strict else None,
         )
     except StockChanged as exc:
         raise StockConflict(exc.expected, exc.current) from None

@@ -13,11 +13,13 @@ clears the flag again, re-arming the alert.
 import logging
 
 from flask import current_app, render_template
+from flask_babel import lazy_gettext
 from sqlalchemy import event, select, update
 from sqlalchemy.orm import Session
 
 from app.catalog.models import Product, Variant
 from app.extensions import db
+from app.i18n import DEFAULT, use_language
 from app.notifications.models import EmailMessage
 
 log = logging.getLogger(__name__)
@@ -80,6 +82,7 @@ def after_movement(store_id: int, variant_id: int, quantity: int, row) -> None:
         ).rowcount
         if won:
             _write_alert_emails(store_id, variant_id, row.stock, threshold)
+            _emit_low_stock(store_id, [(variant_id, row.stock, threshold)])
 
 
 def after_bulk(store_id: int, moves: list, source: str) -> int:
@@ -112,10 +115,36 @@ def after_bulk(store_id: int, moves: list, source: str) -> int:
             .values(low_stock_alerted=True)
         )
         _write_summary_emails(store_id, alert, source)
+        _emit_low_stock(store_id, alert)
     return len(alert)
 
 
 SUMMARY_LIMIT = 50
+
+
+def _emit_low_stock(store_id: int, alert: list) -> None:
+    """One `stock.low` webhook event per variant that crossed (app/webhooks), in this
+    transaction; the subscribers are read once for the whole batch."""
+    from app.webhooks.events import add_deliveries, subscribers, write_event
+
+    endpoint_ids = subscribers(store_id, "stock.low")
+    if not endpoint_ids:
+        return
+    skus = dict(
+        db.session.execute(
+            select(Variant.id, Variant.sku).where(
+                Variant.store_id == store_id, Variant.id.in_([v for v, _, _ in alert])
+            )
+        ).all()
+    )
+    for variant_id, stock, threshold in alert:
+        data = {
+            "variant_id": variant_id,
+            "sku": skus.get(variant_id),
+            "stock": stock,
+            "threshold": threshold,
+        }
+        add_deliveries(write_event(store_id, "stock.low", data), endpoint_ids)
 
 
 def _write_summary_emails(store_id: int, alert: list, source: str) -> None:
@@ -146,7 +175,12 @@ def _write_summary_emails(store_id: int, alert: list, source: str) -> None:
         for variant_id, stock, threshold in shown
         if variant_id in names
     ]
-    subject = f"Low stock: {len(alert):,} items at {store.name} after {source}"
+    subject = lazy_gettext(
+        "Low stock: %(count)s items at %(store)s after %(source)s",
+        count=len(alert),
+        store=store.name,
+        source=source,
+    )
     context = {
         "store": store,
         "subject": subject,
@@ -159,16 +193,22 @@ def _write_summary_emails(store_id: int, alert: list, source: str) -> None:
 
 def recipients(store_id: int) -> list[str]:
     """The email addresses of the store's owners and managers."""
+    return [address for address, _language in recipient_languages(store_id)]
+
+
+def recipient_languages(store_id: int) -> list[tuple[str, str]]:
+    """(email, language) of the store's owners and managers: each is written to in their own."""
     from app.accounts.models import Membership, User
 
-    return list(
-        db.session.scalars(
-            select(User.email)
+    return [
+        (address, language or DEFAULT)
+        for address, language in db.session.execute(
+            select(User.email, User.language)
             .join(Membership, Membership.user_id == User.id)
             .where(Membership.store_id == store_id, Membership.role.in_(RECIPIENT_ROLES))
             .order_by(User.id)
         )
-    )
+    ]
 
 
 def _write_alert_emails(store_id: int, variant_id: int, stock: int, threshold: int) -> None:
@@ -183,7 +223,12 @@ def _write_alert_emails(store_id: int, variant_id: int, stock: int, threshold: i
         .where(Variant.id == variant_id)
     ).one()
     name = title if variant.title == "Default" else f"{title} ({variant.title})"
-    subject = f"Low stock: {name} has {stock} left at {store.name}"
+    subject = lazy_gettext(
+        "Low stock: %(name)s has %(stock)s left at %(store)s",
+        name=name,
+        stock=stock,
+        store=store.name,
+    )
     context = {
         "store": store,
         "subject": subject,
@@ -196,22 +241,33 @@ def _write_alert_emails(store_id: int, variant_id: int, stock: int, threshold: i
     _write_emails(store_id, "low_stock", subject, context)
 
 
-def _write_emails(store_id: int, template: str, subject: str, context: dict) -> None:
-    """Outbox rows for the store's owners and managers in this transaction, sent after it."""
-    text_body = render_template(f"emails/{template}.txt", **context)
-    html_body = render_template(f"emails/{template}.html", **context)
-    messages = [
-        EmailMessage(
-            to_address=address,
-            subject=subject[:255],
-            template=template,
-            text_body=text_body,
-            html_body=html_body,
-            store_id=store_id,
-            status="queued",
+def _write_emails(store_id: int, template: str, subject, context: dict) -> None:
+    """Outbox rows for the store's owners and managers in this transaction, sent after it,
+    each in the member's own language (`subject` is lazy: translated per language)."""
+    rendered = {}
+    messages = []
+    for address, language in recipient_languages(store_id):
+        if language not in rendered:
+            with use_language(language):
+                shown = str(subject)
+                page = {**context, "subject": shown}
+                rendered[language] = (
+                    shown,
+                    render_template(f"emails/{template}.txt", **page),
+                    render_template(f"emails/{template}.html", lang=language, **page),
+                )
+        shown, text_body, html_body = rendered[language]
+        messages.append(
+            EmailMessage(
+                to_address=address,
+                subject=shown[:255],
+                template=template,
+                text_body=text_body,
+                html_body=html_body,
+                store_id=store_id,
+                status="queued",
+            )
         )
-        for address in recipients(store_id)
-    ]
     if not messages:
         return
     db.session.add_all(messages)

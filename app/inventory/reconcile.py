@@ -4,13 +4,15 @@ Drift can only come from outside the app's rules (a manual SQL fix, a restore of
 bug): every change the app makes writes the stock and its movement in one transaction. The
 periodic job first lets expired unpaid orders give back what they hold (so reservations are
 current), then compares every variant's stock with its ledger in one grouped query, repairs each
-drifting variant under its row lock (the ledger wins: it is the history), records the repair in
+drifting variant under its row lock through `apply_movement` without a new ledger row (the
+ledger wins: it is the history), records the repair in
 the store's audit log with before and after, and emails the store's owners and managers once.
 """
 
 import logging
 from dataclasses import dataclass
 
+from flask_babel import lazy_ngettext
 from sqlalchemy import func, select
 
 from app.audit.service import record
@@ -18,6 +20,7 @@ from app.catalog.models import Product, Variant
 from app.extensions import db
 from app.inventory import alerts
 from app.inventory.models import StockMovement
+from app.inventory.service import StockLimit, apply_movement
 from app.notifications.service import queue_email
 from tenants.models import Store
 
@@ -55,7 +58,10 @@ def repair_store(store_id: int, variant_ids: list[int]) -> list[Drift]:
     repaired = []
     for variant_id in sorted(variant_ids):
         variant = db.session.scalar(
-            select(Variant).where(Variant.id == variant_id).with_for_update()
+            select(Variant)
+            .where(Variant.id == variant_id)
+            .with_for_update()
+            .execution_options(populate_existing=True)
         )
         ledger = db.session.scalar(
             select(func.coalesce(func.sum(StockMovement.quantity), 0)).where(
@@ -67,8 +73,21 @@ def repair_store(store_id: int, variant_ids: list[int]) -> list[Drift]:
         if ledger < 0:
             log.error("variant %s: its ledger sums to %s; left for a person", variant_id, ledger)
             continue
-        repaired.append(Drift(variant.id, variant.sku, variant.stock, ledger))
-        variant.stock = ledger
+        drift = Drift(variant.id, variant.sku, variant.stock, ledger)
+        try:
+            # The ledger already holds the history, so no movement is added (record=False).
+            apply_movement(
+                variant.store_id,
+                variant.id,
+                ledger - variant.stock,
+                "adjust",
+                expected_stock=variant.stock,
+                record=False,
+            )
+        except StockLimit:
+            log.error("variant %s: its ledger sums to %s; left for a person", variant_id, ledger)
+            continue
+        repaired.append(drift)
         product = db.session.get(Product, variant.product_id)
         product.in_stock = any(v.available for v in product.variants)
     if not repaired:
@@ -85,14 +104,18 @@ def repair_store(store_id: int, variant_ids: list[int]) -> list[Drift]:
         count=len(repaired),
     )
     db.session.commit()
-    recipients = alerts.recipients(store_id)
-    for address in recipients:
+    for address, language in alerts.recipient_languages(store_id):
         queue_email(
             address,
-            f"Stock corrected for {len(repaired)} item{'s' if len(repaired) != 1 else ''} "
-            f"at {store.name}",
+            lazy_ngettext(
+                "Stock corrected for %(num)d item at %(store)s",
+                "Stock corrected for %(num)d items at %(store)s",
+                len(repaired),
+                store=store.name,
+            ),
             "stock_reconciled",
             store=store,
+            language=language,
             drifts=repaired[:50],
             more=max(0, len(repaired) - 50),
         )

@@ -1,18 +1,28 @@
 """Changing stock: a conditional UPDATE per variant plus a ledger row, in the caller's transaction.
 
+`apply_movement` is the way a variant's stock changes: orders, cancellations, refunds, the
+adjust form, variant edits, opening stock and reconciliation all call it. The one other writer
+is the bulk stock sync (`app.stocksync.service._write`), which applies a batch of up to 500
+rows in one executemany UPDATE with its `sync` movements and `alerts.after_bulk`, under the
+variants' row locks; keep the two in step.
+
 Stock never goes negative: the UPDATE only matches while enough stock is left (and the schema's
 CHECK (stock >= 0) is the backstop). Variants are always updated in id order so that two
 orders touching the same variants lock them in the same order and cannot deadlock.
 """
 
 from collections import defaultdict
+from functools import cache
 
-from sqlalchemy import func, select, update
+from sqlalchemy import Integer, bindparam, func, select, update
+from sqlalchemy.orm.attributes import set_committed_value
+from sqlalchemy.orm.util import identity_key
 
+from app.catalog import cache as catalog_cache
 from app.catalog.models import Variant
 from app.catalog.service import MAX_STOCK
 from app.extensions import db
-from app.inventory import alerts
+from app.inventory import alerts, holds
 from app.inventory.models import MOVEMENT_KINDS, StockMovement
 
 
@@ -63,7 +73,8 @@ def apply_movement(
     StockChanged if `expected_stock` is given and the stock isn't that any more, LookupError for
     a variant that isn't the store's. A fall to the low-stock threshold queues its alert (see
     app.inventory.alerts). Does not commit: the caller's transaction decides. `record=False`
-    leaves the ledger row to the caller (see take_stock).
+    leaves the ledger row to the caller (see take_stock, and reconcile, whose ledger is already
+    the truth). The only other writer of `Variant.stock` is the bulk stock sync (see above).
     """
     if kind not in MOVEMENT_KINDS:
         raise ValueError(f"unknown movement kind {kind!r}")
@@ -71,22 +82,17 @@ def apply_movement(
         raise ValueError("a movement changes stock by a non-zero whole number")
     if quantity > MAX_STOCK:
         raise StockLimit(variant_id, 0, quantity)
-    conditions = [Variant.id == variant_id, Variant.store_id == store_id]
-    conditions.append(
-        Variant.stock + quantity >= 0 if quantity < 0 else Variant.stock <= MAX_STOCK - quantity
-    )
+    session = db.session()
+    if session.autoflush:
+        session.flush()  # as the ORM's own UPDATE would: a variant still pending is written first
+    params = {"variant": variant_id, "store": store_id, "quantity": quantity}
     if expected_stock is not None:
-        conditions.append(Variant.stock == expected_stock)
-    result = db.session.execute(
-        update(Variant)
-        .where(*conditions)
-        .values(stock=Variant.stock + quantity)
-        .returning(
-            Variant.stock,
-            Variant.track_inventory,
-            Variant.low_stock_threshold,
-            Variant.low_stock_alerted,
-        )
+        params["expected"] = expected_stock
+    # A sale can't take units that live stock holds keep for other carts (a cart's own hold
+    # was converted just before: app.inventory.holds.convert_for_order); the vendor's own
+    # counts and adjustments record what is on the shelf whatever is held.
+    result = session.execute(
+        _movement_update(quantity < 0, expected_stock is not None, kind == "sale"), params
     ).first()
     if result is None:
         available = db.session.scalar(
@@ -98,7 +104,12 @@ def apply_movement(
             raise StockChanged(variant_id, expected_stock, available)
         if quantity > 0:
             raise StockLimit(variant_id, available, quantity)
+        if kind == "sale":
+            held = db.session.scalar(select(Variant.held).where(Variant.id == variant_id))
+            available = max(0, available - (held or 0))
         raise InsufficientStock(variant_id, -quantity, available)
+    _sync_loaded(variant_id, result.stock)
+    catalog_cache.touch(store_id)  # stock shows on cached storefront pages
     if record:
         db.session.add(
             StockMovement(
@@ -114,6 +125,43 @@ def apply_movement(
         )
     alerts.after_movement(store_id, variant_id, quantity, result)
     return result.stock
+
+
+@cache
+def _movement_update(taking: bool, expecting: bool, selling: bool = False):
+    """The conditional UPDATE of a movement, built once per shape with bound parameters.
+
+    On the table, not the mapped class: placing an order runs one per variant, and building
+    the statement and the ORM's bookkeeping around it cost several times the round trip.
+    RETURNING says what changed (see _sync_loaded for the session's copy).
+    """
+    table = Variant.__table__
+    stock, quantity = table.c.stock, bindparam("quantity", type_=Integer)
+    conditions = [
+        table.c.id == bindparam("variant", type_=Integer),
+        table.c.store_id == bindparam("store", type_=Integer),
+        stock + quantity >= 0 if taking else stock <= MAX_STOCK - quantity,
+    ]
+    if taking and selling:
+        conditions.append(stock - table.c.held + quantity >= 0)
+    if expecting:
+        conditions.append(stock == bindparam("expected", type_=Integer))
+    return (
+        update(table)
+        .where(*conditions)
+        .values(stock=stock + quantity)
+        .returning(
+            stock, table.c.track_inventory, table.c.low_stock_threshold, table.c.low_stock_alerted
+        )
+    )
+
+
+def _sync_loaded(variant_id: int, stock: int) -> None:
+    """Give the session's copy of the variant, if it has one, the stock the UPDATE returned."""
+    variant = db.session.identity_map.get(identity_key(Variant, variant_id))
+    if variant is not None:
+        set_committed_value(variant, "stock", stock)
+        db.session.expire(variant, ["updated_at"])
 
 
 def take_stock(
@@ -152,6 +200,9 @@ def take_stock(
         )
     # Still one conditional UPDATE per variant in id order, but the ledger rows wait for the
     # next flush and go in one INSERT rather than one before each UPDATE.
+    if kind == "sale":
+        # An expired hold never stops a buyer: release those of these variants first.
+        holds.release_expired(store_id, [v for v in wanted if v in tracked])
     movements = []
     with db.session.no_autoflush:
         for variant_id in sorted(wanted):

@@ -1,5 +1,6 @@
 """The open-a-store form. Slug rules and availability live in tenants/provisioning.py."""
 
+from flask_babel import lazy_gettext
 from flask_wtf import FlaskForm
 from wtforms import SelectField, StringField
 from wtforms.fields.choices import SelectChoice
@@ -20,19 +21,19 @@ CURRENCIES = [
 
 class OpenStoreForm(FlaskForm):
     name = StringField(
-        "Store name",
-        validators=[DataRequired("Name your store."), Length(max=120)],
+        lazy_gettext("Store name"),
+        validators=[DataRequired(lazy_gettext("Name your store.")), Length(max=120)],
         render_kw={"maxlength": 120, "autocomplete": "organization"},
     )
     slug = StringField(
-        "Subdomain",
-        validators=[DataRequired("Choose a subdomain.")],
+        lazy_gettext("Subdomain"),
+        validators=[DataRequired(lazy_gettext("Choose a subdomain."))],
         render_kw={
             "maxlength": 63,
             "autocomplete": "off",
             "autocapitalize": "none",
             "spellcheck": "false",
         },
-        description="3 to 40 lower-case letters, digits and hyphens.",
+        description=lazy_gettext("3 to 40 lower-case letters, digits and hyphens."),
     )
-    currency = SelectField("Currency", choices=CURRENCIES, default="USD")
+    currency = SelectField(lazy_gettext("Currency"), choices=CURRENCIES, default="USD")

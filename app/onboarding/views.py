@@ -5,7 +5,7 @@ from flask_login import current_user, login_required
 
 from app.extensions import limiter
 from app.onboarding.forms import OpenStoreForm
-from app.rendering import is_htmx
+from app.rendering import render_page_or_partial
 from tenants.context import platform_blueprint
 from tenants.provisioning import StoreSettingsError, create_store, subdomain_answer
 from tenants.urls import store_url
@@ -56,16 +56,11 @@ def check_subdomain():
         "message": message,
         "address": f"{slug}.{current_app.config['PLATFORM_DOMAIN']}" if available else None,
     }
-    if is_htmx():
-        response = current_app.make_response(
-            render_template("onboarding/_partials/subdomain_check.html", **context)
-        )
-    else:
-        form = OpenStoreForm(formdata=None, slug=slug)
-        response = current_app.make_response(
-            render_template(
-                "onboarding/open_store.html", form=form, unverified=False, check=context
-            )
-        )
-    response.vary.add("HX-Request")
-    return response
+    return render_page_or_partial(
+        "onboarding/open_store.html",
+        "onboarding/_partials/subdomain_check.html",
+        form=OpenStoreForm(formdata=None, slug=slug),
+        unverified=False,
+        check=context,
+        **context,
+    )

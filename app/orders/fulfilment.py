@@ -15,19 +15,22 @@ import re
 import uuid
 from dataclasses import dataclass
 
+from flask_babel import gettext, lazy_gettext
 from sqlalchemy import func, select
 
-from app.catalog.editing import parse_amount
-from app.catalog.service import CatalogError
+from app.catalog.models import Variant
 from app.checkout.models import CheckoutSettings
 from app.extensions import db
+from app.field_errors import FieldError
+from app.i18n import language_for_order
 from app.inventory.models import StockMovement
-from app.money import format_money
-from app.notifications.service import queue_email
+from app.inventory.service import apply_movement
+from app.money import format_money, parse_amount
+from app.notifications.service import queue_email, send_now
 from app.orders import states
 from app.orders.links import order_url
 from app.orders.models import Order
-from app.orders.notices import send_payment_notices, subject_for
+from app.orders.notices import record_payment_notices, subject_for
 from app.orders.service import return_stock, transition
 from app.payments.models import Payment
 from app.payments.providers import (
@@ -45,18 +48,16 @@ OFFLINE_PROVIDERS = ("test", "manual")
 _KEY_RE = re.compile(r"^[A-Za-z0-9_-]{16,64}$")
 
 
-class FulfilmentError(ValueError):
+class FulfilmentError(FieldError):
     """An order action was refused; `message` is for the vendor, `status` the HTTP status.
 
     409: the order's status doesn't allow it; 422: what was entered is wrong; 502: the payment
     provider refused or could not be reached.
     """
 
-    def __init__(self, message: str, *, status: int = 422, field: str | None = None):
-        super().__init__(message)
-        self.message = message
+    def __init__(self, field: str | None, message: str, *, status: int = 422):
+        super().__init__(field, message)
         self.status = status
-        self.field = field
 
 
 @dataclass(frozen=True)
@@ -134,13 +135,13 @@ def next_steps(order: Order, summary: PaymentSummary | None = None) -> set[str]:
 
 
 def parse_refund_amount(text: str | None, currency: str) -> int:
-    """A refund amount typed as a decimal in the store currency, as minor units."""
-    try:
-        amount = parse_amount(text, currency, field="amount", label="The refund amount")
-    except CatalogError as exc:
-        raise FulfilmentError(exc.message, field="amount") from None
+    """A refund amount typed as a decimal in the store currency, as minor units.
+
+    AmountError for what isn't an amount, FulfilmentError for an amount of zero.
+    """
+    amount = parse_amount(text, currency, field="amount", label=gettext("The refund amount"))
     if amount <= 0:
-        raise FulfilmentError("The refund amount must be more than zero.", field="amount")
+        raise FulfilmentError("amount", "The refund amount must be more than zero.")
     return amount
 
 
@@ -153,7 +154,7 @@ def _lock(order: Order) -> Order:
         .execution_options(populate_existing=True)
     )
     if locked is None:
-        raise FulfilmentError("That order no longer exists.", status=404)
+        raise FulfilmentError(None, "That order no longer exists.", status=404)
     return locked
 
 
@@ -161,7 +162,7 @@ def _check(order: Order, wanted: str) -> None:
     try:
         states.check_transition(order.status, wanted)
     except states.IllegalTransition as exc:
-        raise FulfilmentError(str(exc), status=409) from None
+        raise FulfilmentError(None, str(exc), status=409) from None
 
 
 def _store(order: Order) -> Store:
@@ -175,7 +176,7 @@ def _money(amount: int, order: Order, store: Store) -> str:
 def _clean_text(value: str | None, limit: int) -> str:
     text = " ".join((value or "").split())
     if any(not ch.isprintable() for ch in text):
-        raise FulfilmentError("Use letters, digits and punctuation only.")
+        raise FulfilmentError(None, "Use letters, digits and punctuation only.")
     return text[:limit]
 
 
@@ -200,11 +201,13 @@ def mark_paid(order: Order, actor_id: int | None) -> Order:
                 currency=order.currency,
             )
         )
+        notices = record_payment_notices(order)
         db.session.commit()
     except BaseException:
         _abort()
         raise
-    send_payment_notices(order)
+    for message in notices:
+        send_now(message.id)
     return order
 
 
@@ -214,21 +217,18 @@ def ship(order: Order, actor_id: int | None, *, carrier: str, tracking_number: s
         order = _lock(order)
         _check(order, states.FULFILLED)
         if _reached(order, states.FULFILLED):
-            raise FulfilmentError("This order has already been shipped.", status=409)
+            raise FulfilmentError(None, "This order has already been shipped.", status=409)
         carrier = _clean_text(carrier, MAX_CARRIER + 1)
         tracking_number = _clean_text(tracking_number, MAX_TRACKING + 1)
         if not carrier:
-            raise FulfilmentError("Enter the carrier (for example DHL or JNE).", field="carrier")
+            raise FulfilmentError("carrier", "Enter the carrier (for example DHL or JNE).")
         if not tracking_number:
-            raise FulfilmentError("Enter the tracking number.", field="tracking_number")
+            raise FulfilmentError("tracking_number", "Enter the tracking number.")
         if len(carrier) > MAX_CARRIER:
-            raise FulfilmentError(
-                f"Keep the carrier under {MAX_CARRIER} characters.", field="carrier"
-            )
+            raise FulfilmentError("carrier", f"Keep the carrier under {MAX_CARRIER} characters.")
         if len(tracking_number) > MAX_TRACKING:
             raise FulfilmentError(
-                f"Keep the tracking number under {MAX_TRACKING} characters.",
-                field="tracking_number",
+                "tracking_number", f"Keep the tracking number under {MAX_TRACKING} characters."
             )
         transition(
             order,
@@ -243,9 +243,17 @@ def ship(order: Order, actor_id: int | None, *, carrier: str, tracking_number: s
     store = _store(order)
     queue_email(
         order.email,
-        subject_for(order, f"Your order #{order.number} from {store.name} is on its way"),
+        subject_for(
+            order,
+            lazy_gettext(
+                "Your order #%(number)s from %(store)s is on its way",
+                number=order.number,
+                store=store.name,
+            ),
+        ),
         "shipping_notice",
         store=store,
+        language=language_for_order(order, store),
         order=order,
         carrier=carrier,
         tracking_number=tracking_number,
@@ -260,9 +268,9 @@ def mark_delivered(order: Order, actor_id: int | None) -> Order:
         order = _lock(order)
         _check(order, states.DELIVERED)
         if not _reached(order, states.FULFILLED):
-            raise FulfilmentError("This order hasn't been shipped yet.", status=409)
+            raise FulfilmentError(None, "This order hasn't been shipped yet.", status=409)
         if _reached(order, states.DELIVERED):
-            raise FulfilmentError("This order is already marked delivered.", status=409)
+            raise FulfilmentError(None, "This order is already marked delivered.", status=409)
         transition(order, states.DELIVERED, actor_id=actor_id, note="Marked delivered")
         db.session.commit()
     except BaseException:
@@ -310,15 +318,15 @@ def _prepare_refund(
     """Check the refund can be asked for (under the order's lock) and gather what it needs."""
     charge = summary.charge
     if charge is None:
-        raise FulfilmentError("This order has no recorded payment to refund.", status=409)
+        raise FulfilmentError(None, "This order has no recorded payment to refund.", status=409)
     if _already_recorded(charge.provider, key):
-        raise FulfilmentError("This refund has already been made.", status=409)
+        raise FulfilmentError(None, "This refund has already been made.", status=409)
     settings = None
     if charge.provider not in OFFLINE_PROVIDERS:
         settings = db.session.get(CheckoutSettings, order.store_id)
         if settings is None:
             raise FulfilmentError(
-                f"{charge.provider.title()} is not set up for this store yet.", status=502
+                None, f"{charge.provider.title()} is not set up for this store yet.", status=502
             )
         db.session.expunge(settings)  # keeps its loaded keys after the commit
     return ProviderRefund(
@@ -360,7 +368,7 @@ def _pay_back(refund_request: ProviderRefund) -> tuple[str, str]:
             )
         raise ProviderError(f"Refunds through {r.provider} aren't supported.")
     except ProviderError as exc:
-        raise FulfilmentError(str(exc), status=502) from None
+        raise FulfilmentError(None, str(exc), status=502) from None
 
 
 def _add_refund(order: Order, provider: str, reference: str, amount: int) -> Payment:
@@ -370,7 +378,7 @@ def _add_refund(order: Order, provider: str, reference: str, amount: int) -> Pay
     a provider's refund webhook may have recorded it in the moment since the provider answered.
     """
     if _already_recorded(provider, reference):
-        raise FulfilmentError("This refund has already been made.", status=409)
+        raise FulfilmentError(None, "This refund has already been made.", status=409)
     payment = Payment(
         store_id=order.store_id,
         order_id=order.id,
@@ -384,18 +392,86 @@ def _add_refund(order: Order, provider: str, reference: str, amount: int) -> Pay
     return payment
 
 
-def _stock_returned(order: Order) -> bool:
-    return bool(
-        db.session.scalar(
-            select(func.count())
-            .select_from(StockMovement)
+def returnable(order: Order) -> dict[int, int]:
+    """For each order line whose variant still exists and tracks stock: how many of it may still
+    go back to stock (what was sold, less what returns and cancellations already put back)."""
+    lines = [line for line in order.lines if line.variant_id is not None]
+    if not lines:
+        return {}
+    variant_ids = {line.variant_id for line in lines}
+    tracked = set(
+        db.session.scalars(
+            select(Variant.id).where(
+                Variant.id.in_(variant_ids),
+                Variant.store_id == order.store_id,
+                Variant.track_inventory.is_(True),
+            )
+        )
+    )
+    back = dict(
+        db.session.execute(
+            select(StockMovement.variant_id, func.sum(StockMovement.quantity))
             .where(
                 StockMovement.store_id == order.store_id,
                 StockMovement.reference == f"order:{order.id}",
                 StockMovement.kind.in_(("return", "cancellation")),
             )
-        )
+            .group_by(StockMovement.variant_id)
+        ).all()
     )
+    left = {}
+    for line in sorted(lines, key=lambda line: line.id):
+        if line.variant_id not in tracked:
+            continue
+        # Two lines of one variant share what came back, first line first.
+        already = min(back.get(line.variant_id) or 0, line.quantity)
+        back[line.variant_id] = (back.get(line.variant_id) or 0) - already
+        left[line.id] = line.quantity - already
+    return left
+
+
+def _check_returns(order: Order, returns: dict[int, int]) -> dict[int, int]:
+    """The lines and quantities to put back in stock, checked against what may still go back."""
+    allowed = returnable(order)
+    lines = {line.id: line for line in order.lines}
+    chosen = {}
+    for line_id, quantity in returns.items():
+        if not isinstance(quantity, int) or isinstance(quantity, bool) or quantity < 0:
+            raise FulfilmentError("returns", "Return quantities are whole numbers.")
+        if quantity == 0:
+            continue
+        if line_id not in lines:
+            raise FulfilmentError("returns", "That item isn't part of this order.")
+        most = allowed.get(line_id, 0)
+        if quantity > most:
+            title = lines[line_id].product_title
+            raise FulfilmentError(
+                "returns",
+                f"You can return at most {most} of {title} to stock"
+                f" (sold {lines[line_id].quantity}).",
+            )
+        chosen[line_id] = quantity
+    return chosen
+
+
+def _return_lines(order: Order, chosen: dict[int, int], actor_id: int | None) -> list[str]:
+    """Put the chosen quantities back in stock, one movement per line (in variant order, so two
+    refunds lock rows in the same order); what was returned, for the order's history."""
+    lines = {line.id: line for line in order.lines}
+    done = []
+    for line_id in sorted(chosen, key=lambda line_id: (lines[line_id].variant_id, line_id)):
+        line = lines[line_id]
+        apply_movement(
+            order.store_id,
+            line.variant_id,
+            chosen[line_id],
+            "return",
+            reason=f"Refund of order #{order.number}",
+            reference=f"order:{order.id}",
+            user_id=actor_id,
+        )
+        done.append(f"{chosen[line_id]} × {line.product_title}")
+    return done
 
 
 def refund(
@@ -404,16 +480,18 @@ def refund(
     *,
     amount: int,
     restock: bool = False,
+    returns: dict[int, int] | None = None,
     reason: str = "",
     key: str | None = None,
 ) -> Payment:
     """Refund `amount` minor units (all or part of what is left) and tell the shopper.
 
-    `restock` puts the order's items back in stock (once per order). `key` identifies the
-    attempt, so the same form submitted twice refunds once.
+    `returns` maps order line ids to the quantities that go back to stock (never more than was
+    sold less what already went back); `restock` returns everything not yet returned. `key`
+    identifies the attempt, so the same form submitted twice refunds once.
     """
     if not isinstance(amount, int) or isinstance(amount, bool) or amount <= 0:
-        raise FulfilmentError("The refund amount must be more than zero.", field="amount")
+        raise FulfilmentError("amount", "The refund amount must be more than zero.")
     try:
         reason = _clean_text(reason, MAX_REASON)
         order = _lock(order)
@@ -423,14 +501,18 @@ def refund(
         wanted = states.REFUNDED if amount >= left else states.PARTIALLY_REFUNDED
         _check(order, wanted)
         if left <= 0:
-            raise FulfilmentError("Everything paid on this order has been refunded.", status=409)
+            raise FulfilmentError(
+                None, "Everything paid on this order has been refunded.", status=409
+            )
         if amount > left:
             raise FulfilmentError(
+                "amount",
                 f"You can refund at most {_money(left, order, store)} "
                 f"(paid {_money(summary.paid, order, store)}, "
                 f"refunded {_money(summary.refunded, order, store)}).",
-                field="amount",
             )
+        # Checked before any money moves, and again under the fresh lock before stock moves.
+        _check_returns(order, returns or {})
         asked = _prepare_refund(order, store, summary, amount, _refund_key(order, key), reason)
         provider, reference = _pay_back(asked)
         # Money has moved: record it under a fresh lock, whatever happened meanwhile.
@@ -441,11 +523,16 @@ def refund(
         wanted = states.REFUNDED if after.refunded >= after.paid else states.PARTIALLY_REFUNDED
         note = f"Refunded {_money(amount, order, store)}"
         if restock:
-            if _stock_returned(order):
-                note += "; items were already back in stock"
-            else:
-                return_stock(order, kind="return", actor_id=actor_id)
+            everything = {line_id: n for line_id, n in returnable(order).items() if n}
+            if everything:
+                _return_lines(order, everything, actor_id)
                 note += "; items returned to stock"
+            else:
+                note += "; items were already back in stock"
+        elif returns:
+            returned = _return_lines(order, _check_returns(order, returns), actor_id)
+            if returned:
+                note += "; returned to stock: " + ", ".join(returned)
         if reason:
             note += f". Reason: {reason}"
         if states.can_transition(order.status, wanted):
@@ -481,6 +568,7 @@ def cancel(order: Order, actor_id: int | None, *, reason: str = "") -> Order:
                     transition(order, states.REFUNDED, actor_id=actor_id, note="Refunded in full")
                     db.session.commit()
                     raise FulfilmentError(
+                        None,
                         "The order was refunded, but it shipped meanwhile, so it wasn't "
                         "cancelled and its stock stays out.",
                         status=409,
@@ -505,15 +593,24 @@ def _send_refund_notice(
     order: Order, store: Store, amount: int, *, full: bool, reason: str, cancelled: bool = False
 ) -> None:
     subject = (
-        f"Your order #{order.number} from {store.name} was cancelled"
+        lazy_gettext(
+            "Your order #%(number)s from %(store)s was cancelled",
+            number=order.number,
+            store=store.name,
+        )
         if cancelled
-        else f"A refund for your order #{order.number} from {store.name}"
+        else lazy_gettext(
+            "A refund for your order #%(number)s from %(store)s",
+            number=order.number,
+            store=store.name,
+        )
     )
     queue_email(
         order.email,
         subject_for(order, subject),
         "refund_notice",
         store=store,
+        language=language_for_order(order, store),
         order=order,
         amount=amount,
         full=full,

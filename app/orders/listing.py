@@ -2,56 +2,52 @@
 
 import re
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime, time, timedelta
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+from datetime import date, timedelta
 
-from sqlalchemy import and_, func, or_, select
+from sqlalchemy import and_, case, exists, func, or_, select
 
-from app.catalog.editing import parse_page
 from app.extensions import db
+from app.i18n import N_
 from app.orders import states
-from app.orders.models import Order, OrderLine
+from app.orders.models import Order, OrderEvent, OrderLine
+from app.pagination import Page, paginate
 from tenants.models import Store
 from tenants.query import MAX_ID, scoped_select
 
 PAGE_SIZE = 25
 STATUS_FILTERS = ("all", *states.STATUSES)
 PAYMENT_FILTERS = ("all", "paid", "unpaid", "refunded")
+# Where the goods are, apart from the money: never shipped (and still to ship), shipped,
+# delivered, or closed without shipping (cancelled, or refunded in full before it went out).
+FULFILMENT_STATES = ("unfulfilled", "shipped", "delivered", "closed")
+FULFILMENT_FILTERS = ("all", *FULFILMENT_STATES)
 _NUMBER_RE = re.compile(r"#?\s*(\d{1,10})")
 
 
 @dataclass
-class OrderPage:
-    """One page of the orders list, with what it was asked for."""
+class OrderFilters:
+    """What the orders list was asked for, made safe (and the notes about what was fixed)."""
 
-    rows: list  # (Order, item_count)
-    total: int
-    page: int
-    pages: int
-    requested_page: int
     q: str = ""
     status: str = "all"
     payment: str = "all"
-    date_from: str = ""
-    date_to: str = ""
+    fulfilment: str = "all"
+    start: date | None = None
+    end: date | None = None
     errors: list[str] = field(default_factory=list)
 
     @property
-    def past_the_end(self) -> bool:
-        return self.requested_page > self.pages
+    def date_from(self) -> str:
+        return self.start.isoformat() if self.start else ""
 
     @property
-    def first_index(self) -> int:
-        return (self.page - 1) * PAGE_SIZE + 1 if self.total else 0
-
-    @property
-    def last_index(self) -> int:
-        return min(self.page * PAGE_SIZE, self.total)
+    def date_to(self) -> str:
+        return self.end.isoformat() if self.end else ""
 
     @property
     def filtered(self) -> bool:
-        choices = (self.status, self.payment)
-        return bool(self.q or self.date_from or self.date_to or choices != ("all", "all"))
+        choices = (self.status, self.payment, self.fulfilment)
+        return bool(self.q or self.start or self.end or choices != ("all", "all", "all"))
 
     def query_args(self, **changes) -> dict:
         """The list's query string as url_for arguments (defaults left out)."""
@@ -59,6 +55,7 @@ class OrderPage:
             "q": self.q or None,
             "status": self.status if self.status != "all" else None,
             "payment": self.payment if self.payment != "all" else None,
+            "fulfilment": self.fulfilment if self.fulfilment != "all" else None,
             "from": self.date_from or None,
             "to": self.date_to or None,
         }
@@ -66,21 +63,41 @@ class OrderPage:
         return {k: v for k, v in args.items() if v is not None}
 
 
-def _zone(store: Store):
-    try:
-        return ZoneInfo(store.timezone or "UTC")
-    except (ZoneInfoNotFoundError, ValueError):
-        return UTC
+def order_filters(
+    q: str | None = "",
+    status: str | None = "all",
+    payment: str | None = "all",
+    date_from: str | None = "",
+    date_to: str | None = "",
+    fulfilment: str | None = "all",
+) -> OrderFilters:
+    """The filters from what was typed: unknown choices mean all, a bad date is left out with a
+    note, and dates in the wrong order are swapped."""
+    errors: list[str] = []
+    start = _parse_date(date_from, N_("The “from” date must look like 2026-01-31."), errors)
+    end = _parse_date(date_to, N_("The “to” date must look like 2026-01-31."), errors)
+    if start and end and end < start:
+        errors.append(N_("The “to” date was before the “from” date, so the two were swapped."))
+        start, end = end, start
+    return OrderFilters(
+        q=" ".join((q or "").split())[:200],
+        status=status if status in STATUS_FILTERS else "all",
+        payment=payment if payment in PAYMENT_FILTERS else "all",
+        fulfilment=fulfilment if fulfilment in FULFILMENT_FILTERS else "all",
+        start=start,
+        end=end,
+        errors=errors,
+    )
 
 
-def _parse_date(text: str | None, label: str, errors: list[str]) -> date | None:
+def _parse_date(text: str | None, refusal: str, errors: list[str]) -> date | None:
     raw = (text or "").strip()
     if not raw:
         return None
     try:
         return date.fromisoformat(raw)
     except ValueError:
-        errors.append(f"The {label} date must look like 2026-01-31.")
+        errors.append(refusal)
         return None
 
 
@@ -103,6 +120,21 @@ def _payment_condition(payment: str):
     return refunded
 
 
+def _reached(status: str):
+    return exists().where(OrderEvent.order_id == Order.id, OrderEvent.to_status == status)
+
+
+def fulfilment_state():
+    """The order's fulfilment state as a SQL expression (one of FULFILMENT_STATES): the order's
+    history decides, because a partly refunded order may or may not have been shipped."""
+    return case(
+        (_reached(states.DELIVERED), "delivered"),
+        (_reached(states.FULFILLED), "shipped"),
+        (Order.status.in_((states.CANCELLED, states.REFUNDED)), "closed"),
+        else_="unfulfilled",
+    )
+
+
 def search_condition(q: str):
     """Order number (1001 or #1001), or part of the email or the shipping name."""
     pattern = f"%{_escape_like(q.lower())}%"
@@ -117,68 +149,41 @@ def search_condition(q: str):
     return or_(*matches)
 
 
-def list_orders(
-    store: Store,
-    *,
-    q: str = "",
-    status: str = "all",
-    payment: str = "all",
-    date_from: str = "",
-    date_to: str = "",
-    page=1,
-) -> OrderPage:
-    """A page of the store's orders, newest first: a count and one page query, nothing more."""
-    errors: list[str] = []
-    status = status if status in STATUS_FILTERS else "all"
-    payment = payment if payment in PAYMENT_FILTERS else "all"
-    q = " ".join((q or "").split())[:200]
-    start = _parse_date(date_from, "from", errors)
-    end = _parse_date(date_to, "to", errors)
-    if start and end and end < start:
-        errors.append("The “to” date was before the “from” date, so the two were swapped.")
-        start, end = end, start
-    stmt = scoped_select(Order, store)
-    if status != "all":
-        stmt = stmt.where(Order.status == status)
-    if payment != "all":
-        stmt = stmt.where(_payment_condition(payment))
-    zone = _zone(store)
-    if start:
-        since = datetime.combine(start, time.min, zone).astimezone(UTC)
-        stmt = stmt.where(Order.placed_at >= since)
-    if end:
-        after = datetime.combine(end + timedelta(days=1), time.min, zone).astimezone(UTC)
-        stmt = stmt.where(Order.placed_at < after)
-    if q:
-        stmt = stmt.where(search_condition(q))
-    total = db.session.scalar(select(func.count()).select_from(stmt.subquery()))
-    pages = max(1, -(-total // PAGE_SIZE))
-    requested = parse_page(page)
-    current = min(requested, pages)
+def list_orders(store: Store, filters: OrderFilters, page=1) -> Page:
+    """A page of the store's orders (rows of order, item count and fulfilment state), newest
+    first: a count and one page query, nothing more."""
+    stmt = filtered_orders(store, filters)
     item_count = (
         select(func.coalesce(func.sum(OrderLine.quantity), 0))
         .where(OrderLine.order_id == Order.id)
         .scalar_subquery()
     )
-    rows = db.session.execute(
-        stmt.add_columns(item_count)
-        .order_by(Order.placed_at.desc(), Order.id.desc())
-        .limit(PAGE_SIZE)
-        .offset((current - 1) * PAGE_SIZE)
-    ).all()
-    return OrderPage(
-        rows=rows,
-        total=total,
-        page=current,
-        pages=pages,
-        requested_page=requested,
-        q=q,
-        status=status,
-        payment=payment,
-        date_from=start.isoformat() if start else "",
-        date_to=end.isoformat() if end else "",
-        errors=errors,
+    return paginate(
+        stmt.add_columns(item_count, fulfilment_state()).order_by(
+            Order.placed_at.desc(), Order.id.desc()
+        ),
+        page,
+        PAGE_SIZE,
+        count=select(func.count()).select_from(stmt.subquery()),
     )
+
+
+def filtered_orders(store: Store, filters: OrderFilters):
+    """`SELECT orders` of the store that match the filters (the dashboard list and the API)."""
+    stmt = scoped_select(Order, store)
+    if filters.status != "all":
+        stmt = stmt.where(Order.status == filters.status)
+    if filters.payment != "all":
+        stmt = stmt.where(_payment_condition(filters.payment))
+    if filters.fulfilment != "all":
+        stmt = stmt.where(fulfilment_state() == filters.fulfilment)
+    if filters.start:
+        stmt = stmt.where(Order.placed_at >= store.day_start(filters.start))
+    if filters.end:
+        stmt = stmt.where(Order.placed_at < store.day_start(filters.end + timedelta(days=1)))
+    if filters.q:
+        stmt = stmt.where(search_condition(filters.q))
+    return stmt
 
 
 def get_order_by_number(store: Store, number, *, lock: bool = False) -> Order | None:

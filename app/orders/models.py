@@ -57,6 +57,8 @@ class Order(StoreScoped, db.Model):
     email: Mapped[str] = mapped_column(String(254), index=True)
     status: Mapped[str] = mapped_column(String(24))
     currency: Mapped[str] = mapped_column(String(3))
+    # The language the shopper checked out in ("id"): their emails about it are written in it.
+    locale: Mapped[str | None] = mapped_column(String(8))
     subtotal: Mapped[int] = mapped_column(Integer)
     discount: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     shipping: Mapped[int] = mapped_column(Integer, default=0, server_default="0")

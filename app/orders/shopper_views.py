@@ -6,22 +6,23 @@ is an account page: on a store's host it lists that store's orders, on the platf
 store's, each linking to its status page on the store's own host.
 """
 
-import math
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+import re
 
 from flask import Blueprint, abort, current_app, g, render_template, request
+from flask_babel import gettext, lazy_gettext
 from flask_login import current_user, login_required
 from sqlalchemy import func, select
 
-from app.addresses import rules as address_rules
 from app.extensions import db
 from app.orders import states
 from app.orders.links import key_opens, order_key, order_path
 from app.orders.models import Order
-from app.rendering import is_htmx
+from app.pagination import paginate
+from app.rendering import render_page_or_partial
 from tenants.context import current_store, store_blueprint
-from tenants.models import Store
+from tenants.models import Store, local_time
 from tenants.query import MAX_ID
+from tenants.rls import allow_all_stores
 from tenants.urls import store_url
 
 bp = store_blueprint("shopper_orders", __name__)
@@ -29,22 +30,22 @@ history_bp = Blueprint("account_orders", __name__, url_prefix="/account/orders")
 
 HISTORY_PAGE_SIZE = 20
 SHOPPER_STATUS = {
-    states.PENDING_PAYMENT: "Waiting for payment",
-    states.PAID: "Paid: being prepared",
-    states.FULFILLED: "Shipped",
-    states.DELIVERED: "Delivered",
-    states.CANCELLED: "Cancelled",
-    states.PARTIALLY_REFUNDED: "Partially refunded",
-    states.REFUNDED: "Refunded",
+    states.PENDING_PAYMENT: lazy_gettext("Waiting for payment"),
+    states.PAID: lazy_gettext("Paid: being prepared"),
+    states.FULFILLED: lazy_gettext("Shipped"),
+    states.DELIVERED: lazy_gettext("Delivered"),
+    states.CANCELLED: lazy_gettext("Cancelled"),
+    states.PARTIALLY_REFUNDED: lazy_gettext("Partially refunded"),
+    states.REFUNDED: lazy_gettext("Refunded"),
 }
 EVENT_WORDS = {
-    states.PENDING_PAYMENT: "Order placed",
-    states.PAID: "Payment received",
-    states.FULFILLED: "Shipped",
-    states.DELIVERED: "Delivered",
-    states.CANCELLED: "Cancelled",
-    states.PARTIALLY_REFUNDED: "Partly refunded",
-    states.REFUNDED: "Refunded",
+    states.PENDING_PAYMENT: lazy_gettext("Order placed"),
+    states.PAID: lazy_gettext("Payment received"),
+    states.FULFILLED: lazy_gettext("Shipped"),
+    states.DELIVERED: lazy_gettext("Delivered"),
+    states.CANCELLED: lazy_gettext("Cancelled"),
+    states.PARTIALLY_REFUNDED: lazy_gettext("Partly refunded"),
+    states.REFUNDED: lazy_gettext("Refunded"),
 }
 
 
@@ -54,17 +55,7 @@ def _order_words():
     return {
         "shopper_status": SHOPPER_STATUS,
         "event_words": EVENT_WORDS,
-        "country_name": address_rules.country_name,
     }
-
-
-def store_time(moment, store, fmt: str = "%d %b %Y, %H:%M") -> str:
-    """A UTC timestamp in the store's time zone."""
-    try:
-        zone = ZoneInfo(store.timezone or "UTC")
-    except (ZoneInfoNotFoundError, ValueError):
-        zone = ZoneInfo("UTC")
-    return moment.astimezone(zone).strftime(fmt) if moment else ""
 
 
 def _order_or_404(number: int) -> Order:
@@ -88,30 +79,35 @@ def _order_or_404(number: int) -> Order:
 def order(number: int):
     """An order's status: what was bought, where it goes, and what has happened so far."""
     found = _order_or_404(number)
-    store = current_store()
     context = {
         "order": found,
         "key": order_key(found),
         "declined": request.args.get("payment") in ("declined", "cancelled"),
         "can_pay": "checkout.pay" in current_app.view_functions,
-        "store_time": lambda moment: store_time(moment, store),
         "shipment": _shipment_note(found),
     }
-    if is_htmx():
-        response = current_app.make_response(
-            render_template("orders/_partials/status.html", **context)
-        )
-    else:
-        response = current_app.make_response(render_template("orders/status.html", **context))
-    response.vary.add("HX-Request")
+    response = render_page_or_partial(
+        "orders/status.html", "orders/_partials/status.html", **context
+    )
     response.headers["Cache-Control"] = "no-store"
     return response
+
+
+_SHIPPED_NOTE = re.compile(r"Shipped with (?P<carrier>.*), tracking (?P<tracking>.*)", re.S)
 
 
 def _shipment_note(found: Order) -> str | None:
     """The carrier and tracking number the store entered when it shipped."""
     for event in reversed(found.events):
         if event.to_status == states.FULFILLED and event.note:
+            # The note is recorded in English (app.orders.fulfilment): say it in the shopper's.
+            shipped = _SHIPPED_NOTE.fullmatch(event.note)
+            if shipped:
+                return gettext(
+                    "Shipped with %(carrier)s, tracking %(tracking)s",
+                    carrier=shipped["carrier"],
+                    tracking=shipped["tracking"],
+                )
             return event.note
     return None
 
@@ -124,31 +120,26 @@ def history():
     conditions = [Order.user_id == current_user.id]
     if store is not None:
         conditions.append(Order.store_id == store.id)
-    total = db.session.scalar(select(func.count()).select_from(Order).where(*conditions))
-    pages = max(1, math.ceil(total / HISTORY_PAGE_SIZE))
-    try:
-        page = min(max(int(request.args.get("page", 1)), 1), pages)
-    except (TypeError, ValueError):
-        page = 1
-    rows = db.session.execute(
+    else:
+        allow_all_stores(f"order history of user {current_user.id} across stores")
+    page = paginate(
         select(Order, Store)
         .join(Store, Store.id == Order.store_id)
         .where(*conditions)
-        .order_by(Order.placed_at.desc(), Order.id.desc())
-        .limit(HISTORY_PAGE_SIZE)
-        .offset((page - 1) * HISTORY_PAGE_SIZE)
-    ).all()
-    entries = [
+        .order_by(Order.placed_at.desc(), Order.id.desc()),
+        request.args.get("page"),
+        HISTORY_PAGE_SIZE,
+        count=select(func.count()).select_from(Order).where(*conditions),
+    )
+    page.items = [
         {
             "order": found,
             "store": its_store,
             "url": order_path(found)
             if store is not None
             else store_url(its_store, order_path(found)),
-            "placed": store_time(found.placed_at, its_store, "%d %b %Y"),
+            "placed": local_time(found.placed_at, its_store, "%d %b %Y"),
         }
-        for found, its_store in rows
+        for found, its_store in page.items
     ]
-    return render_template(
-        "orders/history.html", entries=entries, page=page, pages=pages, total=total
-    )
+    return render_template("orders/history.html", page=page)

@@ -10,16 +10,15 @@ MIDTRANS_SNAP_BASE), so tests point them at a local stand-in server.
 """
 
 from dataclasses import dataclass
-from decimal import Decimal
 from urllib.parse import urlsplit
 
 import requests
 import stripe
-from babel.numbers import get_currency_precision
 from flask import current_app
 
 from app.checkout.models import CheckoutSettings
 from app.checkout.secrets import decrypt
+from app.money import whole_major_units
 
 
 class ProviderError(RuntimeError):
@@ -32,10 +31,6 @@ class PaymentStart:
 
     redirect_url: str
     reference: str
-
-
-def major_units(amount_minor: int, currency: str) -> Decimal:
-    return Decimal(amount_minor).scaleb(-get_currency_precision(currency))
 
 
 def midtrans_order_id(store, order) -> str:
@@ -118,13 +113,13 @@ def _midtrans_base(settings: CheckoutSettings, kind: str) -> str:
 
 def start_midtrans(store, order, settings: CheckoutSettings, *, finish_url: str) -> PaymentStart:
     """Create a Snap transaction; Midtrans wants the gross amount in whole currency units."""
-    amount = major_units(order.total, order.currency)
-    if amount != amount.to_integral_value():
+    amount = whole_major_units(order.total, order.currency)
+    if amount is None:
         raise ProviderError("Midtrans needs a whole-number amount.")
     body = {
         "transaction_details": {
             "order_id": midtrans_order_id(store, order),
-            "gross_amount": int(amount),
+            "gross_amount": amount,
         },
         "customer_details": {"email": order.email},
         "callbacks": {"finish": finish_url},
@@ -186,13 +181,13 @@ def refund_midtrans(
     reason: str,
 ) -> str:
     """Refund `amount` minor units of a Midtrans transaction (sent in whole currency units)."""
-    whole = major_units(amount, currency)
-    if whole != whole.to_integral_value():
+    whole = whole_major_units(amount, currency)
+    if whole is None:
         raise ProviderError("Midtrans can only refund whole-number amounts.")
     try:
         response = requests.post(
             f"{_midtrans_base(settings, 'api')}/v2/{order_id}/refund",
-            json={"refund_key": refund_key, "amount": int(whole), "reason": reason[:255]},
+            json={"refund_key": refund_key, "amount": whole, "reason": reason[:255]},
             auth=_midtrans_auth(settings),
             timeout=15,
         )

@@ -8,7 +8,9 @@ import json
 import uuid
 
 from flask import abort, redirect, render_template, request
+from flask_babel import gettext
 
+from app.background import enqueue_after_commit
 from app.checkout.store_settings import settings_for
 from app.database import utcnow
 from app.extensions import db, limiter
@@ -17,8 +19,6 @@ from app.orders.links import key_opens, order_path
 from app.orders.models import Order
 from app.payments.models import GatewayDelivery
 from app.payments.test_mode import CANT_TAKE_PAYMENTS, test_payments_allowed
-from jobs import enqueue_after_commit
-from jobs.payments import deliver_gateway_delivery
 from tenants.context import current_store, store_blueprint
 from tenants.query import MAX_ID, scoped_select
 
@@ -39,11 +39,11 @@ def _refusal(order: Order) -> str | None:
     """Why this order can't be paid now, or None."""
     if not test_payments_allowed(current_store()):
         # In production: the platform hasn't allowed test payments for this store.
-        return CANT_TAKE_PAYMENTS
+        return str(CANT_TAKE_PAYMENTS)
     if order.status == states.CANCELLED:
-        return "This order was cancelled, so there is nothing to pay."
+        return gettext("This order was cancelled, so there is nothing to pay.")
     if order.status != states.PENDING_PAYMENT:
-        return "This order is already paid: there is nothing to pay."
+        return gettext("This order is already paid: there is nothing to pay.")
     if order.expires_at is not None and order.expires_at <= utcnow():
         return "This order waited too long for its payment and is being cancelled."
     return None
@@ -99,7 +99,10 @@ def decide(number: int, decision: str):
     # in this process at once, and SQLite would make it wait for this request's transaction.
     db.session.commit()
     enqueue_after_commit(
-        deliver_gateway_delivery, delivery.id, job_id=f"gateway-delivery-{delivery.id}", retries=0
+        "jobs.payments.deliver_gateway_delivery",
+        delivery.id,
+        job_id=f"gateway-delivery-{delivery.id}",
+        retries=0,
     )
     if decision == "decline":
         return redirect(f"{path}&payment=declined", 303)

@@ -8,19 +8,21 @@ placed or paid on the test gateway are test orders (`Order.is_test`) whatever th
 """
 
 from flask import current_app
+from flask_babel import lazy_gettext
 
 from app.audit.service import record
 from app.extensions import db
+from app.i18n import N_
 
 TEST_GATEWAY = "test"
 
-NEEDS_REAL_PROVIDER = (
+NEEDS_REAL_PROVIDER = N_(
     "The test gateway takes no real money, so it can't take payments on a live store. "
     "Connect Stripe or Midtrans in your checkout settings, or ask Pasar's team to switch "
     "test payments on for this store."
 )
 # What a shopper sees: nothing about the store's set-up, only that paying isn't possible.
-CANT_TAKE_PAYMENTS = "This store can't take payments yet. Please try again later."
+CANT_TAKE_PAYMENTS = lazy_gettext("This store can't take payments yet. Please try again later.")
 
 
 def test_payments_allowed(store) -> bool:
@@ -37,9 +39,9 @@ def payment_problem(store, settings=None) -> str | None:
     if provider == TEST_GATEWAY:
         return None if test_payments_allowed(store) else NEEDS_REAL_PROVIDER
     if provider == "stripe" and not settings.stripe_secret_key:
-        return "Add your Stripe secret key in your checkout settings."
+        return N_("Add your Stripe secret key in your checkout settings.")
     if provider == "midtrans" and not settings.midtrans_server_key:
-        return "Add your Midtrans server key in your checkout settings."
+        return N_("Add your Midtrans server key in your checkout settings.")
     return None
 
 

@@ -9,10 +9,9 @@ import hashlib
 import hmac
 import json
 import logging
-from decimal import Decimal
+from decimal import ROUND_DOWN
 
 import requests
-from babel.numbers import get_currency_precision
 from flask import current_app
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
@@ -21,14 +20,17 @@ from app.checkout.models import CheckoutSettings
 from app.checkout.secrets import decrypt
 from app.database import utcnow
 from app.extensions import db
+from app.money import format_money, to_minor
+from app.notifications.service import send_now
 from app.orders import states
 from app.orders.models import Order
-from app.orders.notices import send_payment_notices
+from app.orders.notices import record_payment_notices
 from app.orders.service import transition
 from app.payments.models import Payment, WebhookEvent
 from app.payments.providers import ProviderError, midtrans_status
 from app.payments.signatures import SignatureError, verify_midtrans, verify_stripe
 from app.payments.test_mode import is_test_provider
+from tenants.models import Store
 
 log = logging.getLogger(__name__)
 
@@ -50,7 +52,7 @@ def record_event(
     the webhook sweep queues it later. A provider's retry of an event not yet applied queues
     it again, so a retry is never answered "duplicate" with nothing queued.
     """
-    from jobs import enqueue_after_commit
+    from app.background import enqueue_after_commit
 
     if not (0 < len(event_id) <= 120 and 0 < len(event_type) <= 60):
         return 400, "malformed event"
@@ -191,8 +193,8 @@ def _midtrans_truth(event: WebhookEvent) -> dict:
         select(Order).where(Order.store_id == event.store_id, Order.number == number)
     )
     currency = order.currency if order else "IDR"
-    scale = 10 ** get_currency_precision(currency)
-    gross = int(Decimal(str(status.get("gross_amount", "0"))) * scale)
+    # Midtrans reports major units ("150000.00"); decimals the currency lacks are cut off.
+    gross = to_minor(status.get("gross_amount", "0"), currency, ROUND_DOWN)
     transaction = status.get("transaction_status")
     if transaction == "settlement" or (
         transaction == "capture" and status.get("fraud_status") in (None, "accept")
@@ -205,7 +207,10 @@ def _midtrans_truth(event: WebhookEvent) -> dict:
             "payment_id": status.get("transaction_id"),
         }
     if transaction in ("refund", "partial_refund"):
-        refunded = int(Decimal(str(status.get("refund_amount", gross))) * scale)
+        # No refund_amount means the whole gross went back (both are in major units).
+        refunded = to_minor(
+            status.get("refund_amount", status.get("gross_amount", "0")), currency, ROUND_DOWN
+        )
         already = -sum(
             db.session.scalars(
                 select(Payment.amount).where(
@@ -237,7 +242,7 @@ def _recheck_later(event: WebhookEvent, exc: Exception) -> str:
 
     After the last re-check of the schedule (about a day) the event is flagged for a person.
     """
-    from jobs import next_attempt_at
+    from app.background import next_attempt_at
 
     now = utcnow()
     event.attempts += 1
@@ -315,10 +320,12 @@ def apply_webhook_event(event_pk: int) -> str:
                 currency=currency,
             )
         )
+        # Only the run that moves the order to paid gets here (the row lock and the state
+        # machine stop the others), so the emails go once; they commit with the payment.
+        notices = record_payment_notices(order)
         outcome = _finish(event, "applied")
-        # Only the run that moved the order to paid gets here (the row lock and the state
-        # machine stop the others), so the emails go once.
-        send_payment_notices(order)
+        for message in notices:
+            send_now(message.id)
         return outcome
     if kind == "refund.succeeded":
         # A refund made from the dashboard was recorded when it was made; its webhook (or, for
@@ -347,7 +354,9 @@ def apply_webhook_event(event_pk: int) -> str:
         wanted = states.REFUNDED if refunded + amount >= order.total else states.PARTIALLY_REFUNDED
         if not states.can_transition(order.status, wanted):
             return _finish(event, "ignored", f"order is {order.status}")
-        transition(order, wanted, note=f"Refund of {amount} ({event.provider})")
+        locale = db.session.get(Store, order.store_id).locale
+        shown = format_money(amount, order.currency, locale)
+        transition(order, wanted, note=f"Refund of {shown} ({event.provider})")
         db.session.add(
             Payment(
                 store_id=order.store_id,

@@ -10,6 +10,8 @@ import re
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 
+from babel.dates import format_date
+from flask_babel import gettext
 from sqlalchemy import exists, func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import aliased
@@ -17,6 +19,8 @@ from sqlalchemy.orm import aliased
 from app.audit.service import record
 from app.database import utcnow
 from app.extensions import db
+from app.i18n import format_locale
+from app.money import to_decimal
 from app.orders.models import Order
 from app.payouts.models import CommissionEntry, Payout
 from tenants.models import Store
@@ -42,7 +46,8 @@ class Period:
 
     @property
     def label(self) -> str:
-        return self.start.strftime("%B %Y")
+        """The month as the spoken language names it ("October 2026", "Oktober 2026")."""
+        return format_date(self.start, "LLLL yyyy", locale=format_locale())
 
     @property
     def previous(self) -> "Period":
@@ -70,7 +75,7 @@ def parse_period(raw: str | None, today: date | None = None) -> Period:
         return month_of(today).previous
     match = _PERIOD.fullmatch(raw.strip())
     if not match or not 1 <= int(match.group(2)) <= 12 or not 2000 <= int(match.group(1)) <= 2100:
-        raise PayoutError("Choose a month like 2026-10.", 422)
+        raise PayoutError(gettext("Choose a month like 2026-10."), 422)
     return month_of(date(int(match.group(1)), int(match.group(2)), 1))
 
 
@@ -170,12 +175,19 @@ def mark_paid(store: Store, period: Period, *, actor=None, reference: str = "") 
     """Record the period's payout (per currency) with the report's figures now; PayoutError if
     it was marked already, or there is nothing to pay."""
     if period.end > utcnow().date():
-        raise PayoutError("A month can be paid out once it has ended.", 422)
+        raise PayoutError(gettext("A month can be paid out once it has ended."), 422)
     report = store_report(store, period, with_rows=False)
     if report.payouts:
-        raise PayoutError(f"{period.label} was already marked paid for {store.name}.")
+        raise PayoutError(_already_paid(store, period))
     if not report.totals:
-        raise PayoutError(f"{store.name} has nothing to pay out for {period.label}.", 422)
+        raise PayoutError(
+            gettext(
+                "%(store)s has nothing to pay out for %(period)s.",
+                store=store.name,
+                period=period.label,
+            ),
+            422,
+        )
     made = []
     for totals in report.totals:
         payout = Payout(
@@ -205,13 +217,18 @@ def mark_paid(store: Store, period: Period, *, actor=None, reference: str = "") 
         db.session.commit()
     except IntegrityError:
         db.session.rollback()
-        raise PayoutError(f"{period.label} was already marked paid for {store.name}.") from None
+        raise PayoutError(_already_paid(store, period)) from None
     return made
+
+
+def _already_paid(store: Store, period: Period) -> str:
+    return gettext(
+        "%(period)s was already marked paid for %(store)s.", period=period.label, store=store.name
+    )
 
 
 def csv_rows(report: StoreReport):
     """The report as CSV rows: the entries, then the totals."""
-    from app.money import to_decimal
 
     yield ["date (UTC)", "order", "kind", "currency", "gross", "commission", "net", "rate %"]
     for entry, number in report.rows:
@@ -248,7 +265,7 @@ def csv_download(report: StoreReport):
     """The report as a CSV download (formula-safe cells, a BOM for Excel)."""
     from flask import Response
 
-    from app.dashboard.exports import csv_chunks
+    from app.reports.exports import csv_chunks
 
     response = Response("".join(csv_chunks(csv_rows(report))), mimetype="text/csv")
     name = f"{report.store.slug}-payout-{report.period.key}.csv"

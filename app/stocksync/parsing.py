@@ -11,8 +11,10 @@ import io
 import re
 from dataclasses import dataclass
 
-from app.catalog.editing import CatalogError, parse_amount
 from app.catalog.service import MAX_STOCK
+from app.money import parse_amount
+from app.stocksync import messages as said
+from app.stored_messages import english
 
 MAX_BYTES = 10 * 1024 * 1024
 MAX_ROWS = 100_000
@@ -62,12 +64,12 @@ class ParsedRow:
 def decode(data: bytes) -> str:
     """The file's text: UTF-8 (with or without a BOM), else Windows-1252 as Excel writes it."""
     if not data.strip():
-        raise FileRefused("The file is empty.")
+        raise FileRefused(said.FILE_EMPTY)
     if len(data) > MAX_BYTES:
-        raise FileRefused(f"The file is larger than {MAX_BYTES // (1024 * 1024)} MB.")
+        raise FileRefused(english(said.FILE_TOO_LARGE, mb=MAX_BYTES // (1024 * 1024)))
     head = data[:65536]
     if b"\x00" in head or head[:4] in (b"PK\x03\x04", b"%PDF") or head[:3] == b"\xff\xd8\xff":
-        raise FileRefused("This is not a CSV file: it contains binary data. Save it as CSV.")
+        raise FileRefused(said.FILE_BINARY)
     try:
         return data.decode("utf-8-sig")
     except UnicodeDecodeError:
@@ -75,11 +77,9 @@ def decode(data: bytes) -> str:
     try:
         text = data.decode("cp1252")
     except UnicodeDecodeError:
-        raise FileRefused(
-            "The file is not text in UTF-8 or Windows-1252: save it as CSV UTF-8."
-        ) from None
+        raise FileRefused(said.FILE_ENCODING) from None
     if sum(1 for ch in text[:65536] if ord(ch) < 32 and ch not in "\r\n\t") > 10:
-        raise FileRefused("This is not a CSV file: it contains binary data. Save it as CSV.")
+        raise FileRefused(said.FILE_BINARY)
     return text
 
 
@@ -88,13 +88,10 @@ def _first_line(text: str) -> tuple[int, str]:
     number = 0
     for number, line in enumerate(io.StringIO(text), start=1):
         if len(line) > MAX_LINE:
-            raise FileRefused(
-                f"Line {number} is {len(line):,} characters long: a stock file has one short "
-                "line per SKU. Is this the right file?"
-            )
+            raise FileRefused(english(said.FILE_GIANT_LINE, line=number, length=f"{len(line):,}"))
         if line.strip().strip(",;\t"):
             return number, line
-    raise FileRefused("The file has no lines with content.")
+    raise FileRefused(said.FILE_NO_LINES)
 
 
 def layout(text: str) -> Layout:
@@ -114,10 +111,7 @@ def layout(text: str) -> Layout:
             columns[name] = index
     missing = [name for name in REQUIRED if name not in columns]
     if missing:
-        raise FileRefused(
-            "The first line must name the columns: sku, stock (and optionally price, "
-            f"compare_at_price). Missing: {', '.join(missing)}."
-        )
+        raise FileRefused(english(said.FILE_HEADER, missing=", ".join(missing)))
     return Layout(delimiter, columns, tuple(ignored))
 
 
@@ -131,22 +125,13 @@ def parse_stock(raw: str) -> int:
     if re.fullmatch(r"\d{1,3}(,\d{3})+", text):
         text = text.replace(",", "")
     if re.fullmatch(r"-\s*\d+", text):
-        raise ValueError("Stock can't be negative.")
+        raise ValueError(said.STOCK_NEGATIVE)
     if not re.fullmatch(r"\d+", text):
-        raise ValueError(f"Stock must be a whole number, not “{raw.strip()[:20]}”.")
+        raise ValueError(english(said.STOCK_NOT_WHOLE, typed=raw.strip()[:20]))
     value = int(text)
     if value > MAX_STOCK:
-        raise ValueError(f"Stock can be at most {MAX_STOCK:,}.")
+        raise ValueError(english(said.STOCK_TOO_HIGH, max=f"{MAX_STOCK:,}"))
     return value
-
-
-def _money(raw: str, currency: str, field: str, label: str) -> int | None:
-    if not raw.strip():
-        return None
-    try:
-        return parse_amount(raw, currency, field=field, label=label)
-    except CatalogError as error:
-        raise ValueError(error.message) from None
 
 
 def read_rows(text: str, currency: str):
@@ -170,28 +155,28 @@ def read_rows(text: str, currency: str):
                 continue  # blank lines, or only delimiters
             count += 1
             if count > MAX_ROWS:
-                raise FileRefused(f"The file has more than {MAX_ROWS:,} rows: split it.")
+                raise FileRefused(english(said.FILE_TOO_MANY_ROWS, max=f"{MAX_ROWS:,}"))
             yield _row(line, cells, shape, width, currency, seen)
     except csv.Error as error:
-        raise FileRefused(f"Line {reader.line_num} can't be read as CSV: {error}.") from None
+        raise FileRefused(english(said.FILE_BAD_CSV, line=reader.line_num, error=error)) from None
 
 
 def _row(line, cells, shape: Layout, width: int, currency: str, seen: dict) -> ParsedRow:
     if any(len(cell) > MAX_LINE for cell in cells):
-        return ParsedRow(line, "", error="This line is far too long to be a stock row.")
+        return ParsedRow(line, "", error=said.ROW_TOO_LONG)
     sku = cells[shape.columns["sku"]].strip() if len(cells) > shape.columns["sku"] else ""
     row = ParsedRow(line, sku[:MAX_SKU])
     if len(cells) < width and len(cells) <= shape.columns["stock"]:
-        row.error = f"The line has {len(cells)} cells; the header names {width}."
+        row.error = english(said.ROW_CELLS, cells=len(cells), width=width)
         return row
     if not sku:
-        row.error = "The SKU is empty."
+        row.error = said.ROW_SKU_EMPTY
         return row
     if len(sku) > MAX_SKU:
-        row.error = f"The SKU is longer than {MAX_SKU} characters."
+        row.error = english(said.ROW_SKU_TOO_LONG, max=MAX_SKU)
         return row
     if sku in seen:
-        row.error = f"This SKU is already on line {seen[sku]}; each SKU may appear once."
+        row.error = english(said.ROW_SKU_REPEATED, line=seen[sku])
         return row
     seen[sku] = line
 
@@ -202,15 +187,22 @@ def _row(line, cells, shape: Layout, width: int, currency: str, seen: dict) -> P
     try:
         raw_stock = cell("stock")
         row.on_hand = parse_stock(raw_stock) if raw_stock.strip() else None
-        row.price = _money(cell("price"), currency, "price", "The price")
+        # A bad price raises AmountError, a ValueError like parse_stock's.
+        row.price = parse_amount(cell("price"), currency, blank=None)
         compare = cell("compare_at_price")
         if compare.strip() in ("0", "0.0", "0.00"):
             row.compare_at = 0
         else:
-            row.compare_at = _money(compare, currency, "compare_at_price", "The compare-at price")
+            row.compare_at = parse_amount(
+                compare,
+                currency,
+                field="compare_at_price",
+                label=said.COMPARE_AT_LABEL,  # stored: English, translated where shown
+                blank=None,
+            )
     except ValueError as error:
         row.error = str(error)
         return row
     if row.on_hand is None and row.price is None and row.compare_at is None:
-        row.error = "The row gives no stock (and no price)."
+        row.error = said.ROW_NOTHING
     return row

@@ -18,18 +18,23 @@ import logging
 from dataclasses import dataclass
 from datetime import timedelta
 
+from flask_babel import gettext
 from sqlalchemy import case, delete, func, insert, select, update
 
 from app.audit.service import record
+from app.background import enqueue
+from app.catalog import cache as catalog_cache
 from app.catalog.models import Product, Variant
-from app.database import utcnow
+from app.database import analyze, utcnow
 from app.extensions import db
 from app.inventory import alerts
 from app.inventory.models import StockMovement
 from app.orders import states
 from app.orders.models import Order, OrderLine
+from app.stocksync import messages as said
 from app.stocksync import parsing
 from app.stocksync.models import WORKING, ImportRow, ImportRun
+from app.stored_messages import NOTE_SEPARATOR, english
 from tenants.models import Store
 from tenants.query import scoped_select
 
@@ -38,6 +43,11 @@ log = logging.getLogger(__name__)
 BATCH = 500
 PREVIEW_CHUNK = 2_000
 OPEN_ORDER_STATUSES = (states.PENDING_PAYMENT, states.PAID)
+PHASE_JOBS = {
+    "preview": "jobs.stock_sync.preview_stock_file",
+    "apply": "jobs.stock_sync.apply_stock_file",
+    "undo": "jobs.stock_sync.undo_stock_file",
+}
 STALE_AFTER = timedelta(minutes=10)
 
 
@@ -80,6 +90,23 @@ def committed(store_id: int, variant_ids) -> dict[int, int]:
             .group_by(OrderLine.variant_id)
         ).all()
     )
+
+
+def variant_names(store_id: int, variant_ids) -> dict[int, tuple[str, str]]:
+    """Each variant's product title and variant title ("M / Red"), in one query, for showing
+    beside the SKUs of a page of rows."""
+    ids = {i for i in variant_ids if i}
+    if not ids:
+        return {}
+    rows = db.session.execute(
+        select(Variant.id, Product.title, Variant.option1, Variant.option2, Variant.option3)
+        .join(Product, Product.id == Variant.product_id)
+        .where(Variant.store_id == store_id, Variant.id.in_(ids))
+    ).all()
+    return {
+        row.id: (row.title, " / ".join(o for o in (row.option1, row.option2, row.option3) if o))
+        for row in rows
+    }
 
 
 # Upload ----------------------------------------------------------------------------------------
@@ -171,6 +198,7 @@ def build_preview(run_id: int) -> str | None:
         .values(status="previewed", updated_at=utcnow())
     )
     db.session.commit()
+    analyze(db.session, "import_rows")
     return "previewed"
 
 
@@ -217,7 +245,7 @@ def _preview_chunk(store: Store, run_id: int, chunk: list[parsing.ParsedRow]) ->
             continue
         variant = variants.get(row.sku)
         if variant is None:
-            value["message"] = "No product in this store has this SKU."
+            value["message"] = said.NO_SUCH_SKU
             continue
         hold = held.get(variant.id, 0)
         value.update(
@@ -235,16 +263,13 @@ def _preview_chunk(store: Store, run_id: int, chunk: list[parsing.ParsedRow]) ->
 def classify(variant, hold: int, on_hand, price, compare_at) -> tuple[str, str]:
     """("change" | "unchanged" | "error" | "flagged", why) for a row against a variant now."""
     if on_hand is not None and not variant.track_inventory:
-        return "error", "This variant doesn't track stock: turn tracking on to sync its stock."
+        return "error", said.NOT_TRACKED
     new_price = variant.price if price is None else price
     new_compare = _wanted_compare(compare_at, variant.compare_at_price)
     if new_compare is not None and new_compare <= new_price:
-        return "error", "The compare-at price must be higher than the price."
+        return "error", said.COMPARE_NOT_HIGHER
     if on_hand is not None and on_hand < hold:
-        return "flagged", (
-            f"Open orders hold {hold:,} not yet shipped: an on-hand count of {on_hand:,} "
-            "can't cover them. Not applied."
-        )
+        return "flagged", english(said.HELD_BY_ORDERS, hold=f"{hold:,}", on_hand=f"{on_hand:,}")
     stock_changes = on_hand is not None and on_hand - hold != variant.stock
     if stock_changes or new_price != variant.price or new_compare != variant.compare_at_price:
         return "change", ""
@@ -268,9 +293,13 @@ def start(run: ImportRun, phase: str, user) -> None:
         .limit(1)
     )
     if busy is not None:
-        raise SyncError(f"Stock sync #{busy} is still running: wait for it to finish.")
+        raise SyncError(
+            gettext("Stock sync #%(id)s is still running: wait for it to finish.", id=busy)
+        )
     if phase == "apply" and run.status == "previewed" and not run.changes:
-        raise SyncError("This sync has nothing to apply: every row matches or has a problem.")
+        raise SyncError(
+            gettext("This sync has nothing to apply: every row matches or has a problem.")
+        )
     total = run.changes if phase == "apply" else run.updated
     moved = db.session.execute(
         update(ImportRun)
@@ -287,8 +316,13 @@ def start(run: ImportRun, phase: str, user) -> None:
     ).rowcount
     if not moved:
         db.session.rollback()
-        verb = "applied" if phase == "apply" else "undone"
-        raise SyncError(f"This sync can't be {verb} now: it is {run.status}.")
+        if phase == "apply":
+            refusal = gettext(
+                "This sync can't be applied now: it is %(status)s.", status=run.status
+            )
+        else:
+            refusal = gettext("This sync can't be undone now: it is %(status)s.", status=run.status)
+        raise SyncError(refusal)
     record(f"stock_sync.{phase}", actor=user, store=db.session.get(Store, run.store_id), target=run)
 
 
@@ -296,7 +330,7 @@ def resume(run: ImportRun, user) -> str:
     """Carry on a failed or stalled run from its last committed batch; returns the phase."""
     stalled = run.status in WORKING and run.updated_at < utcnow() - STALE_AFTER
     if run.status != "failed" and not stalled:
-        raise SyncError("Only a failed or stalled sync can be resumed.")
+        raise SyncError(gettext("Only a failed or stalled sync can be resumed."))
     status = {"preview": "previewing", "apply": "applying", "undo": "undoing"}[run.phase]
     if run.phase == "preview":
         status = "queued"
@@ -309,8 +343,10 @@ def cancel(run: ImportRun, user) -> None:
     """Discard a run that hasn't been applied (queued, previewing, previewed or failed preview)."""
     allowed = ("queued", "previewing", "previewed")
     if run.status not in allowed and not (run.status == "failed" and run.phase == "preview"):
-        raise SyncError(f"This sync can't be discarded: it is {run.status}.")
-    run.status, run.message = "cancelled", "Discarded before it was applied."
+        raise SyncError(
+            gettext("This sync can't be discarded: it is %(status)s.", status=run.status)
+        )
+    run.status, run.message = "cancelled", said.DISCARDED
     store = db.session.get(Store, run.store_id)
     record("stock_sync.cancelled", actor=user, store=store, target=run)
 
@@ -362,6 +398,7 @@ def _work(run_id: int, status: str, done: str, batch) -> str | None:
             reverted=run.reverted,
         )
     db.session.commit()
+    analyze(db.session, "variants", "products", "stock_movements", "import_rows")
     return run.status
 
 
@@ -418,7 +455,7 @@ def _apply_batch(run: ImportRun) -> bool:
     for row in rows:
         variant = variants.get(row.variant_id)
         if variant is None:
-            row.status, row.message = "error", "The product was deleted before the sync ran."
+            row.status, row.message = "error", said.DELETED_BEFORE_SYNC
             continue
         hold = held.get(variant.id, 0)
         status, message = classify(
@@ -458,14 +495,12 @@ def _undo_batch(run: ImportRun) -> bool:
     for row in rows:
         variant = variants.get(row.variant_id)
         if variant is None:
-            row.message = "Not undone: the product was deleted."
+            row.message = said.NOT_UNDONE_DELETED
             continue
         take = -row.applied_delta
         notes = []
         if variant.stock + take < 0:
-            notes.append(
-                f"only {variant.stock:,} of {-take:,} could be taken back (sold since the sync)"
-            )
+            notes.append(english(said.NOTE_SOLD, left=f"{variant.stock:,}", taken=f"{-take:,}"))
             take = -variant.stock
         stock = variant.stock + take
         price, compare = variant.price, variant.compare_at_price
@@ -475,13 +510,15 @@ def _undo_batch(run: ImportRun) -> bool:
             if (price, compare) == (ours_price, ours_compare):
                 price, compare = row.applied_old_price, row.applied_old_compare_at
             else:
-                notes.append("the price was changed after the sync, so it was kept")
+                notes.append(said.NOTE_PRICE_KEPT)
         if stock == variant.stock and (price, compare) == (variant.price, variant.compare_at_price):
-            row.message = ("Not undone: " + "; ".join(notes) + ".") if notes else row.message
+            row.message = (
+                english(said.NOT_UNDONE, notes=NOTE_SEPARATOR.join(notes)) if notes else row.message
+            )
             continue
         reverted += 1
         if notes:
-            row.message = ("Undone, but " + "; ".join(notes) + ".")[:300]
+            row.message = english(said.UNDONE_BUT, notes=NOTE_SEPARATOR.join(notes))[:300]
         changes.append(
             {"id": variant.id, "stock": stock, "price": price, "compare_at_price": compare}
         )
@@ -523,7 +560,17 @@ def _movement(run, variant_id, quantity, stock_after, reason) -> dict:
 
 
 def _write(changes: list[dict], movements: list[dict], product_ids: set, store_id: int) -> None:
-    """The batch's variant values, movements and product summaries, in the open transaction."""
+    """The batch's variant values, movements and product summaries, in the open transaction.
+
+    The one writer of `Variant.stock` besides `inventory.apply_movement`, which everything else
+    goes through: a batch's counts go in one executemany UPDATE (one conditional UPDATE per row
+    would make a 50,000-row file several times slower). It keeps the same rules by other means:
+    the variants are locked in id order and their counts worked out under those locks, every
+    change has its `sync` movement, a count never goes below zero (the schema's CHECK), and the
+    caller runs `alerts.after_bulk` for the low-stock alerts.
+    """
+    if changes or product_ids:
+        catalog_cache.touch(store_id)  # counts and prices show on cached storefront pages
     if changes:
         db.session.execute(update(Variant), changes)
     if movements:
@@ -559,6 +606,25 @@ def refresh_products(store_id: int, product_ids) -> None:
 
 
 # Housekeeping ----------------------------------------------------------------------------------
+
+
+def enqueue_phase(run_id: int, phase: str):
+    """Queue the job for a run's phase ("preview", "apply", "undo"); call after committing.
+
+    If Redis can't take it, the run keeps its working status: the stalled-sync sweep marks it
+    failed after STALE_AFTER and the vendor resumes it, so the request never fails for it.
+    """
+    try:
+        return enqueue(
+            PHASE_JOBS[phase],
+            run_id,
+            job_id=f"stock-sync-{run_id}-{phase}",
+            retries=2,
+            on_failure="jobs.stock_sync.on_sync_failure",
+        )
+    except Exception:
+        log.exception("could not enqueue stock sync %s (%s); the sweep will flag it", run_id, phase)
+        return None
 
 
 def stalled_runs() -> list[int]:

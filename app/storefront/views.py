@@ -4,7 +4,8 @@ from flask import abort, make_response, redirect, render_template, request, url_
 
 from app.catalog import browse as catalog
 from app.catalog.images import image_url
-from app.rendering import is_htmx, render_page_or_fragment
+from app.rendering import is_htmx, render_page_or_fragment, render_partial
+from app.storefront.page_cache import render_cached
 from tenants.context import current_store, store_blueprint
 from tenants.urls import store_url
 
@@ -14,11 +15,14 @@ bp = store_blueprint("storefront", __name__)
 def home():
     """The store's home page: featured products, top-level categories and what's new."""
     store = current_store()
-    return render_template(
-        "storefront/home.html",
-        featured=catalog.featured_products(store),
-        categories=catalog.top_categories(store),
-        newest=catalog.newest_products(store),
+    return render_cached(
+        store,
+        lambda: render_template(
+            "storefront/home.html",
+            featured=catalog.featured_products(store),
+            categories=catalog.top_categories(store),
+            newest=catalog.newest_products(store),
+        ),
     )
 
 
@@ -38,31 +42,43 @@ def theme_css():
 def product_list():
     """Every active product of the store, filtered and sorted as the shopper asks."""
     store = current_store()
-    filters = catalog.parse_filters(request.args)
-    listing = catalog.browse(store, filters)
-    return _listing_page(filters, listing, title="All products")
+
+    def render():
+        filters = catalog.parse_filters(request.args)
+        listing = catalog.browse(store, filters)
+        return _listing_page(filters, listing, title="All products")
+
+    return render_cached(store, render)
 
 
 @bp.get("/categories/<slug>/")
 def category(slug: str):
     """The products of one category and of every category below it."""
     store = current_store()
-    found = catalog.find_category(store, slug)
-    if found is None:
-        abort(404)
-    filters = catalog.parse_filters(request.args)
-    filters.category = ""  # the path names the category
-    listing = catalog.browse(store, filters, category=found)
-    return _listing_page(filters, listing, title=found.name, category=found)
+
+    def render():
+        found = catalog.find_category(store, slug)
+        if found is None:
+            abort(404)
+        filters = catalog.parse_filters(request.args)
+        filters.category = ""  # the path names the category
+        listing = catalog.browse(store, filters, category=found)
+        return _listing_page(filters, listing, title=found.name, category=found)
+
+    return render_cached(store, render)
 
 
 def search():
     """Search results within the store (GET /search on a store host; see app._search)."""
     store = current_store()
-    filters = catalog.parse_filters(request.args)
-    listing = catalog.browse(store, filters)
-    title = f"Results for “{filters.q}”" if filters.q else "Search"
-    return _listing_page(filters, listing, title=title, searching=True)
+
+    def render():
+        filters = catalog.parse_filters(request.args)
+        listing = catalog.browse(store, filters)
+        title = f"Results for “{filters.q}”" if filters.q else "Search"
+        return _listing_page(filters, listing, title=title, searching=True)
+
+    return render_cached(store, render)
 
 
 @bp.get("/search/suggest")
@@ -72,11 +88,7 @@ def search_suggest():
     if not is_htmx():
         return redirect(url_for("search", q=q or None), 303)
     cards = catalog.suggest_products(current_store(), q)
-    response = make_response(
-        render_template("storefront/_partials/search_suggest.html", q=q, cards=cards)
-    )
-    response.vary.add("HX-Request")
-    return response
+    return render_partial("storefront/_partials/search_suggest.html", q=q, cards=cards)
 
 
 def _listing_page(filters, listing, *, title, category=None, searching=False):
@@ -116,6 +128,11 @@ def _with_current(tags: list[str], current: str) -> list[str]:
 def product_detail(slug: str):
     """A product's page; an old slug answers 301 to the current one."""
     store = current_store()
+    return render_cached(store, lambda: _product_page(store, slug))
+
+
+def _product_page(store, slug: str):
+    """The product page itself (see product_detail)."""
     product = catalog.get_product(store, slug)
     if product is None:
         current = catalog.redirected_slug(store, slug)
@@ -164,19 +181,12 @@ def product_variant(slug: str):
     if not is_htmx():
         args = {"variant": variant.id} if variant else _option_args(product, request.args)
         return redirect(url_for(".product_detail", slug=product.slug, **args), 303)
-    response = make_response(
-        render_template(
-            "storefront/_partials/buy_box.html",
-            product=product,
-            variant=variant,
-        )
-    )
+    response = render_partial("storefront/_partials/buy_box.html", product=product, variant=variant)
     if variant is not None:
         # The address bar follows the choice, so a shared link opens on the same variant.
         response.headers["HX-Replace-Url"] = url_for(
             ".product_detail", slug=product.slug, variant=variant.id
         )
-    response.vary.add("HX-Request")
     return response
 
 

@@ -58,6 +58,9 @@ def _server_env(mode: str, tmp_path: Path, port: int) -> dict:
         "MEDIA_ROOT": str(tmp_path / "media"),
         "PYTHONUNBUFFERED": "1",
         "STEP_UP_MAX_AGE": str(STEP_UP_MAX_AGE),
+        # The webhook flow's receiver listens on loopback, which deliveries may reach only
+        # when the platform allows private networks (app/webhooks/network.py).
+        "WEBHOOKS_ALLOW_PRIVATE_NETWORKS": "1",
     }
     for name in ("DATABASE_URL", "REDIS_URL", "MAIL_SERVER", "JOBS_INLINE"):
         env.pop(name, None)
@@ -93,7 +96,9 @@ def _flask(env, *args):
         env=env,
         check=True,
         capture_output=True,
-        timeout=120,
+        # The browser tests run alongside the rest of the suite: on a loaded machine seeding the
+        # demo took over 120 s.
+        timeout=600,
     )
 
 
@@ -146,7 +151,9 @@ def live_server(request, tmp_path_factory, live_smtp):
                 stderr=subprocess.STDOUT,
             )
         )
-    deadline = time.monotonic() + 30
+    # Generous: on a loaded host (the main run's workers share the cores) imports alone can
+    # take tens of seconds; a server that died fails at once below.
+    deadline = time.monotonic() + 120
     while True:
         try:
             with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=2) as r:
@@ -198,3 +205,15 @@ def screenshot(page, name: str) -> Path:
     path = ARTIFACTS / f"{name}.png"
     page.screenshot(path=str(path), full_page=True)
     return path
+
+
+def pytest_collection_modifyitems(config, items):
+    """Deselect (a skip would fail a CI run) the production copies of `embedded_only` tests."""
+    dropped = [
+        item
+        for item in items
+        if item.get_closest_marker("embedded_only") and "[production" in item.nodeid
+    ]
+    if dropped:
+        config.hook.pytest_deselected(items=dropped)
+        items[:] = [item for item in items if item not in dropped]

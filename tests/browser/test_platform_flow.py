@@ -75,6 +75,11 @@ def test_a_vendor_opens_and_publishes_a_store_and_an_admin_suspends_it(
         page.locator("#checkout-stripe_webhook_secret").fill(f"whsec_{tag}browser")
         page.get_by_role("button", name="Save checkout settings").click()
         page.get_by_text("Checkout settings saved.").wait_for()
+    else:
+        # Publishing needs a way to pay: here the vendor keeps the test gateway, and says so.
+        page.goto(live_server.url(slug, "/admin/settings/checkout"))
+        page.get_by_role("button", name="Save checkout settings").click()
+        page.get_by_text("Checkout settings saved.").wait_for()
     page.goto(live_server.url(slug, "/admin/"))
     page.get_by_role("button", name="Publish store").first.click()
     page.locator("#messages, body").first.wait_for()
@@ -99,8 +104,13 @@ def test_a_vendor_opens_and_publishes_a_store_and_an_admin_suspends_it(
     admin.goto(live_server.url(path=f"/console/stores/?q={slug}"))
     admin.get_by_role("link", name=name).click()
     admin.get_by_label("Reason for suspending").fill("Checking the documents")
+    # Suspending asks first, saying what it does.
+    asked = []
+    admin.once("dialog", lambda dialog: (asked.append(dialog.message), dialog.accept()))
     admin.get_by_role("button", name="Suspend store").click()
     admin.get_by_role("button", name="Reactivate store").wait_for()
+    assert asked and asked[0].startswith(f"Suspend {name}?"), asked
+    assert "Checking the documents" in admin.locator("#status-reason").inner_text()
     home.goto(live_server.url(slug, "/"))
     assert "This store is unavailable" in home.locator("body").inner_text()
     page.goto(live_server.url(slug, "/admin/"))

@@ -34,7 +34,8 @@ def test_platform_home_links_to_each_store(live_server, page):
     page.get_by_role("link", name=re.compile("Batik Nusantara")).click()
     page.wait_for_url(live_server.url("batik"))
     assert page.locator("h1").inner_text() == "Batik Nusantara"
-    assert "(Rp)" in page.locator(".hero__lead").inner_text()
+    # The browser reads English, so the currency is named the English way (app/i18n.py).
+    assert "Indonesian Rupiah" in page.locator(".hero__lead").inner_text()
 
 
 def test_unknown_store_shows_the_store_404_page(live_server, page):

@@ -40,7 +40,8 @@ def start_gunicorn(env: dict, port: int, log_path, workers: int = 3, extra=()):
             "wsgi:app",
         ],
         cwd=ROOT,
-        env=env,
+        # No drain after SIGTERM (gunicorn.conf.py) unless a test asks: no load balancer here.
+        env={"SHUTDOWN_DRAIN_SECONDS": "0", **env},
         stdout=log,
         stderr=subprocess.STDOUT,
     )

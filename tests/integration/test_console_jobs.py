@@ -6,8 +6,8 @@ from rq import SimpleWorker
 from sqlalchemy import select
 
 from app.audit.models import AuditLog
+from app.background import enqueue, get_queue
 from app.extensions import db, redis_client
-from jobs import enqueue, get_queue
 from tests.accounts_helpers import sign_in_with_factor
 from tests.conftest import HostClient
 from tests.factories import make_user

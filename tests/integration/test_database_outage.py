@@ -20,7 +20,7 @@ pytestmark = pytest.mark.integration
 
 PG_PORT = int(os.environ.get("TEST_PRIVATE_PG_PORT") or free_port())
 PG_BIN = next(iter(sorted(Path("/usr/lib/postgresql").glob("*/bin"))), None)
-OUTAGE = 8  # seconds the server stays down
+OUTAGE = 20  # seconds the server stays down (the issue's "Done when")
 
 
 class PrivatePostgres:
@@ -154,6 +154,9 @@ def test_postgres_outage_answers_503_then_recovers_without_restarts(private_post
     assert [s for t, s, _ in statuses if t > restarted][-5:] == [200] * 5
     assert "Traceback" not in log
     assert log.count("Booting worker") == 2, "a worker was restarted"
-    # One line when each worker finds the database gone, one when it is back: not one per request.
-    assert 1 <= log.count("database unreachable") <= 2
-    assert 1 <= log.count("database reachable again") <= 2
+    # A line when each worker finds the database gone, one when it is back: not one per request.
+    # A worker may see it come and go once more while PostgreSQL starts ("the database system is
+    # starting up" after a first good connection): one CI run logged 3 for 2 workers.
+    assert 1 <= log.count("database unreachable") <= 4
+    assert 1 <= log.count("database reachable again") <= 4
+    assert log.count("database reachable again") >= log.count("database unreachable") - 2

@@ -79,7 +79,8 @@ def test_no_worker_dies_and_no_page_fails_while_redis_comes_and_goes(tmp_path):
         env, port, log_path, workers=WORKERS, extra=["--threads", str(THREADS), "--timeout", "20"]
     )
     statuses: Counter = Counter()
-    running = threading.Event()
+    answered_while_down: Counter = Counter()
+    running, redis_down = threading.Event(), threading.Event()
     running.set()
 
     def one(rng: random.Random) -> int:
@@ -105,9 +106,13 @@ def test_no_worker_dies_and_no_page_fails_while_redis_comes_and_goes(tmp_path):
         rng = random.Random(seed)
         while running.is_set():
             try:
-                statuses[one(rng)] += 1
+                sent_while_down = redis_down.is_set()
+                status = one(rng)
             except requests.RequestException as exc:
-                statuses[type(exc).__name__] += 1
+                status = type(exc).__name__
+            statuses[status] += 1
+            if sent_while_down and redis_down.is_set():
+                answered_while_down[status] += 1
 
     threads = [threading.Thread(target=load, args=(i,)) for i in range(CLIENTS)]
     try:
@@ -116,7 +121,9 @@ def test_no_worker_dies_and_no_page_fails_while_redis_comes_and_goes(tmp_path):
         for _ in range(OUTAGES):
             time.sleep(UP)
             stop_redis(redis_port)
+            redis_down.set()
             time.sleep(DOWN)
+            redis_down.clear()
             start_redis(redis_port)
         time.sleep(UP)
     finally:
@@ -133,5 +140,8 @@ def test_no_worker_dies_and_no_page_fails_while_redis_comes_and_goes(tmp_path):
     )
     assert deaths == []
     assert log.count("Booting worker") == WORKERS, "a worker was replaced"
-    assert sum(statuses.values()) > 100, statuses
+    # The count depends on the host's speed (90 in one CI run, 300 on an idle one); what matters is
+    # that pages were served, and not failed, while Redis was away.
+    assert sum(answered_while_down.values()) >= CLIENTS, (answered_while_down, statuses)
+    assert answered_while_down[500] == 0, answered_while_down
     assert statuses[500] == 0 and not any(isinstance(k, str) for k in statuses), statuses

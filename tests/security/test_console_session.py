@@ -7,8 +7,9 @@ import time
 from http.cookies import SimpleCookie
 
 import pyotp
+import pytest
 
-from app.console.session import COOKIE_NAME
+from app.accounts.console_session import COOKIE_NAME
 from tests.accounts_helpers import (
     TOTP_SECRET,
     enrol_totp,
@@ -18,6 +19,9 @@ from tests.accounts_helpers import (
 )
 from tests.conftest import PLATFORM, sign_in_as
 from tests.factories import PASSWORD, make_user
+
+# One backend: the console cookie and its checks (see "Which tests run on both databases" in the README).
+pytestmark = pytest.mark.backends("sqlite")
 
 
 def console_set_cookie(response) -> SimpleCookie | None:

@@ -16,6 +16,9 @@ from tests.accounts_helpers import sign_in_with_factor, text
 from tests.conftest import PLATFORM, host_for
 from tests.factories import make_user
 
+# One backend: Origin and CSRF checks, before any view runs (see "Which tests run on both databases" in the README).
+pytestmark = pytest.mark.backends("sqlite")
+
 PLATFORM_ORIGIN = f"http://{PLATFORM}"
 
 

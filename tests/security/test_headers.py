@@ -11,6 +11,9 @@ from tests.conftest import PLATFORM, host_for, sign_in_as
 from tests.factories import add_member, make_image, make_product, make_user
 from tests.web.test_checkout import add, to_review, variant_of
 
+# One backend: response headers (see "Which tests run on both databases" in the README).
+pytestmark = pytest.mark.backends("sqlite")
+
 
 def form_action(response) -> list[str]:
     csp = response.headers["Content-Security-Policy"]

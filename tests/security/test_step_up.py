@@ -23,6 +23,9 @@ from tests.accounts_helpers import (
 from tests.conftest import sign_in_as
 from tests.factories import PASSWORD, add_member, make_user
 
+# One backend: when the second factor is asked for again (see "Which tests run on both databases" in the README).
+pytestmark = pytest.mark.backends("sqlite")
+
 
 def owner_of(app, store) -> User:
     with app.app_context():

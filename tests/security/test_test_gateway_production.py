@@ -17,13 +17,13 @@ from app.accounts.models import User
 from app.audit.models import AuditLog
 from app.config import load_config
 from app.console.overview import Range, kpis
-from app.dashboard.reports import daily_sales, sales_summary
 from app.extensions import db
 from app.notifications.models import EmailMessage
 from app.orders.models import Order
 from app.payments.models import Payment, WebhookEvent
 from app.payouts.models import CommissionEntry
 from app.payouts.reports import month_of, platform_report, store_report
+from app.reports.sales import daily_sales, sales_summary
 from tenants.models import Store
 from tests.accounts_helpers import mark_recently_confirmed, sign_in_with_factor
 from tests.conftest import make_app, sign_in_as, truncate_all

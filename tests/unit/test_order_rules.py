@@ -1,7 +1,7 @@
 import pytest
 
-from app.checkout.pricing import Coupon, Line, PricingError, ShippingRate, TaxRule, compute_totals
 from app.orders import states
+from app.orders.pricing import Coupon, Line, PricingError, ShippingRate, TaxRule, compute_totals
 
 
 @pytest.mark.parametrize(

@@ -7,7 +7,7 @@ import click
 import pytest
 from redis.exceptions import ConnectionError as RedisConnectionError
 
-from jobs.worker import backoff, run_through_outages, wait_for_redis
+from app.background.worker import backoff, run_through_outages, wait_for_redis
 
 
 class FlakyRedis:
@@ -30,7 +30,7 @@ def test_the_backoff_doubles_up_to_its_cap():
 
 def test_waiting_for_redis_logs_once_per_outage(caplog):
     slept = []
-    with caplog.at_level(logging.WARNING, logger="jobs.worker"):
+    with caplog.at_level(logging.WARNING, logger="app.background.worker"):
         assert wait_for_redis(FlakyRedis(down=6), "worker", sleep=slept.append)
     messages = [r.getMessage() for r in caplog.records]
     assert sum("unreachable" in m for m in messages) == 1
@@ -43,7 +43,7 @@ def test_a_stop_request_ends_the_wait():
 
 
 def test_the_loop_is_started_again_after_a_redis_error(monkeypatch):
-    monkeypatch.setattr("jobs.worker.time.sleep", lambda seconds: None)
+    monkeypatch.setattr("app.background.worker.time.sleep", lambda seconds: None)
     connection, runs = FlakyRedis(down=3), []
 
     def run():
@@ -56,7 +56,7 @@ def test_the_loop_is_started_again_after_a_redis_error(monkeypatch):
 
 
 def test_a_loop_that_keeps_quitting_while_redis_answers_exits_non_zero(monkeypatch):
-    monkeypatch.setattr("jobs.worker.time.sleep", lambda seconds: None)
+    monkeypatch.setattr("app.background.worker.time.sleep", lambda seconds: None)
     runs = []
     with pytest.raises(click.ClickException, match="quit 5 times"):
         run_through_outages(lambda: runs.append(1), FlakyRedis(down=0), "worker")

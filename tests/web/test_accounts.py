@@ -617,3 +617,12 @@ def test_ended_sessions_are_pruned_after_a_while(app, client_for):
             ended.id,
             live.id,
         ]
+
+
+def test_sign_in_redirect_carries_the_path_without_a_stray_question_mark(client_for, store_a):
+    account = client_for().get("/account/")
+    assert account.headers["Location"] == "/account/signin?next=/account/"
+    admin = client_for(store_a).get("/admin/")
+    assert admin.headers["Location"] == "/account/signin?next=/admin/"
+    with_query = client_for(store_a).get("/admin/orders/?status=paid")
+    assert with_query.headers["Location"].endswith("next=/admin/orders/?status%3Dpaid")

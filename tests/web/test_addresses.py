@@ -10,8 +10,11 @@ from app.accounts.models import User
 from app.addresses import service
 from app.addresses.models import Address
 from app.extensions import db
-from tests.conftest import sign_in_as
+from tests.conftest import BACKENDS, sign_in_as
 from tests.factories import make_user
+
+# One backend: pages, fragments and forms; the database rules run on both (see "Which tests run on both databases" in the README).
+pytestmark = pytest.mark.backends("sqlite")
 
 JAKARTA = {
     "full_name": "Siti Rahma",
@@ -154,6 +157,7 @@ def test_htmx_gets_only_the_list_fragment(app, signed_in, shopper):
 # Creating
 
 
+@pytest.mark.backends(*BACKENDS)  # a database rule or column limit
 def test_first_address_is_saved_normalised_and_becomes_both_defaults(app, signed_in, shopper):
     response = signed_in.post(
         f"{BASE}/new", data={**LONDON, "full_name": "  Sam   Smith ", "phone": "020 7925 0918"}
@@ -237,6 +241,7 @@ def test_address_book_works_on_a_store_host_and_is_shared_with_the_platform(
         ({"phone": "12"}, "phone", "valid phone number for Indonesia"),
     ],
 )
+@pytest.mark.backends(*BACKENDS)  # a database rule or column limit
 def test_bad_input_is_refused_with_a_message_and_writes_nothing(
     app, signed_in, shopper, changes, field, message
 ):
@@ -278,6 +283,7 @@ def test_markup_in_a_name_is_stored_as_text_and_shown_escaped(app, signed_in, sh
     assert "&lt;script&gt;alert(&#34;x&#34;)&lt;/script&gt;" in html
 
 
+@pytest.mark.backends(*BACKENDS)  # a database rule or column limit
 def test_unicode_addresses_are_welcome(app, signed_in, shopper):
     values = {
         "full_name": "山田 太郎",
@@ -293,6 +299,7 @@ def test_unicode_addresses_are_welcome(app, signed_in, shopper):
     assert "千代田区, Tokyo 100-0001" in text(signed_in.get(f"{BASE}/"))
 
 
+@pytest.mark.backends(*BACKENDS)  # a database rule or column limit
 def test_the_fifty_first_address_is_refused(app, signed_in, shopper):
     with app.app_context():
         owner = db.session.get(User, shopper.id)
@@ -337,6 +344,7 @@ def test_edit_shows_the_address_and_saves_changes(app, signed_in, shopper):
     assert "Address updated." in text(signed_in.get(f"{BASE}/"))
 
 
+@pytest.mark.backends(*BACKENDS)  # a database rule or column limit
 def test_a_refused_edit_changes_nothing(app, signed_in, shopper):
     address_id = add_address(app, shopper, SAN_FRANCISCO)
     before = rows(app, shopper)
@@ -376,6 +384,7 @@ def test_delete_from_htmx_answers_an_empty_body(app, signed_in, shopper):
     assert [r["id"] for r in rows(app, shopper)] == [keep]
 
 
+@pytest.mark.backends(*BACKENDS)  # a database rule or column limit
 def test_deleting_the_account_deletes_its_addresses(app, shopper):
     add_address(app, shopper)
     with app.app_context():
@@ -387,6 +396,7 @@ def test_deleting_the_account_deletes_its_addresses(app, shopper):
 # Defaults
 
 
+@pytest.mark.backends(*BACKENDS)  # a database rule or column limit
 def test_setting_a_default_unsets_the_old_one(app, signed_in, shopper):
     first = add_address(app, shopper, JAKARTA)
     second = add_address(app, shopper, SAN_FRANCISCO)
@@ -424,6 +434,7 @@ def test_unknown_default_kind_is_a_bad_request(app, signed_in, shopper, kind):
     assert defaults(app, shopper) == {"shipping": [address_id], "billing": [address_id]}
 
 
+@pytest.mark.backends(*BACKENDS)  # a database rule or column limit
 def test_the_database_refuses_two_defaults_of_a_kind(app, shopper):
     add_address(app, shopper, JAKARTA)
     with app.app_context():
@@ -466,6 +477,7 @@ def test_another_users_address_is_not_found(app, signed_in, shopper, other, meth
 
 
 @pytest.mark.parametrize("address_id", ["0", "99999", "2147483648", "99999999999999999999"])
+@pytest.mark.backends(*BACKENDS)  # a database rule or column limit
 def test_ids_that_cannot_exist_are_not_found(signed_in, address_id):
     assert signed_in.get(f"{BASE}/{address_id}/edit").status_code == 404
     assert signed_in.post(f"{BASE}/{address_id}/delete").status_code == 404

@@ -1,17 +1,18 @@
 """The dashboard's home: sales figures, the 30-day chart, low stock and the live latest orders."""
 
+import re
 from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import select
 
-from app.dashboard import reports
 from app.extensions import db
 from app.orders.models import Order
+from app.reports import sales
 from tenants.models import Store
 from tests.conftest import sign_in_as
 from tests.factories import make_store
+from tests.services.test_browse import count_queries
 from tests.web.order_helpers import make_order, make_variant, owner_of
-from tests.web.test_browse import count_queries
 
 HTMX = {"HX-Request": "true"}
 NOW = datetime(2026, 11, 23, 15, 0, tzinfo=UTC)
@@ -40,8 +41,8 @@ def test_sums_count_paid_orders_net_of_refunds_and_nothing_else(app, store_a, st
     make_order(app, store_b, other, quantity=1, status="paid", now=NOW)
     with app.app_context():
         store = db.session.get(Store, store_a.id)
-        series = reports.daily_sales(store, NOW)
-        summary = reports.sales_summary(store, NOW, series)
+        series = sales.daily_sales(store, NOW)
+        summary = sales.sales_summary(store, NOW, series)
     assert len(series) == 30 and series[-1].day.isoformat() == "2026-11-23"
     assert summary.today == 2000 + 2000 and summary.today_orders == 2
     assert summary.month == 2000 + 1000 + 2000 and summary.month_orders == 3
@@ -57,18 +58,18 @@ def test_days_follow_the_stores_time_zone(app):
         app, store, cup, quantity=1, status="paid", now=datetime(2026, 11, 22, 23, 30, tzinfo=UTC)
     )
     with app.app_context():
-        series = reports.daily_sales(db.session.get(Store, store.id), NOW)
+        series = sales.daily_sales(db.session.get(Store, store.id), NOW)
     by_day = {d.day.isoformat(): d.total for d in series}
     assert by_day["2026-11-23"] == 500 and by_day["2026-11-22"] == 0
 
 
 def test_the_chart_has_a_bar_per_day_and_round_gridlines():
-    days = [reports.Day(datetime(2026, 11, d, tzinfo=UTC).date(), d * 130, 1) for d in range(1, 31)]
-    chart = reports.bar_chart(days)
+    days = [sales.Day(datetime(2026, 11, d, tzinfo=UTC).date(), d * 130, 1) for d in range(1, 31)]
+    chart = sales.bar_chart(days)
     assert len(chart.bars) == 30 and chart.top == 5000
     assert [value for _, value in chart.gridlines] == [0, 1250, 2500, 3750, 5000]
     assert chart.bars[-1].height > chart.bars[0].height > 0
-    assert reports.bar_chart([reports.Day(d.day, 0, 0) for d in days]).top == 1  # no sales
+    assert sales.bar_chart([sales.Day(d.day, 0, 0) for d in days]).top == 1  # no sales
 
 
 def test_the_home_page_shows_figures_chart_low_stock_and_latest_orders(app, client_for, store_a):
@@ -132,7 +133,7 @@ def test_demo_orders_seed_once(app, store_a):
         assert seed_store_orders(store, count=12) == 0
         paid = db.session.scalars(select(Order.status).where(Order.status == "paid")).all()
         assert len(paid) >= 8
-        assert sum(d.orders for d in reports.daily_sales(store, datetime.now(UTC))) == len(paid)
+        assert sum(d.orders for d in sales.daily_sales(store, datetime.now(UTC))) == len(paid)
 
 
 def test_low_stock_follows_each_variants_threshold_and_links_to_its_ledger(
@@ -150,7 +151,7 @@ def test_low_stock_follows_each_variants_threshold_and_links_to_its_ledger(
         db.session.get(Variant, quiet).low_stock_threshold = 0
         db.session.get(Variant, untracked).track_inventory = False
         db.session.commit()
-        rows = reports.low_stock(db.session.get(Store, store_a.id))
+        rows = sales.low_stock(db.session.get(Store, store_a.id))
         assert [(v.sku, threshold) for v, _, _, threshold in rows] == [
             ("DEFAULT", 5),
             ("OWN", 20),
@@ -161,3 +162,20 @@ def test_low_stock_follows_each_variants_threshold_and_links_to_its_ledger(
     assert f'href="/admin/variants/{default}/stock"' in page
     assert f'href="/admin/variants/{own}/stock"' in page and "alert at 20" in page
     assert f'/admin/variants/{above}/stock"' not in page
+
+
+def test_an_empty_store_s_chart_has_only_its_zero_line():
+    days = [sales.Day(datetime(2026, 11, d, tzinfo=UTC).date(), 0, 0) for d in range(1, 31)]
+    chart = sales.bar_chart(days)
+    assert [value for _, value in chart.gridlines] == [0]
+    tiny = sales.bar_chart([*days[:-1], sales.Day(days[-1].day, 3, 1)])
+    values = [value for _, value in tiny.gridlines]
+    assert values == sorted(set(values)) and values[0] == 0 and values[-1] == tiny.top
+
+
+def test_an_empty_store_s_home_page_shows_no_axis_of_zeros(app, client_for, store_a):
+    client = client_for(store_a)
+    sign_in_as(client, owner_of(app, store_a))
+    page = client.get("/admin/").text
+    axis = re.findall(r'<text class="sales-chart__axis" x="58"[^>]*>([^<]*)</text>', page)
+    assert axis == ["$0.00"]

@@ -72,6 +72,52 @@ def test_filters_by_status_payment_and_date(app, owner_client, store_a, lamp):
     assert "must look like 2026-01-31" in bad and len(numbers_in(bad)) == 4
 
 
+def test_fulfilment_has_its_own_column_and_filter(app, owner_client, store_a, lamp):
+    from app.orders import fulfilment
+    from app.orders.models import Order
+
+    unpaid = make_order(app, store_a, lamp)
+    to_ship = make_order(app, store_a, lamp, status="paid")
+    shipped = make_order(app, store_a, lamp, status="fulfilled")
+    delivered = make_order(app, store_a, lamp, status="delivered")
+    cancelled = make_order(app, store_a, lamp, status="cancelled")
+    # Shipped, then partly refunded: the status says "partially refunded", the goods went out.
+    refunded_after = make_order(app, store_a, lamp, status="fulfilled")
+    with app.app_context():
+        fulfilment.refund(db.session.get(Order, refunded_after["id"]), None, amount=100)
+        db.session.remove()
+
+    body = owner_client.get("/admin/orders/").get_data(as_text=True)
+    assert '<th scope="col">Fulfilment</th>' in body
+
+    def cell(number: int) -> str:
+        import re
+
+        row = re.search(rf'<tr id="order-{number}">(.*?)</tr>', body, re.S).group(1)
+        return re.search(r'badge--fulfil-(\w+)">([^<]+)<', row).groups()
+
+    assert cell(unpaid["number"]) == ("unfulfilled", "Unfulfilled")
+    assert cell(to_ship["number"]) == ("unfulfilled", "Unfulfilled")
+    assert cell(shipped["number"]) == ("shipped", "Shipped")
+    assert cell(delivered["number"]) == ("delivered", "Delivered")
+    assert cell(cancelled["number"]) == ("closed", "Not shipped")
+    assert cell(refunded_after["number"]) == ("shipped", "Shipped")
+
+    def listed(query: str) -> set[int]:
+        response = owner_client.get(f"/admin/orders/?{query}")
+        assert response.status_code == 200
+        return set(numbers_in(response.get_data(as_text=True)))
+
+    assert listed("fulfilment=unfulfilled") == {unpaid["number"], to_ship["number"]}
+    assert listed("fulfilment=unfulfilled&payment=paid") == {to_ship["number"]}
+    assert listed("fulfilment=shipped") == {shipped["number"], refunded_after["number"]}
+    assert listed("fulfilment=delivered") == {delivered["number"]}
+    assert listed("fulfilment=closed") == {cancelled["number"]}
+    assert len(listed("fulfilment=<script>")) == 6  # unknown: every order
+    paged = owner_client.get("/admin/orders/?fulfilment=shipped").get_data(as_text=True)
+    assert '<option value="shipped" selected>Shipped</option>' in paged
+
+
 def test_search_by_number_email_and_name(app, owner_client, store_a, lamp):
     ann = make_order(app, store_a, lamp, email="ann@example.com", name="Ann Apple")
     bob = make_order(app, store_a, lamp, email="bob@shop.example.org", name="Robert Brown")

@@ -14,8 +14,8 @@ from app.inventory.service import apply_movement, ledger_total
 from app.notifications.models import EmailMessage
 from tests.conftest import sign_in_as
 from tests.factories import add_member, make_user
+from tests.services.test_browse import count_queries
 from tests.web.order_helpers import make_order, make_variant, owner_of
-from tests.web.test_browse import count_queries
 
 HTMX = {"HX-Request": "true"}
 

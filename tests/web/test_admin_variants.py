@@ -1,13 +1,16 @@
 """Options, generated variants and inline variant editing in the dashboard."""
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 
-from app.catalog.editing import parse_amount, set_options
+from app.catalog.editing import VariantErrors, VariantInput, set_options, update_variant
 from app.catalog.models import Product, Variant
-from app.catalog.service import CatalogError, VariantData
+from app.catalog.service import VariantData
 from app.extensions import db
 from app.inventory.models import StockMovement
+from app.inventory.service import InsufficientStock, apply_movement, ledger_total
+from app.money import AmountError, parse_amount
+from app.notifications.models import EmailMessage
 from tests.factories import make_product
 from tests.web.catalog_admin_helpers import HX, signed_in, text_of
 
@@ -67,7 +70,7 @@ def test_amounts_become_minor_units(text, currency, expected):
     ],
 )
 def test_bad_amounts_are_refused(text, currency, message):
-    with pytest.raises(CatalogError, match=message):
+    with pytest.raises(AmountError, match=message):
         parse_amount(text, currency)
 
 
@@ -279,3 +282,62 @@ def test_a_variant_of_another_product_in_the_same_store_is_404(owner, tee, store
     other = make_product(store_a, "Other", variants=[VariantData("OTHER-1", 500)])
     response = owner.get(f"/admin/products/{tee.id}/variants/{other.variants[0].id}/edit")
     assert response.status_code == 404
+
+
+def low_stock_alerts(app) -> list[str]:
+    with app.app_context():
+        return list(
+            db.session.scalars(
+                select(EmailMessage.to_address).where(EmailMessage.template == "low_stock")
+            )
+        )
+
+
+def test_an_edit_that_lowers_stock_below_the_threshold_alerts_and_never_goes_negative(
+    app, owner, store_a
+):
+    lamp = make_product(store_a, "Lamp", variants=[VariantData("LAMP", 1000, stock=12)])
+    variant_id = lamp.variants[0].id
+    url = f"/admin/products/{lamp.id}/variants/{variant_id}"
+    row = {**ROW, "sku": "LAMP", "compare_at_price": ""}
+    assert owner.post(url, data={**row, "stock": "8"}).status_code == 303  # above 5: no alert
+    assert low_stock_alerts(app) == []
+    assert owner.post(url, data={**row, "stock": "2"}).status_code == 303  # fell to 2
+    assert low_stock_alerts(app) == [f"owner@{store_a.slug}.example.com"]
+    refused = owner.post(url, data={**row, "stock": "-1"}, headers=HX)
+    assert refused.status_code == 422 and "whole number" in text_of(refused)
+    with app.app_context():
+        assert db.session.get(Variant, variant_id).stock == 2 == ledger_total(variant_id)
+        # The same guard as every movement: a take below zero changes nothing.
+        with pytest.raises(InsufficientStock):
+            apply_movement(store_a.id, variant_id, -3, "adjust")
+        db.session.rollback()
+        assert db.session.get(Variant, variant_id).stock == 2
+        kinds = db.session.execute(
+            select(StockMovement.kind, StockMovement.quantity, StockMovement.stock_after)
+            .where(StockMovement.variant_id == variant_id)
+            .order_by(StockMovement.id)
+        ).all()
+        assert [tuple(k) for k in kinds] == [
+            ("receive", 12, 12),
+            ("adjust", -4, 8),
+            ("adjust", -6, 2),
+        ]
+
+
+def test_an_edit_from_a_stale_count_is_refused_on_the_stock_field(app, owner, store_a):
+    lamp = make_product(store_a, "Lamp", variants=[VariantData("LAMP", 1000, stock=12)])
+    variant = lamp.variants[0]
+    with app.app_context():
+        variant = db.session.get(Variant, variant.id)
+        shown = variant.stock
+        # An order takes 5 after the edit read the count (another connection, committed).
+        db.session.execute(
+            update(Variant).where(Variant.id == variant.id).values(stock=Variant.stock - 5),
+            execution_options={"synchronize_session": False},
+        )
+        assert variant.stock == shown == 12
+        with pytest.raises(VariantErrors) as refused:
+            update_variant(variant, VariantInput(sku="LAMP", price="10", stock="3"))
+        assert "changed to 7" in refused.value.errors["stock"]
+        db.session.rollback()

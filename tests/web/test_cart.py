@@ -202,7 +202,8 @@ def test_the_cart_page_shows_current_prices_and_points_out_a_change(app, client_
     html = client.get("/cart").get_data(as_text=True)
     assert "The price changed from $12.00 to $15.00 since you added it." in html
     assert "$15.00 each" in html and "$30.00" in html
-    assert '<a class="button button--block" href="/checkout/">Checkout</a>' in html
+    assert '<form method="post" action="/checkout/hold">' in html
+    assert '<button type="submit" class="button button--block">Checkout</button>' in html
 
 
 def test_a_guest_cart_merges_into_the_users_cart_on_sign_in(app, client_for, store_a):

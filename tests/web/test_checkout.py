@@ -584,3 +584,20 @@ def test_absurd_order_numbers_are_404_not_errors(client_for, store_a, path):
     assert (
         client_for(store_a).post("/pay/test/99999999999999999999/approve?key=x").status_code == 404
     )
+
+
+@pytest.mark.parametrize("path", ["/checkout/contact", "/checkout/address"])
+def test_the_summary_before_the_shipping_step_shows_the_shipping_its_total_includes(
+    app, client_for, store_a, path
+):
+    settings(app, store_a, shipping_flat=700)
+    client = client_for(store_a)
+    add(client, variant_of(store_a, price=1200))
+    client.post("/checkout/contact", data={"email": "gina@example.com"})
+    page = client.get(path).text
+    totals = page[page.index('class="checkout-totals"') :]
+    shipping = re.search(r"<dt>Shipping.*?</dt><dd>([^<]+)</dd>", totals, re.S).group(1)
+    total = re.search(r'checkout-totals__total"><dt>Total</dt><dd>([^<]+)</dd>', totals).group(1)
+    # $12.00 + $7.00 shipping = $19.00, and the summary says where the $7.00 comes from.
+    assert shipping == "$7.00" and total == "$19.00"
+    assert "Next step" not in totals

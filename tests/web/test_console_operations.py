@@ -14,8 +14,8 @@ from app.orders.models import Order
 from tests.accounts_helpers import sign_in_with_factor
 from tests.conftest import sign_in_as
 from tests.factories import make_user
+from tests.services.test_browse import count_queries
 from tests.web.order_helpers import make_order, make_variant, owner_of
-from tests.web.test_browse import count_queries
 
 
 @pytest.fixture
@@ -105,7 +105,9 @@ def test_the_email_log_searches_shows_and_resends(app, admin):
     assert resent.status_code == 303
     with app.app_context():
         copies = db.session.scalars(
-            select(EmailMessage).where(EmailMessage.to_address == "kim@example.com")
+            select(EmailMessage)
+            .where(EmailMessage.to_address == "kim@example.com")
+            .order_by(EmailMessage.id)  # without it PostgreSQL may return the updated row last
         ).all()
         assert len(copies) == 2 and copies[1].status in ("sent", "logged")
         assert db.session.get(EmailMessage, first).status == "failed"  # the original as it was
@@ -126,6 +128,10 @@ def test_the_audit_log_filters_by_store_user_action_and_dates(app, admin, store_
     admin.post(f"/console/stores/{store_b.id}/reactivate")
     page = admin.get("/console/audit")
     assert page.status_code == 200 and "store.suspended" in page.text
+    # A readable name, with the raw action (what the filter takes) beneath it.
+    assert '<span class="audit-action" data-action="store.suspended">Store suspended</span>' in (
+        page.text
+    )
     alpha = admin.get("/console/audit?store=alpha").text
     assert "alpha" in alpha and "store.reactivated" not in alpha
     by_action = admin.get("/console/audit?action=store.reactivated").text

@@ -88,3 +88,14 @@ def test_verifying_a_custom_domain_makes_it_serve_the_store(app, admin, client_f
 )
 def test_a_store_that_does_not_exist_is_404(admin, method, path):
     assert admin.open(path, method=method, data={"reason": "x"}).status_code in (404, 405)
+
+
+def test_a_suspended_or_deleted_stores_page_says_why_and_who(app, admin, store_a, store_b):
+    admin.post(f"/console/stores/{store_a.id}/suspend", data={"reason": "Unpaid fees"})
+    page = admin.get(f"/console/stores/{store_a.id}").text
+    assert "<strong>Reason:</strong> Unpaid fees" in page and "by root@example.com" in page
+    admin.post(
+        f"/console/stores/{store_b.id}/delete", data={"confirm": "bravo", "reason": "Asked to"}
+    )
+    page = admin.get(f"/console/stores/{store_b.id}").text
+    assert "<strong>Reason:</strong> Asked to" in page and "by root@example.com" in page

@@ -167,3 +167,16 @@ def test_flash_messages_show_in_the_layout(error_app, eclient):
     html = response.get_data(as_text=True)
     assert 'class="flash flash--success" role="status">Saved your changes.</div>' in html
     assert "&lt;b&gt;not bold&lt;/b&gt;" in html and "<b>not bold</b>" not in html
+
+
+def test_rate_limit_page_says_how_long_in_words(error_app, eclient):
+    from werkzeug.exceptions import TooManyRequests
+
+    @error_app.get("/_test/slow-down")
+    def slow_down():
+        error = TooManyRequests()
+        error.retry_after = 887
+        raise error
+
+    html = eclient.get("/_test/slow-down").get_data(as_text=True)
+    assert "try again in 15 minutes" in html and "887" not in html.split("<main")[1]

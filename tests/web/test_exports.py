@@ -9,8 +9,8 @@ from sqlalchemy import event, select
 
 from app.audit.models import AuditLog
 from app.catalog.service import VariantData
-from app.dashboard import exports
 from app.extensions import db
+from app.reports import exports
 from tenants.models import Store
 from tests.accounts_helpers import text
 from tests.conftest import sign_in_as

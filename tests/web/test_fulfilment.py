@@ -455,3 +455,126 @@ def test_staff_may_ship_but_not_refund(app, client_for, store_a, lamp):
     assert ship.status_code == 303
     with app.app_context():
         assert db.session.scalar(select(func.count()).select_from(Payment)) == 1
+
+
+# Refunds choose what goes back to stock -------------------------------------------------------
+
+
+def two_line_order(app, store, lamp, mug) -> dict:
+    """A paid order of 2 lamps and 3 mugs; its id, number and line ids by variant."""
+    import uuid
+
+    from app.orders import states
+    from app.orders.service import Checkout, place_order, transition
+    from tests.web.order_helpers import ADDRESS
+
+    with app.app_context():
+        order = place_order(
+            db.session.get(Store, store.id),
+            Checkout(
+                email="sam@example.com",
+                lines=[(lamp, 2), (mug, 3)],
+                idempotency_key=uuid.uuid4().hex,
+                shipping_address=ADDRESS,
+                payment_provider="test",
+            ),
+        )
+        transition(order, states.PAID, note="test")
+        db.session.add(
+            Payment(
+                store_id=store.id,
+                order_id=order.id,
+                provider="test",
+                provider_ref=f"pay-{order.id}",
+                kind="charge",
+                amount=order.total,
+                currency=order.currency,
+            )
+        )
+        db.session.commit()
+        lines = {line.variant_id: line.id for line in order.lines}
+        return {"id": order.id, "number": order.number, "total": order.total, "lines": lines}
+
+
+def return_movements(app, order) -> list[tuple[int, int]]:
+    from app.inventory.models import StockMovement
+
+    with app.app_context():
+        return list(
+            db.session.execute(
+                select(StockMovement.variant_id, StockMovement.quantity)
+                .where(
+                    StockMovement.reference == f"order:{order['id']}",
+                    StockMovement.kind == "return",
+                )
+                .order_by(StockMovement.id)
+            ).all()
+        )
+
+
+def test_a_partial_refund_returns_only_the_chosen_lines_and_quantities(app, store_a, lamp):
+    from tests.web.order_helpers import make_variant
+
+    mug = make_variant(store_a, "MUG", 1000, stock=10)
+    order = two_line_order(app, store_a, lamp, mug)
+    assert (stock(app, lamp), stock(app, mug)) == (8, 7)
+    act(app, order, "refund", None, amount=1000, returns={order["lines"][mug]: 1})
+    assert (stock(app, lamp), stock(app, mug)) == (8, 8)  # the lamps stay sold
+    assert return_movements(app, order) == [(mug, 1)]
+    assert order_row(app, order)["notes"][-1] == "Refunded $10.00; returned to stock: 1 × Lamp MUG"
+
+    # Never more than was sold less what already went back: 2 mugs are left to return.
+    before = order_row(app, order)
+    with pytest.raises(FulfilmentError) as info:
+        act(app, order, "refund", None, amount=1000, returns={order["lines"][mug]: 3})
+    assert info.value.status == 422 and info.value.field == "returns"
+    assert "at most 2 of Lamp MUG" in info.value.message
+    assert order_row(app, order) == before and stock(app, mug) == 8
+
+    act(
+        app,
+        order,
+        "refund",
+        None,
+        amount=5500,
+        returns={order["lines"][mug]: 2, order["lines"][lamp]: 1},
+    )
+    assert (stock(app, lamp), stock(app, mug)) == (9, 10)
+    assert return_movements(app, order) == [(mug, 1), (lamp, 1), (mug, 2)]  # one per line
+
+
+def test_a_line_of_another_order_cannot_be_returned(app, store_a, lamp):
+    other = make_order(app, store_a, lamp, status="paid")
+    order = make_order(app, store_a, lamp, status="paid")
+    with app.app_context():
+        foreign_line = db.session.get(Order, other["id"]).lines[0].id
+    with pytest.raises(FulfilmentError) as info:
+        act(app, order, "refund", None, amount=100, returns={foreign_line: 1})
+    assert info.value.field == "returns" and stock(app, lamp) == 6
+
+
+def test_the_refund_form_returns_the_quantities_typed_per_line(app, owner_client, store_a, lamp):
+    from tests.web.order_helpers import make_variant
+
+    mug = make_variant(store_a, "MUG", 1000, stock=10)
+    order = two_line_order(app, store_a, lamp, mug)
+    base = f"/admin/orders/{order['number']}"
+    page = owner_client.get(base).get_data(as_text=True)
+    mug_field = f'name="return-{order["lines"][mug]}"'
+    assert mug_field in page and 'max="3"' in page and 'name="restock"' not in page
+
+    too_many = owner_client.post(
+        f"{base}/refund",
+        data={"amount": "10.00", f"return-{order['lines'][mug]}": "4", "key": "d" * 20},
+    )
+    assert too_many.status_code == 422 and "at most 3 of Lamp MUG" in too_many.text
+    assert stock(app, mug) == 7 and stock(app, lamp) == 8
+
+    done = owner_client.post(
+        f"{base}/refund",
+        data={"amount": "10.00", f"return-{order['lines'][mug]}": "1", "key": "e" * 20},
+    )
+    assert done.status_code == 303
+    assert (stock(app, lamp), stock(app, mug)) == (8, 8)
+    page = owner_client.get(base).get_data(as_text=True)
+    assert 'max="2"' in page  # what is left of the mugs to return

@@ -14,8 +14,8 @@ from app.notifications.models import EmailMessage
 from app.stocksync.models import ImportRun
 from tests.conftest import sign_in_as
 from tests.factories import add_member, make_user
+from tests.services.test_browse import count_queries
 from tests.web.order_helpers import make_variant, owner_of
-from tests.web.test_browse import count_queries
 
 
 @pytest.fixture

@@ -41,7 +41,10 @@ def test_platform_search_finds_products_of_every_active_store(app, client, store
     assert f'href="http://bravo.{PLATFORM}/products/lantern-paper"' in html
     assert "Alpha Goods" in html and "Bravo Supply" in html
     assert "$19.99" in html  # Alpha prices in USD, en_US
-    assert "12,50\xa0€" in html  # Bravo in EUR, de_DE
+    # Bravo's EUR reads the way the page's language writes it (app/i18n.py): English here.
+    assert "€12.50" in html
+    german = html_of(client.get("/search?q=lantern", headers={"Accept-Language": "de"}))
+    assert "12,50\xa0€" in german and "19,99\xa0$" in german
     assert "thumb.webp" in html and 'alt="Brass lantern"' in html
     assert "Lantern Draft" not in html and "Lantern Closed" not in html
     assert "2 products" in html
@@ -89,3 +92,59 @@ def test_store_search_stays_inside_the_store(client_for, store_a, store_b):
     make_product(store_b, "Lantern Paper")
     html = html_of(client_for(store_a).get("/search?q=lantern"))
     assert "Lantern Paper" not in html and "No products match" in html
+
+
+def _open_many_stores(app, count):
+    from datetime import timedelta
+
+    from app.database import utcnow
+
+    now = utcnow()
+    with app.app_context():
+        db.session.add_all(
+            Store(
+                slug=f"shop{n:02d}",
+                name=f"Shop {n:02d}",
+                currency="EUR" if n % 10 == 0 else "USD",
+                published_at=now - timedelta(minutes=count - n),
+            )
+            for n in range(count)
+        )
+        db.session.commit()
+
+
+def test_platform_home_shows_a_bounded_page_of_a_searchable_directory(app, client, store_a):
+    _open_many_stores(app, 60)
+    html = html_of(client.get("/"))
+    directory = html.split('id="store-list"')[1]
+    newest = html.split('id="new-stores"')[1].split('id="stores"')[0]
+    assert directory.count('class="store-card"') == 24
+    assert newest.count('class="store-card"') == 6 and "Shop 59" in newest
+    assert html.count('class="store-card"') == 30  # of 61 open stores
+    assert "1–24 of 61 open stores" in directory and "Page 1 of 3" in directory
+    last = html_of(client.get("/?page=9"))  # past the end: the last page
+    assert "Page 3 of 3" in last and "There is no page 9" in last
+    assert last.split('id="store-list"')[1].count('class="store-card"') == 13
+    found = html_of(client.get("/?q=shop+0", headers=HTMX))
+    assert found.lstrip().startswith('<div id="store-list">') and "<html" not in found
+    assert found.count('class="store-card"') == 10 and "Alpha Goods" not in found
+    euro = html_of(client.get("/?currency=eur"))
+    assert euro.split('id="store-list"')[1].count('class="store-card"') == 6
+    assert 'id="new-stores"' not in euro and '<option value="EUR" selected>' in euro
+    assert "No open store matches" in html_of(client.get("/?q=%25%25_nothing"))
+
+
+@pytest.mark.backends("sqlite", "postgresql")
+def test_platform_search_ranks_and_counts_a_bounded_number_of_matches(
+    monkeypatch, app, client, store_a, store_b
+):
+    from app.catalog import browse
+
+    monkeypatch.setattr(browse, "MARKET_CANDIDATES", 3)
+    for n in range(4):
+        make_product(store_a if n % 2 else store_b, f"Lantern {n}")
+    html = html_of(client.get("/search?q=lantern"))
+    assert "3+ products" in html
+    assert html.count('class="product-card"') + html.count('class="product-card ') == 3
+    # Past the last page of the candidates: the last page, never an error.
+    assert "Lantern" in html_of(client.get("/search?q=lantern&page=99"))

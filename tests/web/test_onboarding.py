@@ -183,6 +183,10 @@ def test_an_unpublished_store_is_hidden_from_shoppers_and_shown_to_its_staff(
     page = anonymous.get("/")
     assert page.status_code == 404 and "This store is opening soon" in page.text
     assert "Preview:" not in page.text
+    # Nothing on the page points at what the visitor can't open: no theme.css (a 404 as HTML),
+    # no search box, no cart.
+    assert "theme.css" not in page.text
+    assert "store-search" not in page.text and "site-nav__cart" not in page.text
     assert anonymous.get("/products/").status_code == 404
     signin = anonymous.get("/account/signin")
     assert signin.status_code == 200 and "Preview:" not in signin.text  # staff can sign in
@@ -268,3 +272,37 @@ def test_another_stores_owner_cannot_publish_it(app, client_for, vendor_client, 
     other = _signed_in(client_for(store), other_owner)
     assert other.post("/admin/publish", data={"csrf_token": _csrf(other)}).status_code == 404
     assert not store_by_slug(app, "kopi-kita").is_published
+
+
+def test_publishing_needs_an_active_product_with_stock_and_a_way_to_pay(
+    app, client_for, vendor_client, vendor
+):
+    from app.catalog.service import VariantData
+
+    open_store(vendor_client)
+    store = store_by_slug(app, "kopi-kita")
+    owner = _signed_in(client_for(store), vendor)
+
+    refused = owner.post("/admin/publish", data={"csrf_token": _csrf(owner)})
+    assert refused.status_code == 303
+    page = owner.get("/admin/").text
+    assert "can&#39;t be published yet" in page or "can't be published yet" in page
+    assert "Add a product that is active and has stock." in page
+    assert "Choose how shoppers pay in your checkout settings." in page
+    assert not store_by_slug(app, "kopi-kita").is_published
+
+    # A draft, or an active product with nothing in stock, is nothing to sell.
+    make_product(store, "Kopi Draft", status="draft")
+    make_product(store, "Kopi Habis", variants=[VariantData(sku="HABIS-1", price=5000, stock=0)])
+    with app.app_context():
+        db.session.add(CheckoutSettings(store_id=store.id, shipping_flat=10000))
+        db.session.commit()
+    owner.post("/admin/publish", data={"csrf_token": _csrf(owner)})
+    page = owner.get("/admin/").text
+    assert "Add a product that is active and has stock." in page
+    assert "Choose how shoppers pay" in page and "2 of 4 done" in page
+    assert not store_by_slug(app, "kopi-kita").is_published
+
+    make_product(store, "Kopi Luwak")
+    owner.post("/admin/publish", data={"csrf_token": _csrf(owner)})
+    assert store_by_slug(app, "kopi-kita").is_published

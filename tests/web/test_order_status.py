@@ -16,8 +16,8 @@ from app.payments.signatures import gateway_signature
 from app.payments.webhooks import gateway_secret
 from tests.conftest import PLATFORM, sign_in_as
 from tests.factories import add_member, make_store, make_user
+from tests.services.test_browse import count_queries
 from tests.web.order_helpers import make_order, make_variant
-from tests.web.test_browse import count_queries
 
 HTMX = {"HX-Request": "true"}
 
@@ -287,3 +287,46 @@ def test_history_runs_the_same_queries_for_few_and_many_orders(app, client_for):
             counts.append(counter.count)
     assert counts[0] == counts[1], counts
     assert "Older" in client.get("/account/orders/").text
+
+
+def test_money_reads_the_same_in_the_history_and_the_store(app, client_for):
+    """Rupiah read the same way on every page in one language, without ",00" (issue 16, bug 8):
+    in the store's own locale while its language is spoken, else in the language's."""
+    from app.orders.service import Checkout, place_order
+    from tenants.models import Store
+
+    store = make_store("batik", "Batik", currency="IDR", locale="id_ID")
+    me = make_user("me@example.com")
+    variant = make_variant(store, "KAIN", 11_250_000)  # Rp112.500
+    with app.app_context():
+        placed = place_order(
+            db.session.get(Store, store.id),
+            Checkout(
+                email=me.email,
+                lines=[(variant, 2)],
+                idempotency_key="money-history-key-1",
+                shipping_address={"full_name": "Me", "country": "ID"},
+                user_id=me.id,
+            ),
+        )
+        assert placed.total == 22_500_000  # stored minor units keep ISO 4217's two digits
+        path = order_path(placed)
+    on_platform = client_for(None)
+    sign_in_as(on_platform, me)
+    indonesian = {"Accept-Language": "id-ID,id;q=0.9"}
+    everywhere = on_platform.get("/account/orders/", headers=indonesian).text
+    assert "Rp225.000" in everywhere
+    assert "IDR225" not in everywhere and "Rp225.000,00" not in everywhere
+    in_store = client_for(store)
+    sign_in_as(in_store, me)
+    for page in (in_store.get("/account/orders/").text, in_store.get(path).text):
+        assert "Rp225.000" in page and "Rp225.000,00" not in page
+    product = in_store.get("/products/lamp-kain").text
+    assert "Rp112.500" in product and "Rp112.500,00" not in product
+    # In English the same amounts read the English way, on the platform and in the store alike.
+    english = {"Accept-Language": "en"}
+    for page in (
+        on_platform.get("/account/orders/", headers=english).text,
+        in_store.get(path, headers=english).text,
+    ):
+        assert "IDR225,000" in page and "Rp225" not in page and "IDR225,000.00" not in page

@@ -2,6 +2,7 @@
 
 import logging
 
+import pytest
 from sqlalchemy import text
 
 from app import database_outage
@@ -57,6 +58,7 @@ def test_the_end_of_an_outage_is_logged_once(app, caplog):
     assert messages[0].startswith("database unreachable") and "reachable again" in messages[1]
 
 
+@pytest.mark.own_app  # adds a route
 def test_a_query_bug_is_still_a_500_with_its_traceback(app, caplog):
     @app.get("/_test/bad-query")
     def bad_query():

@@ -15,7 +15,7 @@ from app.catalog.service import VariantData
 from app.checkout.models import CheckoutSettings
 from app.checkout.secrets import decrypt, encrypt
 from app.extensions import db
-from app.orders.models import Order
+from app.orders.models import Order, OrderEvent
 from app.orders.service import Checkout, place_order
 from app.payments.models import Payment, WebhookEvent
 from app.payments.providers import ProviderError, start_midtrans, start_stripe
@@ -284,3 +284,34 @@ def test_forged_midtrans_notifications_are_400(app, client_for, providers):
     assert client.post("/webhooks/midtrans", json=tampered).status_code == 400
     with app.app_context():
         assert db.session.scalar(select(WebhookEvent.id)) is None
+
+
+def test_a_midtrans_refund_without_a_refund_amount_is_the_whole_gross(app, client_for, providers):
+    with app.app_context():
+        key = encrypt("SB-Mid-server-1")
+    store, order = setup_store(
+        app, "batiks", "IDR", payment_provider="midtrans", midtrans_server_key=key
+    )
+    client = client_for(store)
+    gross = f"{order['total'] // 100}.00"  # Midtrans speaks whole rupiah
+    providers.midtrans_status = {
+        "transaction_status": "settlement",
+        "transaction_id": "tx-1",
+        "gross_amount": gross,
+        "currency": "IDR",
+    }
+    paid = midtrans_notification(store, order, "SB-Mid-server-1")
+    assert client.post("/webhooks/midtrans", json=paid).status_code == 200
+    assert order_status(app, order) == "paid"
+    # Refunded in full, and the status names no refund_amount: the gross is what went back,
+    # read in major units like every Midtrans amount (not the minor units scaled again).
+    providers.midtrans_status["transaction_status"] = "refund"
+    refund = midtrans_notification(store, order, "SB-Mid-server-1", status="refund")
+    assert client.post("/webhooks/midtrans", json=refund).status_code == 200
+    assert order_status(app, order) == "refunded"
+    with app.app_context():
+        amounts = sorted(db.session.scalars(select(Payment.amount)))
+        assert amounts == [-order["total"], order["total"]]
+        # The order's history says it in money, in the store's format, not in minor units.
+        note = db.session.scalar(select(OrderEvent.note).where(OrderEvent.to_status == "refunded"))
+        assert note == "Refund of IDR150,000 (midtrans)"

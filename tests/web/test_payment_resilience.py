@@ -10,14 +10,14 @@ import requests
 from redis.exceptions import ConnectionError as RedisConnectionError
 from sqlalchemy import select, update
 
-import jobs
+from app import background
+from app.background import enqueue_after_commit, get_queue, next_attempt_at
 from app.checkout.secrets import encrypt
 from app.database import utcnow
 from app.extensions import db
 from app.orders.service import expire_unpaid_orders
 from app.payments import webhooks
 from app.payments.models import GatewayDelivery, WebhookEvent
-from jobs import enqueue_after_commit, get_queue, next_attempt_at
 from jobs.maintenance import sweep_gateway_deliveries, sweep_webhook_events
 from tests.accounts_helpers import sign_in_with_factor
 from tests.conftest import sign_in_as
@@ -46,7 +46,7 @@ def redis_down(monkeypatch):
     def unreachable(name="default"):
         raise RedisConnectionError("Error 111 connecting to 127.0.0.1:6399. Connection refused.")
 
-    monkeypatch.setattr(jobs, "get_queue", unreachable)
+    monkeypatch.setattr(background, "get_queue", unreachable)
 
 
 def queued_ids(app) -> list[str]:
@@ -97,7 +97,7 @@ def test_a_provider_retry_of_an_unapplied_event_queues_it_again(
     body, client = event(pending), client_for(store_a)
     with monkeypatch.context() as patch:
         patch.setattr(
-            jobs,
+            background,
             "get_queue",
             lambda name="default": (_ for _ in ()).throw(RedisConnectionError("down")),
         )

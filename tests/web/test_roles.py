@@ -13,6 +13,9 @@ from tests.accounts_helpers import mark_recently_confirmed, sign_in_with_factor
 from tests.conftest import sign_in_as
 from tests.factories import add_member, make_product, make_store, make_user
 
+# One backend: the role matrix is answered by the views' access checks, not by SQL (see "Which tests run on both databases" in the README).
+pytestmark = pytest.mark.backends("sqlite")
+
 USERS = [
     "anonymous",
     "shopper",
@@ -190,6 +193,11 @@ ROUTES.append(("GET", "/admin/latest-orders", None, "store"))
 for _kind in USERS:
     EXPECTED[_kind] = EXPECTED[_kind] + (EXPECTED[_kind][0],)
 
+# The shell's search (orders.view): every member, like the dashboard home.
+ROUTES.append(("GET", "/admin/search", None, "store"))
+for _kind in USERS:
+    EXPECTED[_kind] = EXPECTED[_kind] + (EXPECTED[_kind][0],)
+
 # The console's stores pages ({store} is store A): superusers only, 404 for everyone else.
 CONSOLE_STORES = [
     ("GET", "/console/stores/", None, "platform"),
@@ -341,6 +349,28 @@ ROUTES.extend(MORE_ROUTES)
 for _kind, _codes in MORE_EXPECTED.items():
     EXPECTED[_kind] = EXPECTED[_kind] + _codes
 
+# API keys (app/dashboard/api_keys.py, settings.change): owners and managers make and revoke
+# them; {api_key} is a key of store A.
+API_KEY_ROUTES = [
+    ("GET", "/admin/api-keys/", None, "store"),
+    ("POST", "/admin/api-keys/", {"name": "ERP", "scopes": "orders:read"}, "store"),
+    ("POST", "/admin/api-keys/{api_key}/revoke", None, "store"),
+]
+API_KEY_MEMBER = (200, 200, 303)
+API_KEY_EXPECTED = {
+    "anonymous": (302, 302, 302),
+    "shopper": (404, 404, 404),
+    "unverified_staff": (403, 403, 403),
+    "staff": (403, 403, 403),
+    "manager": API_KEY_MEMBER,
+    "owner": API_KEY_MEMBER,
+    "other_owner": (404, 404, 404),
+    "superuser": API_KEY_MEMBER,
+}
+ROUTES.extend(API_KEY_ROUTES)
+for _kind, _codes in API_KEY_EXPECTED.items():
+    EXPECTED[_kind] = EXPECTED[_kind] + _codes
+
 # Deleting a store from the console: superusers only; without the typed subdomain, a 422.
 ROUTES.append(("POST", "/console/stores/{store}/delete", {"confirm": "wrong"}, "platform"))
 for _kind in USERS:
@@ -416,6 +446,11 @@ for _kind in USERS:
         _codes = (404,) * len(CONSOLE_USERS)
     EXPECTED[_kind] = EXPECTED[_kind] + _codes
 
+# The console's search box (app/console/search.py): superusers only.
+ROUTES.append(("GET", "/console/search", None, "platform"))
+for _kind in USERS:
+    EXPECTED[_kind] = EXPECTED[_kind] + ({"anonymous": 302, "superuser": 200}.get(_kind, 404),)
+
 # Requiring two-factor sign-in of the store's members (app/dashboard/staff.py): staff.manage;
 # the owner here has no second factor, so turning it on is refused with a message (303).
 ROUTES.append(("POST", "/admin/staff/two-factor", {"required": "y"}, "store"))
@@ -431,6 +466,49 @@ TWO_FACTOR_EXPECTED = {
 }
 for _kind, _code in TWO_FACTOR_EXPECTED.items():
     EXPECTED[_kind] = EXPECTED[_kind] + (_code,)
+
+# The bulk variant editor (app/dashboard/variant_grid.py): products.edit, like the product page.
+# A POST naming no rows saves nothing and answers 303.
+GRID_ROUTES = [
+    ("GET", "/admin/products/{product}/variants", None, "store"),
+    ("POST", "/admin/products/{product}/variants", None, "store"),
+]
+ROUTES.extend(GRID_ROUTES)
+for _kind, _codes in CATALOG_EXPECTED.items():
+    EXPECTED[_kind] = EXPECTED[_kind] + (
+        (200, 303) if _codes is CATALOG_ALLOWED else _codes[: len(GRID_ROUTES)]
+    )
+
+# Outbound webhooks (app/dashboard/webhooks.py): settings.change, managers and owners.
+# {endpoint} and {delivery} are store A's; the endpoint's address (TEST-NET) is refused at
+# once by the delivery's SSRF guard, so a test event or replay makes no network call.
+HOOK = {"url": "https://hooks.example.com/in", "events": "order.paid"}
+WEBHOOK_ROUTES = [
+    ("GET", "/admin/webhooks/", None, "store"),
+    ("POST", "/admin/webhooks/", HOOK, "store"),
+    ("GET", "/admin/webhooks/{endpoint}", None, "store"),
+    ("POST", "/admin/webhooks/{endpoint}", HOOK, "store"),
+    ("POST", "/admin/webhooks/{endpoint}/rotate", None, "store"),
+    ("POST", "/admin/webhooks/{endpoint}/enabled", {"enabled": "0"}, "store"),
+    ("POST", "/admin/webhooks/{endpoint}/test", None, "store"),
+    ("POST", "/admin/webhooks/{endpoint}/delete", None, "store"),
+    ("GET", "/admin/webhooks/deliveries", None, "store"),
+    ("GET", "/admin/webhooks/deliveries/{delivery}", None, "store"),
+    ("POST", "/admin/webhooks/deliveries/{delivery}/replay", None, "store"),
+]
+WEBHOOK_MEMBER = (200, 303, 200, 303, 303, 303, 303, 303, 200, 200, 303)
+ROUTES.extend(WEBHOOK_ROUTES)
+for _kind, _codes in {
+    "anonymous": (302,) * len(WEBHOOK_ROUTES),
+    "shopper": (404,) * len(WEBHOOK_ROUTES),
+    "unverified_staff": (403,) * len(WEBHOOK_ROUTES),
+    "staff": (403,) * len(WEBHOOK_ROUTES),
+    "manager": WEBHOOK_MEMBER,
+    "owner": WEBHOOK_MEMBER,
+    "other_owner": (404,) * len(WEBHOOK_ROUTES),
+    "superuser": WEBHOOK_MEMBER,
+}.items():
+    EXPECTED[_kind] = EXPECTED[_kind] + _codes
 
 
 @pytest.fixture
@@ -499,6 +577,21 @@ def catalog(app, store_a):
         db.session.commit()
         ids["email"] = email.id
         ids["job_path"] = "retry/default/some-job"
+        from app.api.keys import create_key
+
+        ids["api_key"] = create_key(
+            db.session.get(Store, store_a.id), "Role key", ["stock:read"]
+        ).key.id
+        db.session.commit()
+        from app.webhooks.events import emit
+        from tests.webhook_helpers import add_endpoint
+
+        ids["endpoint"] = add_endpoint(store_a, "https://192.0.2.10/hook")["id"]
+        from app.webhooks.models import WebhookDelivery
+
+        emit(store_a.id, "order.paid", {"number": 1})
+        db.session.commit()
+        ids["delivery"] = db.session.scalar(select(WebhookDelivery.id))
     return {"product": product.id, "variant": product.variants[0].id, **ids}
 
 

@@ -2,7 +2,8 @@
 
 import re
 import time
-from datetime import timedelta
+from datetime import UTC, timedelta
+from zoneinfo import ZoneInfo
 
 import pytest
 from itsdangerous import TimestampSigner, URLSafeTimedSerializer
@@ -13,6 +14,7 @@ from app.accounts.models import Membership, StoreInvite, User
 from app.audit.models import AuditLog
 from app.database import utcnow
 from app.extensions import db
+from tenants.models import Store
 from tests.accounts_helpers import (
     code_in,
     emails_to,
@@ -495,3 +497,24 @@ def test_staff_page_shows_pending_invites_and_owner_only_transfer(app, client_fo
     page = superuser.get("/admin/staff")
     assert page.status_code == 200
     assert 'id="transfer"' not in text(page)
+
+
+def test_invite_expiry_is_shown_in_the_stores_time_zone(app, client_for, store_a):
+    """Issue 16 bug 8: the staff page, the join page and the email gave the expiry in UTC."""
+    with app.app_context():
+        db.session.get(Store, store_a.id).timezone = "Asia/Tokyo"  # UTC+9, no summer time
+        db.session.commit()
+    owner = _owner_client(app, client_for, store_a)
+    _invite(owner, "tz@example.com")
+    (invite,) = _invite_rows(app, store_a)
+    local = invite.expires_at.astimezone(ZoneInfo("Asia/Tokyo")).strftime("%d %b %Y, %H:%M")
+    in_utc = invite.expires_at.astimezone(UTC).strftime("%H:%M")
+    page = text(owner.get("/admin/staff"))
+    assert f">{local}</time>" in page and "UTC" not in page.split(f'id="invite-{invite.id}"')[1]
+    mail = last_email(app, "tz@example.com")
+    assert f"on {local} (Asia/Tokyo time)" in mail.text_body and in_utc not in mail.text_body
+    assert f"on {local} (Asia/Tokyo time)" in mail.html_body
+    newcomer = client_for(store_a)
+    sign_in_as(newcomer, make_user("tz@example.com"))
+    join = text(newcomer.get(_link_path(app, "tz@example.com")))
+    assert f"The invitation expires {local} and works once." in join

@@ -4,12 +4,16 @@ import json
 import re
 
 import pytest
+from sqlalchemy import event
 
 from app.catalog.models import Product, ProductSlugRedirect
 from app.catalog.service import VariantData
 from app.extensions import db
 from tests.conftest import PLATFORM
 from tests.factories import make_category, make_image, make_product
+
+# One backend: the product page's markup and htmx answers (see "Which tests run on both databases" in the README).
+pytestmark = pytest.mark.backends("sqlite")
 
 HTMX = {"HX-Request": "true"}
 
@@ -245,3 +249,43 @@ def test_another_stores_product_is_404_on_this_host(app, client_for, store_a, st
         assert client_for(store_a).get(url, headers=headers).status_code == 404
     # On its own host the product is there.
     assert client_for(store_b).get(f"/products/{theirs.slug}").status_code == 200
+
+
+def _statements(app, client, path):
+    statements = []
+
+    def on_execute(conn, cursor, statement, *args):
+        statements.append(statement)
+
+    with app.app_context():
+        engine = db.engine
+        event.listen(engine, "before_cursor_execute", on_execute)
+        try:
+            html_of(client.get(path))
+        finally:
+            event.remove(engine, "before_cursor_execute", on_execute)
+    return statements
+
+
+def test_the_product_page_runs_the_same_few_queries_whatever_the_product_has(
+    app, client_for, store_a
+):
+    shirts, sale, tops = (make_category(store_a, name) for name in ("Shirts", "Sale", "Tops"))
+    make_product(store_a, "Plain Mug", categories=[shirts])
+    rich = make_shirt(store_a, categories=[shirts, sale, tops])
+    for n in range(12):
+        other = make_product(store_a, f"Other {n}", categories=[[shirts, sale, tops][n % 3]])
+        make_image(other)
+    make_image(rich)
+    make_image(rich)
+    app.config["PAGE_CACHE_TTL"] = 0  # the rendering itself (the page cache has its tests)
+    client = client_for(store_a)
+    html_of(client.get("/products/plain-mug"))  # warm the per-process caches
+    plain = _statements(app, client, "/products/plain-mug")
+    full = _statements(app, client, "/products/batik-shirt")
+    # 13: one of them sums the variants' live stock holds (units nobody else can buy).
+    assert len(plain) == len(full) <= 13, (len(plain), len(full))
+    # Related products: newest first across the product's categories, itself excluded.
+    related = html_of(client.get("/products/batik-shirt")).split("You may also like")[1]
+    titles = re.findall(r'product-card__title">([^<]+)<', related)
+    assert titles == ["Other 11", "Other 10", "Other 9", "Other 8"]

@@ -156,7 +156,7 @@ def test_with_workers_approving_records_the_delivery_then_queues_its_job(
     app, client_for, store_a, pending
 ):
     """In production mode the decision is an outbox row first; the job takes the row's id."""
-    from jobs import get_queue
+    from app.background import get_queue
 
     app.config["JOBS_INLINE"] = False
     if app.config["EMBEDDED"]:  # RQ needs a Redis: a fake one stands in for this test

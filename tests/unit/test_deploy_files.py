@@ -1,0 +1,156 @@
+"""The deploy files agree with the app: every setting it reads can be set in the Helm chart and
+is documented in .env.example; compose and the image run the Procfile's commands; the chart's
+templates only use values that exist. (No `helm` binary is available here to render them.)"""
+
+import ast
+import re
+import shlex
+from pathlib import Path
+
+import pytest
+import yaml
+
+ROOT = Path(__file__).resolve().parents[2]
+CHART = ROOT / "deploy/helm/pasar"
+
+
+def settings_read(path: Path) -> set[str]:
+    """Names passed to `env.get(...)`, `os.environ.get(...)` or `os.environ[...]` in a file."""
+    names = set()
+    for node in ast.walk(ast.parse(path.read_text())):
+        if (
+            isinstance(node, ast.Call)
+            and isinstance(node.func, ast.Attribute)
+            and node.func.attr == "get"
+            and node.args
+            and isinstance(node.args[0], ast.Constant)
+            and isinstance(node.args[0].value, str)
+            and ast.unparse(node.func.value) in ("env", "os.environ", "environ")
+        ):
+            names.add(node.args[0].value)
+        if (
+            isinstance(node, ast.Subscript)
+            and ast.unparse(node.value) in ("env", "os.environ")
+            and isinstance(node.slice, ast.Constant)
+        ):
+            names.add(node.slice.value)
+    return names
+
+
+APP_SETTINGS = settings_read(ROOT / "app/config.py")
+GUNICORN_SETTINGS = settings_read(ROOT / "gunicorn.conf.py")
+
+
+def documented_in_env_example() -> set[str]:
+    text = (ROOT / ".env.example").read_text()
+    return set(re.findall(r"^#?\s*([A-Z][A-Z0-9_]+)=", text, flags=re.MULTILINE))
+
+
+def chart_values() -> dict:
+    return yaml.safe_load((CHART / "values.yaml").read_text())
+
+
+def test_the_setting_scan_finds_the_settings():
+    assert {"SECRET_KEY", "DATABASE_URL", "REDIS_URL", "PLATFORM_DOMAIN"} <= APP_SETTINGS
+    assert {"PORT", "WEB_CONCURRENCY", "PROMETHEUS_MULTIPROC_DIR"} <= GUNICORN_SETTINGS
+
+
+@pytest.mark.parametrize("name", sorted(APP_SETTINGS | GUNICORN_SETTINGS))
+def test_every_setting_is_documented_in_env_example(name):
+    assert name in documented_in_env_example(), f"{name} is read but not in .env.example"
+
+
+@pytest.mark.parametrize("name", sorted(APP_SETTINGS))
+def test_every_app_setting_is_in_the_chart_values(name):
+    values = chart_values()
+    assert name in values["config"] or name in values["secrets"], (
+        f"{name} (app/config.py) is in neither config nor secrets of the chart's values.yaml"
+    )
+
+
+def test_secrets_go_to_the_secret_and_nothing_is_in_both():
+    values = chart_values()
+    assert not set(values["config"]) & set(values["secrets"])
+    for secret in ("SECRET_KEY", "DATABASE_URL", "REDIS_URL", "MAIL_PASSWORD", "METRICS_TOKEN"):
+        assert secret in values["secrets"]
+
+
+@pytest.mark.parametrize("name", sorted(GUNICORN_SETTINGS))
+def test_every_gunicorn_setting_is_set_on_the_web_deployment(name):
+    template = (CHART / "templates/web-deployment.yaml").read_text()
+    assert f"- name: {name}\n" in template
+
+
+def values_referenced(template: str) -> set[str]:
+    return set(re.findall(r"\.Values\.([A-Za-z0-9_.]+)", template))
+
+
+def test_templates_use_only_values_that_exist():
+    values = chart_values()
+    missing = []
+    for path in sorted((CHART / "templates").iterdir()):
+        for dotted in values_referenced(path.read_text()):
+            node = values
+            for part in dotted.split("."):
+                if not isinstance(node, dict) or part not in node:
+                    missing.append(f"{path.name}: .Values.{dotted}")
+                    break
+                node = node[part]
+    assert not missing
+
+
+def test_the_chart_has_what_a_deploy_needs():
+    templates = {p.name: p.read_text() for p in (CHART / "templates").iterdir()}
+    kinds = re.findall(r"^kind: (\w+)", "\n".join(templates.values()), flags=re.MULTILINE)
+    assert sorted(kinds) == sorted(
+        ["ConfigMap", "Secret", "Deployment", "Deployment", "Deployment", "Job", "Service",
+         "Ingress", "PodDisruptionBudget", "PersistentVolumeClaim"]
+    )  # fmt: skip
+    web = templates["web-deployment.yaml"]
+    assert "path: /healthz" in web and "path: /readyz" in web
+    job = templates["migrate-job.yaml"]
+    assert "helm.sh/hook: pre-install,pre-upgrade" in job
+    assert '["flask", "--app", "wsgi", "db", "upgrade"]' in job
+    # Store subdomains: the Ingress answers for the platform host and *.host.
+    assert 'printf "*.%s" .Values.ingress.host' in templates["ingress.yaml"]
+    chart = yaml.safe_load((CHART / "Chart.yaml").read_text())
+    assert chart["apiVersion"] == "v2" and chart["name"] == "pasar"
+
+
+def procfile() -> dict[str, list[str]]:
+    lines = (ROOT / "Procfile").read_text().splitlines()
+    return {name: shlex.split(cmd) for name, _, cmd in (line.partition(": ") for line in lines)}
+
+
+def test_compose_runs_the_procfile_commands_with_the_services_it_needs():
+    compose = yaml.safe_load((ROOT / "compose.yaml").read_text())
+    services = compose["services"]
+    assert {"postgres", "redis", "nginx", "web1", "web2", "worker1", "worker2", "cron"} <= set(
+        services
+    )
+    commands = procfile()
+    for name in ("web1", "web2"):
+        assert services[name]["command"] == commands["web"]
+    for name in ("worker1", "worker2"):
+        assert services[name]["command"] == commands["worker"]
+    assert services["cron"]["command"] == commands["cron"]
+    assert "flask --app wsgi db upgrade" in services["migrate"]["command"][-1]
+    for name, service in services.items():
+        if name != "migrate":
+            assert "healthcheck" in service, f"{name} has no health check"
+        assert service["image"].startswith("localhost/pasar"), "no registry is reachable"
+
+
+def test_the_chart_runs_the_procfile_commands():
+    commands = procfile()
+    for template, process in (("web", "web"), ("worker", "worker"), ("cron", "cron")):
+        text = (CHART / f"templates/{template}-deployment.yaml").read_text()
+        assert f"command: {commands[process]!r}".replace("'", '"') in text
+
+
+def test_the_image_is_non_root_and_its_default_command_is_the_procfile_web():
+    dockerfile = (ROOT / "Dockerfile").read_text()
+    assert re.search(r"^USER pasar$", dockerfile, flags=re.MULTILINE)
+    assert dockerfile.count("FROM docker.io/library/debian:bookworm-slim") == 3
+    cmd = re.search(r"^CMD (.+)$", dockerfile, flags=re.MULTILINE).group(1)
+    assert ast.literal_eval(cmd) == procfile()["web"]
