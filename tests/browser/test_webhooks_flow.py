@@ -7,6 +7,7 @@ import re
 import time
 
 import pytest
+from playwright.sync_api import expect
 
 from tests.browser import a11y
 from tests.browser.conftest import screenshot
@@ -75,7 +76,8 @@ def test_owner_registers_an_endpoint_sends_a_test_event_and_replays_it(live_serv
         page.wait_for_url(re.compile(r"/admin/webhooks/deliveries/\d+$"))
         wait_until_delivered(page)
         page.get_by_role("link", name="Delivery log").click()
-        assert page.locator(".webhook-deliveries tbody tr").count() == 2
+        # count() doesn't wait: the click returns before the log has loaded.
+        expect(page.locator(".webhook-deliveries tbody tr")).to_have_count(2)
         check("webhook deliveries")
         screenshot(page, f"webhook-deliveries-{live_server.mode}")
         assert page.errors == []
