@@ -20,11 +20,11 @@ CLUSTER_PORT         ?= 8080
 CLUSTER_DATABASE_URL ?= postgresql://postgres@127.0.0.1:5432/pasar_cluster
 CLUSTER_REDIS_URL    ?= redis://127.0.0.1:6379/0
 
-.PHONY: demo test setup assets translations translations-extract translations-init migrate seed serve lint format browser-deps clean cluster image deploy-deps test-deploy
+.PHONY: demo test setup assets translations translations-extract translations-init migrate seed serve lint format test-deps clean cluster image deploy-deps test-deploy
 
 demo: setup migrate seed serve  ## install, migrate, seed the demo and serve it on :$(PORT)
 
-test: setup browser-deps  ## install, then run unit, web, integration and browser tests
+test: setup test-deps  ## install, then run unit, web, integration and browser tests
 	$(BIN)/ruff check .
 	bash scripts/test.sh
 
@@ -78,11 +78,13 @@ cluster: setup  ## nginx + 2 gunicorn instances + 2 workers + cron on PostgreSQL
 	$(BIN)/python scripts/cluster.py --port $(CLUSTER_PORT) \
 	  --database-url $(CLUSTER_DATABASE_URL) --redis-url $(CLUSTER_REDIS_URL)
 
-browser-deps:  ## Debian's chromium for the browser tests (installed when running as root)
-	@command -v chromium >/dev/null 2>&1 || { \
+test-deps:  ## Debian's chromium (browser tests) and nginx (the cluster launcher's test), installed when running as root
+	@for pkg in chromium nginx; do \
+	  command -v $$pkg >/dev/null 2>&1 && continue; \
 	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
-	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; \
-	  else echo "chromium is not installed: the browser tests will be skipped"; fi; }
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$pkg >/dev/null; \
+	  else echo "$$pkg is not installed: the tests that need it will be skipped"; fi; \
+	done
 
 # Containers (README "Deploying"): Debian's podman with runc, images built from a local
 # debian:bookworm-slim by deploy/build-images.sh.
