@@ -18,6 +18,7 @@ Marked `deploy`: not part of `make test` (scripts/test.sh leaves it out); run it
 `CLUSTER_LOAD_SECONDS` shortens the load while iterating.
 """
 
+import contextlib
 import json
 import os
 import re
@@ -306,6 +307,13 @@ def test_cluster_survives_a_killed_instance_and_worker(backend, database_urls, t
                 launcher.wait(timeout=90)
             except subprocess.TimeoutExpired:
                 launcher.kill()
+                launcher.wait(timeout=10)
+                # Each process has a session of its own: killing the launcher leaves them
+                # running (holding the ports and this run's Redis) for the next run to trip on.
+                for pid in _pids(run_dir).values() if (run_dir / "processes.json").exists() else ():
+                    if pid and pid != launcher.pid:
+                        with contextlib.suppress(ProcessLookupError, PermissionError):
+                            os.killpg(pid, signal.SIGKILL)
         redis_server.kill()
         factories.CURRENT_APP = None
         truncate_all(app)
