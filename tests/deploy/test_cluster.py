@@ -264,6 +264,8 @@ def test_cluster_survives_a_killed_instance_and_worker(backend, database_urls, t
             "hot_sold": hot_sold,
             "unfinished": dict(load.unfinished),
             "failures": len(load.failures),
+            # Sent again, as a browser does, after nginx closed a kept-alive connection on reload.
+            "resent": sum(shopper.resent for shopper in load.people.values()),
             "events": events,
             "settled_in_s": round(settled_in, 1),
             "restarted": [name for name in before if before[name] != after.get(name)],

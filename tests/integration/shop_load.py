@@ -7,6 +7,7 @@ gateway and approves (or leaves the order to the provider, whose signed webhooks
 least once); `lost()` lists what is not yet as it must end.
 """
 
+import http.client
 import json
 import queue
 import random
@@ -17,6 +18,7 @@ from collections import Counter
 from http.cookies import SimpleCookie
 
 import requests
+import urllib3
 from requests.adapters import HTTPAdapter
 from sqlalchemy import func, select
 
@@ -32,6 +34,22 @@ from tests.web.order_helpers import ADDRESS
 BARE_PROXY_PAGE = re.compile(r"<center>nginx|<hr><center>|502 Bad Gateway</h1>", re.I)
 
 
+# Whether this thread's last request went out on a kept-alive connection (see Shopper.request).
+_SENT = threading.local()
+
+
+class _Connection(urllib3.connection.HTTPConnection):
+    """Notes, for the thread sending, whether a request goes on an already open connection."""
+
+    def request(self, *args, **kwargs):
+        _SENT.reused = self.sock is not None
+        return super().request(*args, **kwargs)
+
+
+class _Pool(urllib3.HTTPConnectionPool):
+    ConnectionCls = _Connection
+
+
 class SourceAddress(HTTPAdapter):
     """Connections from one loopback address (127.0.0.0/8 is all local on Linux), so a proxy in
     front sees each shopper as a client of its own, as the per-address rate limits expect."""
@@ -43,6 +61,24 @@ class SourceAddress(HTTPAdapter):
     def init_poolmanager(self, *args, **kwargs):
         kwargs["source_address"] = (self.address, 0)
         super().init_poolmanager(*args, **kwargs)
+        self.poolmanager.pool_classes_by_scheme = {
+            **self.poolmanager.pool_classes_by_scheme,
+            "http": _Pool,
+        }
+
+
+def closed_while_idle(exc: requests.RequestException) -> bool:
+    """The server closed a kept-alive connection before answering the request sent on it
+    (nginx does that to idle connections when it reloads): nothing of the request was
+    processed, and a browser sends it again on a new connection, whatever its method."""
+    return (
+        isinstance(exc, requests.ConnectionError)
+        and getattr(_SENT, "reused", False)
+        and bool(exc.args)
+        and isinstance(exc.args[0], urllib3.exceptions.ProtocolError)
+        and bool(exc.args[0].args)
+        and isinstance(exc.args[0].args[-1], ConnectionResetError | http.client.RemoteDisconnected)
+    )
 
 
 class Shopper:
@@ -60,6 +96,7 @@ class Shopper:
             self.http.mount("http://", SourceAddress(source))
         self.name = ""  # with a name, each request carries X-Request-ID "<name>-<count>"
         self.count = 0
+        self.resent = 0  # requests sent again after a kept-alive connection closed (see below)
 
     def request(self, method: str, path: str, data: dict | None = None) -> requests.Response:
         cookie = "; ".join(f"{k}={v}" for k, v in self.cookies.items())
@@ -69,14 +106,29 @@ class Shopper:
             headers["X-Request-ID"] = f"{self.name}-{self.count}"
         if data is not None:
             data = {**data, "csrf_token": self.token}
-        response = self.http.request(
-            method,
-            self.base + path,
-            data=data,
-            headers=headers,
-            allow_redirects=False,
-            timeout=30,
-        )
+        _SENT.reused = False
+        try:
+            response = self.http.request(
+                method,
+                self.base + path,
+                data=data,
+                headers=headers,
+                allow_redirects=False,
+                timeout=30,
+            )
+        except requests.ConnectionError as exc:
+            if not closed_while_idle(exc):
+                raise
+            # As a browser does: once, on a new connection (the pool dropped the closed one).
+            self.resent += 1
+            response = self.http.request(
+                method,
+                self.base + path,
+                data=data,
+                headers=headers,
+                allow_redirects=False,
+                timeout=30,
+            )
         self.log(method, path, response.status_code, response)
         # The cookies are scoped to the platform's domain, which requests won't send to 127.0.0.1.
         for header in response.raw.headers.getlist("Set-Cookie"):
@@ -297,8 +349,12 @@ class Load:
                     status = 0
                 if status == 200:
                     self.webhooks_sent[number] = event_id
-                    if rng.random() < 0.25 and self.post_event(number, event_id) == 200:
-                        self.duplicates += 1
+                    try:
+                        if rng.random() < 0.25 and self.post_event(number, event_id) == 200:
+                            self.duplicates += 1
+                    except requests.RequestException as exc:  # noted; the thread goes on
+                        self.note("POST", f"/webhooks/test ({type(exc).__name__})", 599)
+                        self.exceptions.append(f"{type(exc).__name__}: {exc}"[:300])
                 elif attempts < 60:
                     retry.append((number, event_id, attempts + 1))
                 else:
