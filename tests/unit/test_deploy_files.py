@@ -110,3 +110,18 @@ def test_the_image_is_non_root_and_its_default_command_is_the_procfile_web():
     assert dockerfile.count("FROM docker.io/library/debian:bookworm-slim") == 3
     cmd = re.search(r"^CMD (.+)$", dockerfile, flags=re.MULTILINE).group(1)
     assert ast.literal_eval(cmd) == procfile()["web"]
+
+
+def test_compose_nginx_drops_idle_upstream_connections_before_gunicorn_does():
+    """nginx reusing a kept-alive connection gunicorn already closed gets a reset and marks
+    that web service failed (max_fails=1): with the other one stopped, a 503 nobody needed."""
+    import gunicorn.config
+
+    conf = (ROOT / "deploy/nginx/nginx.conf").read_text()
+    upstream = re.search(r"upstream pasar_web \{(.*?)\}", conf, flags=re.DOTALL).group(1)
+    assert re.search(r"^\s*keepalive \d+;", upstream, flags=re.MULTILINE)
+    timeout = re.search(r"^\s*keepalive_timeout (\d+)s;", upstream, flags=re.MULTILINE)
+    settings = {}
+    exec((ROOT / "gunicorn.conf.py").read_text(), settings)  # our own file
+    gunicorn_keepalive = settings.get("keepalive", gunicorn.config.Config().keepalive)
+    assert timeout and int(timeout.group(1)) < gunicorn_keepalive
