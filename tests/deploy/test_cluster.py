@@ -53,7 +53,9 @@ pytestmark = pytest.mark.deploy
 LOAD_SECONDS = int(os.environ.get("CLUSTER_LOAD_SECONDS") or 60)
 SHOPPERS, BROWSERS = 100, 4
 HOT_STOCK = 40  # the scarce item: sells out within the run
-SETTLE = 300  # at most this long, after the load, for the workers to finish what came in
+# At most this long, after the load, for the workers to finish what came in: 203-265 s on a
+# 2-core machine shared with other runs (load average 18-20), each job a forked work horse.
+SETTLE = 600
 SLUG = "cluster"
 
 
@@ -266,6 +268,7 @@ def test_cluster_survives_a_killed_instance_and_worker(backend, database_urls, t
             "failures": len(load.failures),
             # Sent again, as a browser does, after nginx closed a kept-alive connection on reload.
             "resent": sum(shopper.resent for shopper in load.people.values()),
+            "cut_short": [r for s in [*load.people.values(), *load.browsing] for r in s.cut_short],
             "events": events,
             "settled_in_s": round(settled_in, 1),
             "restarted": [name for name in before if before[name] != after.get(name)],
@@ -273,7 +276,29 @@ def test_cluster_survives_a_killed_instance_and_worker(backend, database_urls, t
         print(f"\ncluster totals: {totals}")
 
         assert not load.bare_pages, f"nginx's own error page: {load.bare_pages[:10]}"
-        other = [f for f in load.failures if not f.startswith("503 ")]
+        # An answer whose headers web1 had sent when it was killed can only break off (nginx
+        # has passed them on): allowed only where nginx logged exactly that, for that client
+        # and request, from web1. Everything else in flight there got Pasar's 503.
+        nginx_errors = (run_dir / "logs/nginx-error.log").read_text(errors="replace")
+        cut_short = [
+            (shopper.source, request)
+            for shopper in [*load.people.values(), *load.browsing]
+            for request in shopper.cut_short
+        ]
+        unexplained = [
+            (source, request)
+            for source, request in cut_short
+            if not re.search(
+                "upstream prematurely closed connection while reading upstream, "
+                f'client: {re.escape(source)}, server: _, request: "{re.escape(request)} '
+                f'HTTP/1.1", upstream: "http://127.0.0.1:{web1}/',
+                nginx_errors,
+            )
+        ]
+        assert not unexplained, (unexplained, load.exceptions[-10:])
+        broke_off = [f for f in load.failures if f.endswith("(ChunkedEncodingError)")]
+        assert len(broke_off) == len(cut_short), (broke_off, cut_short)
+        other = [f for f in load.failures if not f.startswith("503 ") and f not in broke_off]
         assert not other, (other, load.exceptions[-10:], _tracebacks(run_dir))
         assert len(load.failures) < 0.02 * totals["requests"], totals
         assert len(load.placed) >= 100 and totals["placed_after_kill"] > 0, totals

@@ -97,6 +97,8 @@ class Shopper:
         self.name = ""  # with a name, each request carries X-Request-ID "<name>-<count>"
         self.count = 0
         self.resent = 0  # requests sent again after a kept-alive connection closed (see below)
+        self.source = source
+        self.cut_short: list[str] = []  # "METHOD /path?query" of answers whose body broke off
 
     def request(self, method: str, path: str, data: dict | None = None) -> requests.Response:
         cookie = "; ".join(f"{k}={v}" for k, v in self.cookies.items())
@@ -116,6 +118,11 @@ class Shopper:
                 allow_redirects=False,
                 timeout=30,
             )
+        except requests.exceptions.ChunkedEncodingError:
+            # The headers came and the body broke off: the server died mid-answer (nginx has
+            # sent the headers on, so it can't answer with anything else any more).
+            self.cut_short.append(f"{method} {path}")
+            raise
         except requests.ConnectionError as exc:
             if not closed_while_idle(exc):
                 raise
@@ -186,6 +193,7 @@ class Load:
         self.webhook_posts = 0
         self.duplicates = 0
         self.threads: list[threading.Thread] = []
+        self.browsing: list[Shopper] = []  # the browsers' own connections
 
     def note(self, method: str, path: str, status: int, response=None) -> None:
         with self.lock:
@@ -283,6 +291,7 @@ class Load:
         paths = ["/", "/products/", f"/products/{self.product_slug}", "/cart", "/products/?q=lamp"]
         address = f"127.2.0.{seed + 1}" if self.persistent else None
         shopper = Shopper(self.base, self.host, f"10.251.0.{seed + 1}", self.note, address)
+        self.browsing.append(shopper)
         while self.running.is_set():
             try:
                 shopper.request("GET", rng.choice(paths))

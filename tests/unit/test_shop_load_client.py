@@ -54,6 +54,9 @@ class Server:
                     data += chunk
                 if self.mode == "close_all" or answered:
                     return  # closed without a byte of answer
+                if self.mode == "cut_short":
+                    conn.sendall(OK.replace(b"Length: 2", b"Length: 9000"))
+                    return  # the headers, then the connection ends mid-body
                 self.requests += 1
                 answered += 1
                 conn.sendall(OK)
@@ -90,3 +93,12 @@ def test_a_new_connection_closed_unanswered_is_a_failure():
     with pytest.raises(requests.ConnectionError):
         shopper.request("POST", "/", {"a": "b"})
     assert shopper.resent == 0 and server.connections == 1
+
+
+def test_an_answer_that_breaks_off_is_a_failure_noted_with_its_request():
+    """What a killed instance leaves when nginx has passed its headers on: never resent."""
+    server = Server("cut_short")
+    shopper = _shopper(server.port)
+    with pytest.raises(requests.exceptions.ChunkedEncodingError):
+        shopper.request("POST", "/cart/items?x=1", {"a": "b"})
+    assert shopper.cut_short == ["POST /cart/items?x=1"] and shopper.resent == 0
