@@ -103,8 +103,8 @@ def test_the_chart_has_what_a_deploy_needs():
     templates = {p.name: p.read_text() for p in (CHART / "templates").iterdir()}
     kinds = re.findall(r"^kind: (\w+)", "\n".join(templates.values()), flags=re.MULTILINE)
     assert sorted(kinds) == sorted(
-        ["ConfigMap", "Secret", "Deployment", "Deployment", "Deployment", "Job", "Service",
-         "Ingress", "PodDisruptionBudget", "PersistentVolumeClaim"]
+        ["ConfigMap", "Secret", "Deployment", "Deployment", "Deployment", "Deployment", "Job",
+         "Service", "Service", "Ingress", "PodDisruptionBudget", "PersistentVolumeClaim"]
     )  # fmt: skip
     web = templates["web-deployment.yaml"]
     assert "path: /healthz" in web and "path: /readyz" in web
