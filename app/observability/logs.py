@@ -47,6 +47,38 @@ class ContextFilter(logging.Filter):
         return True
 
 
+class OutageWithoutTraceback(logging.Filter):
+    """Turns a record whose exception is a lost connection into one line without a traceback.
+
+    Flask-Limiter logs a swallowed storage error with its traceback (a request that was talking
+    to Redis when the connection dropped, before its in-memory fallback takes over). Redis
+    going away is an outage, logged as such elsewhere, not a bug: one line says what happened.
+    """
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        exc = record.exc_info[1] if record.exc_info else None
+        if exc is not None and _is_lost_connection(exc):
+            record.msg = f"{record.getMessage()} ({type(exc).__name__}: {exc})"
+            record.args = None
+            record.exc_info = None
+            record.exc_text = None
+        return True
+
+
+def _is_lost_connection(exc: BaseException) -> bool:
+    from redis.exceptions import ConnectionError as RedisConnectionError
+    from redis.exceptions import TimeoutError as RedisTimeoutError
+
+    return isinstance(exc, RedisConnectionError | RedisTimeoutError | ConnectionError)
+
+
+def quiet_limiter_outages() -> None:
+    """Flask-Limiter's storage errors during a Redis outage: one line each, no traceback."""
+    limiter_log = logging.getLogger("flask-limiter")
+    if not any(isinstance(f, OutageWithoutTraceback) for f in limiter_log.filters):
+        limiter_log.addFilter(OutageWithoutTraceback())
+
+
 def json_formatter() -> logging.Formatter:
     """One JSON object per line: time, level, logger, message and every `extra` field."""
     from pythonjsonlogger.json import JsonFormatter
@@ -97,6 +129,7 @@ def init_app(app: Flask) -> None:
     request_started.connect(_request_started, app)
     request_finished.connect(_request_finished, app)
     app.teardown_request(_request_teardown)
+    quiet_limiter_outages()
 
 
 def _request_started(sender, **extra) -> None:

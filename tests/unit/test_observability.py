@@ -133,3 +133,44 @@ def test_logs_are_text_in_embedded_mode_and_json_in_production_by_default(monkey
 def test_an_unknown_log_format_is_refused(monkeypatch, tmp_path):
     with pytest.raises(ConfigError, match="LOG_FORMAT"):
         _config(monkeypatch, tmp_path, LOG_FORMAT="xml")
+
+
+def test_a_rate_limit_storage_outage_logs_one_line_without_a_traceback():
+    """Flask-Limiter logs a swallowed Redis error with logger.exception; during an outage that
+    was a traceback per request caught mid-command (the soak test found one in the web log)."""
+    import redis
+
+    from app.observability.logs import OutageWithoutTraceback, quiet_limiter_outages
+
+    quiet_limiter_outages()
+    quiet_limiter_outages()  # once is enough, however many apps are made
+    limiter_log = logging.getLogger("flask-limiter")
+    assert sum(isinstance(f, OutageWithoutTraceback) for f in limiter_log.filters) == 1
+
+    seen = []
+
+    class Keep(logging.Handler):
+        def emit(self, record):
+            seen.append((record, logging.Formatter(TEXT_FORMAT).format(record)))
+
+    handler = Keep()
+    limiter_log.addHandler(handler)
+    try:
+        try:
+            raise redis.exceptions.ConnectionError("Error while reading from 127.0.0.1:6379")
+        except redis.exceptions.ConnectionError:
+            limiter_log.exception("Failed to rate limit. Swallowing error")
+        try:
+            raise ValueError("a real bug")
+        except ValueError:
+            limiter_log.exception("Failed to rate limit. Swallowing error")
+    finally:
+        limiter_log.removeHandler(handler)
+    (outage, outage_text), (bug, bug_text) = seen
+    assert outage.exc_info is None and "Traceback" not in outage_text
+    assert outage_text.endswith(
+        "Failed to rate limit. Swallowing error"
+        " (ConnectionError: Error while reading from 127.0.0.1:6379)"
+    )
+    assert "\n" not in outage_text
+    assert bug.exc_info is not None and "Traceback" in bug_text  # anything else keeps its trace
