@@ -24,7 +24,6 @@ from flask import Response, abort, current_app, g, request, url_for
 from flask_login import current_user
 from sqlalchemy import select
 
-from app.accounts import console_session
 from app.accounts.permissions import can, require_store_permission, require_superuser, role_in_store
 from app.accounts.twofactor import has_second_factor
 from app.extensions import db
@@ -35,8 +34,11 @@ from tenants.context import current_store, platform_blueprint, store_blueprint
 from tenants.query import MAX_ID
 
 bp = store_blueprint("live", __name__, url_prefix="/live")
+# No `after_console_request` here: it slides the console cookie's idle expiry, and a console
+# tab's stream reconnects by itself (after LIVE_MAX_SECONDS, a dropped connection): that is not
+# the admin at work, and it would keep an idle console open for good. `require_superuser` still
+# checks the cookie on every connect.
 console_bp = platform_blueprint("console_live", __name__, url_prefix="/console/live")
-console_bp.after_request(console_session.after_console_request)
 
 MAX_VARIANT_FILTER = 200
 

@@ -161,6 +161,9 @@ def test_the_console_channel_is_for_platform_admins_on_the_platform_host(
     sign_in_with_factor(admin, make_user("root@example.com", superuser=True))
     response = admin.get("/console/live/", buffered=False)
     assert response.status_code == 200 and response.mimetype == "text/event-stream"
+    # An open console tab reconnects its stream by itself: that is not the admin at work, so
+    # it must not slide the console cookie's idle expiry (the tab would keep it alive forever).
+    assert not any("pasar_console=" in c for c in response.headers.getlist("Set-Cookie"))
     response.close()
     assert client_for(None).get("/console/live/").status_code == 302  # anonymous: sign in
 
