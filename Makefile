@@ -45,10 +45,10 @@ $(VENV)/.installed: requirements.txt requirements-dev.txt
 	$(BIN)/python -m pip install --quiet -r requirements-dev.txt
 	touch $@
 
-assets: static/vendor/htmx.min.js static/vendor/swagger-ui-bundle.js static/vendor/swagger-ui.css node_modules/axe-core/axe.min.js
+assets: static/vendor/htmx.min.js static/vendor/htmx-ext-sse.min.js static/vendor/swagger-ui-bundle.js static/vendor/swagger-ui.css node_modules/axe-core/axe.min.js
 
 # axe-core (a dev dependency) stays in node_modules/: only the browser tests read it.
-static/vendor/htmx.min.js static/vendor/swagger-ui-bundle.js static/vendor/swagger-ui.css node_modules/axe-core/axe.min.js &: package.json package-lock.json scripts/vendor-assets.mjs
+static/vendor/htmx.min.js static/vendor/htmx-ext-sse.min.js static/vendor/swagger-ui-bundle.js static/vendor/swagger-ui.css node_modules/axe-core/axe.min.js &: package.json package-lock.json scripts/vendor-assets.mjs
 	npm ci --no-audit --no-fund --loglevel=error
 	npm run --silent vendor
 

@@ -55,10 +55,12 @@ def register_extensions(app: Flask) -> None:
     from app import (
         csrf_tokens,
         i18n,
+        live,
         models,  # noqa: F401  (every table in the metadata)
     )
     from app.accounts import auth  # noqa: F401  (registers the user loader)
     from app.audit import tracking  # noqa: F401  (catalog edits in the audit log)
+    from app.background import embedded_sweep
     from app.catalog import cache  # noqa: F401  (catalog-change listeners that expire caches)
     from app.database import include_in_migrations, render_migration_item
     from app.payouts import ledger  # noqa: F401  (commission entries for new payments)
@@ -80,6 +82,8 @@ def register_extensions(app: Flask) -> None:
     csrf_tokens.init_app(app)
     limiter.init_app(app)
     redis_client.init_app(app)
+    live.init_app(app)
+    embedded_sweep.init_app(app)
     i18n.init_app(app)
     app.session_interface = TenantSessionInterface()
 
@@ -145,6 +149,8 @@ def register_blueprints(app: Flask) -> None:
     from app.dashboard import bp as dashboard_bp
     from app.health.views import bp as health_bp
     from app.language_views import bp as language_bp
+    from app.live.views import bp as live_bp
+    from app.live.views import console_bp as console_live_bp
     from app.marketplace.views import bp as marketplace_bp
     from app.onboarding.views import bp as onboarding_bp
     from app.orders.shopper_views import bp as shopper_orders_bp
@@ -165,6 +171,8 @@ def register_blueprints(app: Flask) -> None:
     app.register_blueprint(addresses_bp)
     app.register_blueprint(dashboard_bp)
     app.register_blueprint(console_bp)
+    app.register_blueprint(live_bp)
+    app.register_blueprint(console_live_bp)
     app.register_blueprint(onboarding_bp)
     app.register_blueprint(payments_bp)
     app.register_blueprint(test_gateway_bp)

@@ -91,6 +91,14 @@ def load_config(instance_path: str, overrides: dict | None = None) -> dict:
         "MIDTRANS_API_BASE": env.get("MIDTRANS_API_BASE") or None,
         "MIDTRANS_SNAP_BASE": env.get("MIDTRANS_SNAP_BASE") or None,
         "JOB_TIMEOUT": int(env.get("JOB_TIMEOUT") or 300),
+        # Live updates (app/live/): heartbeat comment interval, the browser's reconnect hint,
+        # and how many streams one process holds and how long each lasts before the browser
+        # reconnects (0 = no limit; unset: none in a gevent process, 4 and 300 s where streams
+        # take request threads, see app/live/views.py).
+        "LIVE_HEARTBEAT_SECONDS": float(env.get("LIVE_HEARTBEAT_SECONDS") or 15),
+        "LIVE_RETRY_MS": int(env.get("LIVE_RETRY_MS") or 3000),
+        "LIVE_MAX_STREAMS": int(env["LIVE_MAX_STREAMS"]) if env.get("LIVE_MAX_STREAMS") else None,
+        "LIVE_MAX_SECONDS": int(env["LIVE_MAX_SECONDS"]) if env.get("LIVE_MAX_SECONDS") else None,
         # The platform's commission on each sale, in basis points (500 = 5 %), unless a store
         # has its own rate.
         "PLATFORM_COMMISSION_BPS": int(env.get("PLATFORM_COMMISSION_BPS") or 500),
@@ -120,6 +128,8 @@ def load_config(instance_path: str, overrides: dict | None = None) -> dict:
         # How often cron runs the outbox sweeps, and how old a recorded event, delivery or
         # email must be before a sweep queues it again (so it doesn't race the first enqueue).
         "SWEEP_INTERVAL": int(env.get("SWEEP_INTERVAL") or 60),
+        # Embedded mode (no cron): how often each web process releases expired stock holds.
+        "EMBEDDED_HOLD_SWEEP_SECONDS": float(env.get("EMBEDDED_HOLD_SWEEP_SECONDS") or 5),
         # Longest wait, in seconds, between a worker's attempts to reach Redis during an outage.
         "REDIS_RETRY_MAX_WAIT": float(env.get("REDIS_RETRY_MAX_WAIT") or 30),
         "SWEEP_GRACE": int(env.get("SWEEP_GRACE") or 60),

@@ -20,9 +20,11 @@ def register(app: Flask) -> None:
         return asset_url(static_prefix, path)
 
     from app.catalog.images import image_url
+    from app.live.views import live_url
 
     app.jinja_env.globals.update(
         image_url=image_url,
+        live_url=live_url,
         platform_url=platform_url,
         store_url=store_url,
         asset=asset,

@@ -11,6 +11,7 @@ from sqlalchemy import or_, update
 
 from app.database import utcnow
 from app.extensions import db
+from app.live import jobs_changed
 from app.notifications.models import EmailMessage
 from tenants.rls import spans_stores
 
@@ -62,6 +63,8 @@ def send_email(message_id: int) -> str:
             message.status = "logged"
         message.sent_at = utcnow()
         message.last_error = None
+        if message.store_id:
+            jobs_changed(message.store_id)  # the job centre's email list
         db.session.commit()
     except Exception as exc:
         db.session.rollback()
@@ -83,6 +86,8 @@ def on_send_failure(job, connection, exc_type, exc_value, traceback) -> None:
     if message is not None and message.status in ("queued", "sending"):
         message.status = "failed"
         message.last_error = f"{exc_type.__name__}: {exc_value}"[:2000]
+        if message.store_id:
+            jobs_changed(message.store_id)
         db.session.commit()
 
 

@@ -36,6 +36,8 @@ sys.path.insert(0, str(ROOT))
 NGINX = shutil.which("nginx") or "/usr/sbin/nginx"
 RESTART_MAX_WAIT = 30.0
 YOUNG = 10.0  # a process that dies sooner than this after its start is "dying young"
+# The `stream` process (Procfile): gevent workers hold thousands of idle SSE connections each.
+STREAM_OPTIONS = ["--worker-class", "gevent", "--workers", "1", "--worker-connections", "10000"]
 
 
 @dataclass
@@ -95,6 +97,8 @@ class Cluster:
         self.stopping = False
         self.web_ports = args.web_ports or [args.port + 1 + i for i in range(args.web)]
         self.ready = {port: True for port in self.web_ports}
+        # The live update streams (app/live/) have a process of their own: gevent, one port.
+        self.stream_port = getattr(args, "stream_port", None) or max(self.web_ports) + 1
         self.processes: list[Process] = []
         self.nginx: Process | None = None
 
@@ -153,6 +157,7 @@ class Cluster:
             root=ROOT,
             listen=f"{self.args.host}:{self.args.port}",
             webs=webs,
+            stream=f"127.0.0.1:{self.stream_port}",
             media_root=self.env.get("MEDIA_ROOT") or ROOT / "instance" / "media",
             media_pattern=media_pattern,
             client_max_body_size=f"{max_body // (1024 * 1024) + 1}m",
@@ -184,6 +189,26 @@ class Cluster:
             process = Process(f"web{i}", command, env, self.logs / f"web{i}.log")
             process.extra["port"] = port
             self.processes.append(process)
+        stream_command = [
+            sys.executable,
+            "-m",
+            "gunicorn",
+            "--config",
+            str(ROOT / "gunicorn.conf.py"),
+            *STREAM_OPTIONS,
+            "--bind",
+            f"127.0.0.1:{self.stream_port}",
+            "--no-control-socket",
+            "wsgi:app",
+        ]
+        self.processes.append(
+            Process(
+                "stream",
+                stream_command,
+                {**self.env, "PROMETHEUS_MULTIPROC_DIR": str(self.run_dir / "metrics-stream")},
+                self.logs / "stream.log",
+            )
+        )
         for i in range(1, self.args.workers + 1):
             self.processes.append(
                 Process(f"worker{i}", [*flask, "worker"], self.env, self.logs / f"worker{i}.log")
@@ -364,6 +389,9 @@ def main(argv=None) -> None:
         help="the instances' ports, comma-separated (default: the ports after --port)",
     )
     parser.add_argument("--web-workers", type=int, default=2, help="processes per instance")
+    parser.add_argument(
+        "--stream-port", type=int, help="the live-stream process's port (after the web ports)"
+    )
     parser.add_argument("--web-threads", type=int, default=4, help="threads per process")
     parser.add_argument("--workers", type=int, default=2, help="`flask worker` processes")
     parser.add_argument("--interval", type=float, default=1.0, help="supervision poll (s)")

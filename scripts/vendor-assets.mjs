@@ -12,6 +12,8 @@ const files = [
   // The API docs page (/api/v1/docs): Swagger UI from our own host, no CDN.
   ["node_modules/swagger-ui-dist/swagger-ui-bundle.js", "swagger-ui-bundle.js"],
   ["node_modules/swagger-ui-dist/swagger-ui.css", "swagger-ui.css"],
+  // The htmx Server-Sent Events extension (app/live/): hx-ext="sse", sse-connect, sse:* triggers.
+  ["node_modules/htmx-ext-sse/dist/sse.min.js", "htmx-ext-sse.min.js"],
 ];
 for (const [from, to] of files) {
   copyFileSync(join(root, from), join(target, to));

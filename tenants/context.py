@@ -60,11 +60,19 @@ def resolve_store_for_request():
 
 
 # Pages of an unpublished store that answer everyone: signing in (so its staff can get in),
-# the dashboard (which checks membership itself), the payment providers' webhooks and the
-# vendor API (its keys are the store's own), so a store can be stocked before it opens.
-_UNPUBLISHED_OPEN_PREFIXES = ("accounts.", "dashboard.", "payments.", "api.", "api_docs.")
+# the dashboard and its live stream (which check membership themselves), the payment providers'
+# webhooks and the vendor API (its keys are the store's own), so a store can be stocked before
+# it opens.
+_UNPUBLISHED_OPEN_PREFIXES = (
+    "accounts.",
+    "dashboard.",
+    "live.admin",
+    "payments.",
+    "api.",
+    "api_docs.",
+)
 # Pages of a suspended store that still answer: signing in, and the (read-only) dashboard.
-_SUSPENDED_OPEN_PREFIXES = ("accounts.", "dashboard.")
+_SUSPENDED_OPEN_PREFIXES = ("accounts.", "dashboard.", "live.admin")
 
 
 def _is_insider(store: Store) -> bool:

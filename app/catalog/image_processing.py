@@ -16,6 +16,7 @@ from PIL import Image, ImageOps, UnidentifiedImageError
 from app.catalog.images import SIZES, without_metadata
 from app.catalog.models import ProductImage
 from app.extensions import db
+from app.live import jobs_changed
 from app.storage import get_storage
 
 log = logging.getLogger(__name__)
@@ -42,6 +43,7 @@ def process_image(image_id: int) -> str:
     ) as exc:
         # A bad file won't get better on a retry: record why, and stop.
         image.status = "failed"
+        jobs_changed(image.store_id)
         image.error = f"{type(exc).__name__}: {exc}"[:500]
         db.session.commit()
         log.warning("image %s refused: %s", image_id, image.error)
@@ -55,6 +57,7 @@ def process_image(image_id: int) -> str:
     storage.save(f"{image.key}/original", _clean_original(picture, source_format))
     image.width, image.height = picture.size
     image.status = "ready"
+    jobs_changed(image.store_id)
     image.error = None
     db.session.commit()
     return image.status

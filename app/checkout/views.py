@@ -70,17 +70,29 @@ def _context(step: str, state: flow.State, **extra):
     store = current_store()
     view = _cart_view()
     settings = settings_for(store)
+    quote = flow.quote(store, state, view, settings)
+    # A live refresh of the summary (a stock event) keeps saying what the coupon did, rather
+    # than wiping the line the shopper just read.
+    keep = state.coupon and not quote.coupon_error and "coupon_message" not in extra
+    if keep and _summary_refresh():
+        extra["coupon_message"] = gettext("Coupon %(code)s applied.", code=state.coupon)
+        extra["coupon_category"] = "success"
     return {
         "step": step,
         "steps": flow.STEPS,
         "step_labels": flow.STEP_LABELS,
         "state": state,
         "view": view,
-        "quote": flow.quote(store, state, view, settings),
+        "quote": quote,
         "settings": settings,
         "hold": holds.status(g.get("checkout_cart")),
         **extra,
     }
+
+
+def _summary_refresh() -> bool:
+    """True for the summary's own htmx refresh (its live stream's events), not a page load."""
+    return is_htmx() and request.headers.get("HX-Trigger") == "checkout-summary"
 
 
 def _guard(step: str):

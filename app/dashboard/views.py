@@ -52,6 +52,15 @@ def latest_orders():
     )
 
 
+@bp.get("/low-stock")
+@require_store_permission("dashboard.view")
+def low_stock():
+    """The low-stock panel, for the home page to refresh when stock moves (a fragment)."""
+    return render_template(
+        "admin/_partials/low_stock.html", low_stock=sales.low_stock(current_store())
+    )
+
+
 @bp.route("/settings", methods=["GET", "POST"])
 @require_store_permission("settings.change")
 def settings():

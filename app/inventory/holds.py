@@ -32,6 +32,7 @@ from app.checkout.models import HOLD_MINUTES_DEFAULT, CheckoutSettings
 from app.database import utcnow
 from app.extensions import db
 from app.inventory.models import StockHold
+from app.live import availability_changed
 from tenants.models import Store
 
 MAX_EXTENSIONS = 2
@@ -80,14 +81,6 @@ class HoldStatus:
             and self.extensions < MAX_EXTENSIONS
             and self.seconds_left(now) > 0
         )
-
-
-def availability_changed(store_id: int, variant_ids) -> None:
-    """Called when holds change what these variants have for sale (in the changing transaction).
-
-    Does nothing by itself: it is the one place a live-update layer subscribes to, to tell open
-    pages (it should act after the commit).
-    """
 
 
 def hold_minutes(store: Store) -> int:

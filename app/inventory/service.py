@@ -24,6 +24,7 @@ from app.catalog.service import MAX_STOCK
 from app.extensions import db
 from app.inventory import alerts, holds
 from app.inventory.models import MOVEMENT_KINDS, StockMovement
+from app.live import availability_changed
 
 
 class InsufficientStock(Exception):
@@ -110,6 +111,7 @@ def apply_movement(
         raise InsufficientStock(variant_id, -quantity, available)
     _sync_loaded(variant_id, result.stock)
     catalog_cache.touch(store_id)  # stock shows on cached storefront pages
+    availability_changed(store_id, [variant_id])  # open pages hear it once this commits
     if record:
         db.session.add(
             StockMovement(

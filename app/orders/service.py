@@ -16,6 +16,7 @@ from app.extensions import db
 from app.field_errors import FieldError
 from app.inventory.models import StockMovement
 from app.inventory.service import InsufficientStock, apply_movement, take_stock
+from app.live import order_changed
 from app.orders import states
 from app.orders.models import Coupon, CouponRedemption, Order, OrderCounter, OrderEvent, OrderLine
 from app.orders.pricing import Coupon as CouponTerms
@@ -323,6 +324,7 @@ def _place(store, checkout, now, then, keep_loaded, catalog) -> Order:
     make_transient_to_detached(order)
     db.session.add(order)
     _emit_created(order, [(by_id[v][0], quantities[v]) for v in ordered])
+    order_changed(store.id, order_id, order.status, placed=True)
     _commit(keep_loaded, stale=[variant for variant, _ in rows] + [coupon])
     return order
 
@@ -381,6 +383,7 @@ def transition(order: Order, to_status: str, *, actor_id: int | None = None, not
         )
     )
     order.status = to_status
+    order_changed(order.store_id, order.id, to_status)
     if to_status == states.PAID:
         order.paid_at = utcnow()
     event_type = WEBHOOK_EVENTS.get(to_status)

@@ -29,6 +29,7 @@ from app.database import analyze, utcnow
 from app.extensions import db
 from app.inventory import alerts
 from app.inventory.models import StockMovement
+from app.live import availability_changed, jobs_changed
 from app.orders import states
 from app.orders.models import Order, OrderLine
 from app.stocksync import messages as said
@@ -191,7 +192,9 @@ def build_preview(run_id: int) -> str | None:
                 updated_at=utcnow(),
             )
         )
+        jobs_changed(store.id, run_id=run_id)  # the progress bar moves without polling
         db.session.commit()
+    jobs_changed(store.id, run_id=run_id)
     db.session.execute(
         update(ImportRun)
         .where(ImportRun.id == run_id, ImportRun.status == "previewing")
@@ -324,6 +327,7 @@ def start(run: ImportRun, phase: str, user) -> None:
             refusal = gettext("This sync can't be undone now: it is %(status)s.", status=run.status)
         raise SyncError(refusal)
     record(f"stock_sync.{phase}", actor=user, store=db.session.get(Store, run.store_id), target=run)
+    jobs_changed(run.store_id, run_id=run.id)
 
 
 def resume(run: ImportRun, user) -> str:
@@ -336,6 +340,7 @@ def resume(run: ImportRun, user) -> str:
         status = "queued"
     run.status, run.message = status, ""
     record("stock_sync.resumed", actor=user, store=db.session.get(Store, run.store_id), target=run)
+    jobs_changed(run.store_id, run_id=run.id)
     return run.phase
 
 
@@ -349,16 +354,20 @@ def cancel(run: ImportRun, user) -> None:
     run.status, run.message = "cancelled", said.DISCARDED
     store = db.session.get(Store, run.store_id)
     record("stock_sync.cancelled", actor=user, store=store, target=run)
+    jobs_changed(run.store_id, run_id=run.id)
 
 
 def fail(run_id: int, message: str) -> None:
     """Mark a run whose job gave up; it can be resumed from where it stopped."""
     db.session.rollback()
-    db.session.execute(
+    store_id = db.session.execute(
         update(ImportRun)
         .where(ImportRun.id == run_id, ImportRun.status.in_(WORKING))
         .values(status="failed", message=message[:2000], updated_at=utcnow())
-    )
+        .returning(ImportRun.store_id)
+    ).scalar()
+    if store_id is not None:
+        jobs_changed(store_id, run_id=run_id)
     db.session.commit()
 
 
@@ -379,6 +388,7 @@ def _work(run_id: int, status: str, done: str, batch) -> str | None:
             db.session.rollback()
             return None
         more = batch(run)
+        jobs_changed(run.store_id, run_id=run_id)
         db.session.commit()
         if not more:
             break
@@ -397,6 +407,7 @@ def _work(run_id: int, status: str, done: str, batch) -> str | None:
             updated=run.updated,
             reverted=run.reverted,
         )
+    jobs_changed(run.store_id, run_id=run_id)
     db.session.commit()
     analyze(db.session, "variants", "products", "stock_movements", "import_rows")
     return run.status
@@ -573,6 +584,7 @@ def _write(changes: list[dict], movements: list[dict], product_ids: set, store_i
         catalog_cache.touch(store_id)  # counts and prices show on cached storefront pages
     if changes:
         db.session.execute(update(Variant), changes)
+        availability_changed(store_id, [change["id"] for change in changes])
     if movements:
         db.session.execute(insert(StockMovement), movements)
     if product_ids:

@@ -131,6 +131,10 @@ def live_server(request, tmp_path_factory, live_smtp):
             # its shared-state file as production mode does through Redis.
             "--workers",
             "2",
+            # Threads as in production (gunicorn.conf.py): a page's live stream holds one of
+            # them, not the whole process, as it would under sync workers.
+            "--threads",
+            "8",
             "--access-logfile",
             "-",
             "wsgi:app",

@@ -6,6 +6,7 @@ import re
 import uuid
 
 import pytest
+from playwright.sync_api import Error as PlaywrightError
 
 from tests.accounts_helpers import code_in
 from tests.browser.conftest import screenshot
@@ -98,9 +99,16 @@ def test_owner_invites_staff_who_adjusts_and_ships_then_the_owner_syncs_stock(
     for _ in range(300):
         if page.locator("#sync-undo").count():
             break
-        bar = page.locator("#sync-progress progress")
-        if bar.count():
-            seen.append(bar.get_attribute("value"))
+        # One read in the page: the bar can go between a count() and a get_attribute() (the
+        # page reloads when the job is done), and the second would then wait for it in vain.
+        try:
+            value = page.evaluate(
+                "() => document.querySelector('#sync-progress progress')?.getAttribute('value')"
+            )
+        except PlaywrightError:  # the page was reloading: "execution context was destroyed"
+            value = None
+        if value is not None:
+            seen.append(value)
         page.wait_for_timeout(100)
     page.locator("#sync-undo").wait_for(timeout=30000)
     summary = page.locator(".sync-summary").inner_text()

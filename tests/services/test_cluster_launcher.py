@@ -41,9 +41,13 @@ def test_nginx_passes_the_clients_host_and_one_hop_of_forwarding(tmp_path):
     assert cluster.web_ports == [7567, 7568]
     assert "server 127.0.0.1:7567 " in conf and "server 127.0.0.1:7568 " in conf
     assert "listen 127.0.0.1:7566 default_server;" in conf
-    # Host as the client sent it, with its port; a forged X-Forwarded-Host never reaches the app.
-    assert conf.count("proxy_set_header Host $http_host;") == 2
-    assert conf.count('proxy_set_header X-Forwarded-Host "";') == 2
+    # Host as the client sent it, with its port; a forged X-Forwarded-Host never reaches the app
+    # (the two app locations and the two live-stream locations).
+    assert conf.count("proxy_set_header Host $http_host;") == 4
+    assert conf.count('proxy_set_header X-Forwarded-Host "";') == 4
+    # Live updates: their own gevent process, unbuffered.
+    assert "server 127.0.0.1:7569 " in conf and "location ^~ /live/ {" in conf
+    assert "location ^~ /console/live/ {" in conf and "proxy_buffering off;" in conf
     assert "proxy_set_header X-Forwarded-For $proxy_add_x_forwarded_for;" in conf
     assert "proxy_set_header X-Forwarded-Proto $scheme;" in conf
     # The request id: the client's, else nginx's own, to the app and back.

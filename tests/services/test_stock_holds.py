@@ -351,6 +351,48 @@ def test_the_periodic_job_releases_every_stores_expired_holds(app, store_a, stor
     assert counts(app, ours) == (2, 1, 1, 2) and counts(app, theirs) == (2, 0, 0, 2)
 
 
+def test_embedded_mode_releases_expired_holds_itself_and_tells_open_pages(
+    app, store_a, monkeypatch
+):
+    """No cron runs without Redis: each web process's sweep releases what ran out, and the
+    store's stock channel (open product pages) hears it; in production mode cron does it."""
+    import threading
+
+    from app.background import embedded_sweep
+    from app.live import live, stock_channel
+
+    variant = drop(store_a, stock=1)
+    hold(app, store_a, make_cart(app, store_a, [(variant, 1)]), now=utcnow() - timedelta(hours=1))
+    with app.app_context():
+        since = live().backend.last_id(stock_channel(store_a.id))
+    monkeypatch.setattr(embedded_sweep, "_started_in", None)
+    monkeypatch.setitem(app.config, "EMBEDDED_HOLD_SWEEP_SECONDS", 0.05)
+    monkeypatch.setitem(app.config, "EMBEDDED", False)
+    assert embedded_sweep.start(app) is None  # production mode: `flask cron` runs the job
+    monkeypatch.setitem(app.config, "EMBEDDED", True)
+    assert embedded_sweep.start(app) is None  # the tests' own apps don't sweep behind them
+    stopping = threading.Event()
+    app.testing = False  # as a served app (only for starting: the harness reads as TESTING)
+    try:
+        thread = embedded_sweep.start(app, stopping)
+        assert embedded_sweep.start(app, stopping) is None  # one per process
+    finally:
+        app.testing = True
+    try:
+        for _ in range(200):
+            if counts(app, variant) == (1, 0, 0, 1):
+                break
+            stopping.wait(0.05)
+    finally:
+        stopping.set()
+        thread.join(5)
+    assert counts(app, variant) == (1, 0, 0, 1)
+    with app.app_context():
+        heard = live().backend.history(stock_channel(store_a.id), since)
+        assert embedded_sweep.sweep_once(app) == 0  # safe to run again
+    assert [(e.name, e.data) for e in heard] == [("stock", {"variants": [variant]})]
+
+
 def test_the_hourly_repair_puts_held_back_to_what_the_holds_say(app, store_a):
     from jobs.maintenance import reconcile_stock_job
 

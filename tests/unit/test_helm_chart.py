@@ -118,6 +118,7 @@ def test_the_render_has_the_objects_the_readme_lists(docs):
     assert sorted((doc["kind"], doc["metadata"]["name"]) for doc in docs) == sorted(
         [("ConfigMap", "t-pasar-env"), ("Secret", "t-pasar-env"),
          ("Deployment", "t-pasar-web"), ("Deployment", "t-pasar-worker"),
+         ("Deployment", "t-pasar-stream"), ("Service", "t-pasar-stream"),
          ("Deployment", "t-pasar-cron"), ("Job", "t-pasar-migrate"),
          ("Service", "t-pasar-web"), ("Ingress", "t-pasar"),
          ("PodDisruptionBudget", "t-pasar-web"), ("PodDisruptionBudget", "t-pasar-worker"),
@@ -185,8 +186,13 @@ def test_the_ingress_answers_for_the_platform_host_and_every_store_subdomain(doc
     assert [rule["host"] for rule in ingress["spec"]["rules"]] == hosts
     assert ingress["spec"]["tls"] == [{"secretName": "pasar-tls", "hosts": hosts}]
     for rule in ingress["spec"]["rules"]:
-        (path,) = rule["http"]["paths"]
-        assert path["backend"]["service"] == {"name": "t-pasar-web", "port": {"name": "http"}}
+        # The live updates' streams go to the gevent stream process, everything else to web.
+        routes = {path["path"]: path["backend"]["service"] for path in rule["http"]["paths"]}
+        assert routes == {
+            "/live/": {"name": "t-pasar-stream", "port": {"name": "http"}},
+            "/console/live/": {"name": "t-pasar-stream", "port": {"name": "http"}},
+            "/": {"name": "t-pasar-web", "port": {"name": "http"}},
+        }
 
 
 def test_every_pod_runs_as_non_root_with_a_read_only_root(docs):
@@ -324,7 +330,7 @@ def test_an_existing_claim_or_no_persistence_creates_no_claim(helm):
 
 def test_cron_and_the_migration_can_be_turned_off(helm):
     docs = helm.render(merged({"cron": {"enabled": False}, "migrations": {"enabled": False}}))
-    assert set(of_kind(docs, "Deployment")) == {"t-pasar-web", "t-pasar-worker"}
+    assert set(of_kind(docs, "Deployment")) == {"t-pasar-web", "t-pasar-stream", "t-pasar-worker"}
     assert not of_kind(docs, "Job")
 
 

@@ -89,7 +89,7 @@ def test_the_home_page_shows_figures_chart_low_stock_and_latest_orders(app, clie
     assert "<script" not in page.text.split("<main", 1)[1]
     assert "Sales today" in page.text and "$10.00" in page.text
     assert "Lamp LAMP" in page.text and "3 left" in page.text  # low stock
-    assert 'hx-trigger="every 10s"' in page.text and "#1001" in page.text
+    assert 'hx-trigger="sse:orders, every 10s"' in page.text and "#1001" in page.text
 
 
 def test_the_latest_orders_fragment_is_newest_first_and_this_stores_only(

@@ -64,7 +64,7 @@ def test_the_job_centre_shows_syncs_emails_and_pictures(app, store_a, owner_clie
     assert "550 no such user" in text and f"/admin/jobs/emails/{failed}/retry" in text
     assert "kim@example.com" in text
     assert "Every picture is processed." in text
-    assert "every 2s" not in text  # nothing working: no polling
+    assert "every 2s" not in text and 'hx-trigger="sse:jobs"' in text  # live, no polling
     only_failed = owner_client.get("/admin/jobs?emails=failed")
     assert "550 no such user" in only_failed.text and "kim@example.com" not in only_failed.text
     assert owner_client.get("/admin/jobs?emails=junk").status_code == 200
@@ -81,7 +81,7 @@ def test_a_working_sync_makes_the_lists_refresh_and_htmx_gets_just_them(app, sto
         )
         db.session.commit()
     page = owner_client.get("/admin/jobs")
-    assert 'hx-trigger="every 2s"' in page.text and 'value="25"' in page.text
+    assert 'hx-trigger="sse:jobs, every 2s"' in page.text and 'value="25"' in page.text
     fragment = owner_client.get("/admin/jobs", headers={"HX-Request": "true"})
     assert fragment.text.lstrip().startswith('<div id="job-lists"') and "<html" not in fragment.text
 

@@ -140,10 +140,11 @@ def test_the_status_polls_while_pending_and_stops_once_paid(app, client_for, sto
     waiting = client.get(link, headers=HTMX)
     assert waiting.status_code == 200 and "<html" not in waiting.text
     assert waiting.text.lstrip().startswith('<section id="order-status"')
-    assert 'hx-trigger="load delay:2s"' in waiting.text
+    assert 'hx-trigger="sse:status, every 2s"' in waiting.text
     assert pay_by_webhook(client, app, store_a, pending).status_code == 200
     paid = client.get(link, headers=HTMX)
-    assert "Paid: being prepared" in paid.text and "hx-trigger" not in paid.text
+    # Paid: no more polling, only the order's live events (a refund, the shipment).
+    assert "Paid: being prepared" in paid.text and 'hx-trigger="sse:status"' in paid.text
     assert "Payment received" in paid.text and "Pay now" not in paid.text
 
 

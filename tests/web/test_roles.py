@@ -510,6 +510,37 @@ for _kind, _codes in {
 }.items():
     EXPECTED[_kind] = EXPECTED[_kind] + _codes
 
+# The low-stock panel's fragment (dashboard.view), and the live update streams
+# (app/live/views.py): the dashboard's is its members' (dashboard.view), an
+# order's is open to the store's staff (orders.view; the shopper's key is tested in
+# tests/web/test_live.py), the store's stock is public, the console's is superusers'.
+LIVE_ROUTES = [
+    ("GET", "/admin/low-stock", None, "store"),
+    ("GET", "/live/admin", None, "store"),
+    ("GET", "/live/orders/{paid}", None, "store"),
+    ("GET", "/live/stock", None, "store"),
+    ("GET", "/console/live/", None, "platform"),
+]
+ROUTES.extend(LIVE_ROUTES)
+for _kind, _codes in {
+    "anonymous": (302, 302, 404, 200, 302),
+    "shopper": (404, 404, 404, 200, 404),
+    "unverified_staff": (403, 403, 404, 200, 404),
+    "staff": (200, 200, 200, 200, 404),
+    "manager": (200, 200, 200, 200, 404),
+    "owner": (200, 200, 200, 200, 404),
+    "other_owner": (404, 404, 404, 200, 404),
+    "superuser": (200, 200, 200, 200, 200),
+}.items():
+    EXPECTED[_kind] = EXPECTED[_kind] + _codes
+
+
+@pytest.fixture(autouse=True)
+def _streams_end_at_once(app, monkeypatch):
+    """The matrix reads every answer to the end: live streams end after a moment here."""
+    monkeypatch.setitem(app.config, "LIVE_MAX_SECONDS", 0.05)
+    monkeypatch.setitem(app.config, "LIVE_MAX_STREAMS", 0)
+
 
 @pytest.fixture
 def cast(app, store_a):
@@ -721,7 +752,7 @@ def test_every_dashboard_and_console_route_is_guarded_and_in_the_matrix(app):
     """A new dashboard or console route must declare its permission and join ROUTES."""
     covered = {(method, path.split("{")[0].rstrip("/")) for method, path, _, _ in ROUTES}
     for rule in app.url_map.iter_rules():
-        if not rule.endpoint.startswith(("dashboard.", "console.")):
+        if not rule.endpoint.startswith(("dashboard.", "console.", "live.", "console_live.")):
             continue
         view = app.view_functions[rule.endpoint]
         assert getattr(view, "permission", None), f"{rule.endpoint} has no permission guard"

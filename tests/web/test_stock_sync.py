@@ -323,7 +323,7 @@ def test_the_progress_fragment_polls_while_working_and_refreshes_when_done(
         run.status, run.phase, run.total_rows, run.processed_rows = "applying", "apply", 8, 2
         db.session.commit()
     page = owner_client.get(f"/admin/stock-sync/{run_id}")
-    assert 'hx-trigger="every 1s"' in page.text and 'value="25"' in page.text
+    assert 'hx-trigger="sse:stock-sync, every 1s"' in page.text and 'value="25"' in page.text
     poll = owner_client.get(f"/admin/stock-sync/{run_id}/progress?status=applying", headers=HTMX)
     assert poll.status_code == 200 and "HX-Refresh" not in poll.headers
     assert "2 of 8 rows" in poll.text and "<html" not in poll.text

@@ -97,7 +97,8 @@ def test_json_ld_and_open_graph(client_for, store_a):
         "availability": "https://schema.org/InStock",
     }
     head = html.split("</head>")[0]
-    assert head.count("<script") == 3  # htmx, pasar.js and the JSON-LD data block only
+    # htmx, its SSE extension, pasar.js, live.js and the JSON-LD data block only
+    assert head.count("<script") == 5
     assert '<meta property="og:type" content="product">' in head
     assert f'<meta property="og:url" content="{url}">' in head
     assert f'<meta property="og:image" content="{data["image"][0]}">' in head
