@@ -18,7 +18,7 @@ from app.orders import states
 from app.orders.links import key_opens, order_key, order_path
 from app.orders.models import Order
 from app.pagination import paginate
-from app.rendering import render_page_or_partial
+from app.rendering import is_htmx, render_page_or_partial
 from tenants.context import current_store, store_blueprint
 from tenants.models import Store, local_time
 from tenants.query import MAX_ID
@@ -85,6 +85,7 @@ def order(number: int):
         "declined": request.args.get("payment") in ("declined", "cancelled"),
         "can_pay": "checkout.pay" in current_app.view_functions,
         "shipment": _shipment_note(found),
+        "heading_oob": is_htmx(),  # a refresh of the status brings the heading along
     }
     response = render_page_or_partial(
         "orders/status.html", "orders/_partials/status.html", **context

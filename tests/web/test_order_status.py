@@ -146,6 +146,12 @@ def test_the_status_polls_while_pending_and_stops_once_paid(app, client_for, sto
     # Paid: no more polling, only the order's live events (a refund, the shipment).
     assert "Paid: being prepared" in paid.text and 'hx-trigger="sse:status"' in paid.text
     assert "Payment received" in paid.text and "Pay now" not in paid.text
+    # The heading comes along out of band: "Almost there" while waiting, then the thank-you.
+    assert '<h1 id="order-heading" hx-swap-oob="true">Almost there</h1>' in waiting.text
+    assert '<h1 id="order-heading" hx-swap-oob="true">Thank you for your order</h1>' in paid.text
+    page = client.get(link)
+    assert '<h1 id="order-heading">Thank you for your order</h1>' in page.text
+    assert "hx-swap-oob" not in page.text  # a plain load has one heading, in its place
 
 
 def test_a_declined_payment_is_pointed_out(app, client_for, store_a, pending):
