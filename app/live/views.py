@@ -22,13 +22,11 @@ import time
 
 from flask import Response, abort, current_app, g, request, url_for
 from flask_login import current_user
-from sqlalchemy import select
 
 from app.accounts.permissions import can, require_store_permission, require_superuser, role_in_store
 from app.accounts.twofactor import has_second_factor
-from app.extensions import db
 from app.live import CONSOLE, admin_channel, live, order_channel, page_since, stock_channel
-from app.orders.links import key_opens
+from app.orders.access import opens_as_shopper, store_order_or_404
 from app.orders.models import Order
 from tenants.context import current_store, platform_blueprint, store_blueprint
 from tenants.query import MAX_ID
@@ -191,16 +189,8 @@ def order_for_listener(number: int) -> Order:
     """This store's order, for the holder of its signed link, the shopper who placed it, or
     the store's staff; 404 for anyone else."""
     store = current_store()
-    if number > MAX_ID:
-        abort(404)
-    found = db.session.scalar(
-        select(Order).where(Order.store_id == store.id, Order.number == number)
-    )
-    if found is None:
-        abort(404)
-    if key_opens(found, request.args.get("key")):
-        return found
-    if current_user.is_authenticated and found.user_id == current_user.id:
+    found = store_order_or_404(number)
+    if opens_as_shopper(found):
         return found
     # The store's staff; a platform admin's support access needs a second factor, as in /admin.
     member = role_in_store(current_user, store) is not None

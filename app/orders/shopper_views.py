@@ -13,15 +13,14 @@ from flask_babel import gettext, lazy_gettext
 from flask_login import current_user, login_required
 from sqlalchemy import func, select
 
-from app.extensions import db
 from app.orders import states
-from app.orders.links import key_opens, order_key, order_path
+from app.orders.access import opens_as_shopper, store_order_or_404
+from app.orders.links import order_key, order_path
 from app.orders.models import Order
 from app.pagination import paginate
 from app.rendering import is_htmx, render_page_or_partial
-from tenants.context import current_store, store_blueprint
+from tenants.context import store_blueprint
 from tenants.models import Store, local_time
-from tenants.query import MAX_ID
 from tenants.rls import allow_all_stores
 from tenants.urls import store_url
 
@@ -60,19 +59,10 @@ def _order_words():
 
 def _order_or_404(number: int) -> Order:
     """This store's order, if the signed key opens it or it is the signed-in shopper's."""
-    store = current_store()
-    if number > MAX_ID:
+    order = store_order_or_404(number)
+    if not opens_as_shopper(order):
         abort(404)
-    order = db.session.scalar(
-        select(Order).where(Order.store_id == store.id, Order.number == number)
-    )
-    if order is None:
-        abort(404)
-    if key_opens(order, request.args.get("key")):
-        return order
-    if current_user.is_authenticated and order.user_id == current_user.id:
-        return order
-    abort(404)
+    return order
 
 
 @bp.get("/orders/<int:number>")
