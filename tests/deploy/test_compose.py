@@ -66,6 +66,26 @@ def _run(args: list[str], env: dict, timeout: float) -> subprocess.CompletedProc
     return result
 
 
+TRANSIENT_DNS = "Temporary failure in name resolution"
+
+
+def _seed(env: dict, attempts: int = 4) -> None:
+    """Seed the demo from web1. podman's network DNS can fail a lookup for a moment while the
+    last containers join (EAI_AGAIN, "Temporary failure in name resolution": one CI run's seed
+    couldn't resolve `postgres` though /readyz had just answered); the seed is idempotent, so
+    that one error is retried. Any other failure fails at once."""
+    command = ["podman", "exec", _container("web1"), "flask", "--app", "wsgi", "seed-demo"]
+    command += ["--products", "3", "--no-images"]
+    for attempt in range(attempts):
+        try:
+            _run(command, env, timeout=600)
+            return
+        except AssertionError as exc:
+            if TRANSIENT_DNS not in str(exc) or attempt == attempts - 1:
+                raise
+            time.sleep(5)
+
+
 def _container(service: str) -> str:
     return f"{PROJECT}_{service}_1"
 
@@ -99,22 +119,7 @@ def stack():
             lambda: requests.get(f"{BASE}/readyz", headers={"Host": PLATFORM}, timeout=3).ok,
             limit=180,
         )
-        _run(
-            [
-                "podman",
-                "exec",
-                _container("web1"),
-                "flask",
-                "--app",
-                "wsgi",
-                "seed-demo",
-                "--products",
-                "3",
-                "--no-images",
-            ],
-            env,
-            timeout=600,
-        )
+        _seed(env)
         yield {"env": env, "compose": compose}
     finally:
         logs = subprocess.run(
