@@ -90,12 +90,14 @@ return id
 
     @staticmethod
     def sort_key(event_id: str | None):
-        """Ids compare as (milliseconds, sequence); None for something that isn't an id."""
+        """Ids compare as (milliseconds, sequence); None for something that isn't an id Redis
+        could have given (both parts are unsigned 64-bit: a larger one makes XRANGE fail)."""
         try:
             ms, _, seq = (event_id or "").partition("-")
-            return (int(ms), int(seq or 0))
+            key = (int(ms), int(seq or 0))
         except ValueError:
             return None
+        return key if all(0 <= part < 2**64 for part in key) else None
 
     def listen(self, deliver, stopping: threading.Event, ready=lambda: None) -> None:
         """Call `deliver(event)` for every event published anywhere until `stopping` is set;
@@ -208,11 +210,12 @@ class SqliteBackend:
 
     @staticmethod
     def sort_key(event_id: str | None):
-        """Ids are row numbers; None for something that isn't one."""
+        """Ids are row numbers; None for something that isn't one (SQLite's are signed 64-bit)."""
         try:
-            return int(event_id or "")
+            key = int(event_id or "")
         except ValueError:
             return None
+        return key if 0 <= key < 2**63 else None
 
     def listen(self, deliver, stopping: threading.Event, ready=lambda: None) -> None:
         """Poll for events newer than the last seen and deliver them until `stopping` is set;

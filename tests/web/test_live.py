@@ -389,3 +389,43 @@ def test_two_redis_databases_on_one_server_do_not_hear_each_other(redis_url):
         stopping.set()
         listener.join(5)
     assert [(e.channel, e.data) for e in heard] == [("stock:1", {"variants": [1]})]
+
+
+@pytest.mark.parametrize(
+    "path, headers",
+    [
+        ("/live/stock?variants=x,,-1,99999999999999999999999999,%20", {}),
+        ("/live/stock?since=99999999999999999999999999-0", {}),
+        ("/live/stock?since=-5", {}),
+        ("/live/stock", {"Last-Event-ID": "18446744073709551616-18446744073709551616"}),
+        ("/live/stock", {"Last-Event-ID": "1-2-3"}),
+    ],
+    ids=["variants", "huge-since", "negative-since", "huge-last-event-id", "three-parts"],
+)
+def test_hostile_stream_parameters_get_a_stream_from_now_not_an_error(
+    quick, client_for, store_a, path, headers
+):
+    """Ids and filters come from the browser: anything that isn't an id the backend could have
+    given starts the stream from now, and junk variant ids are ignored."""
+    response, chunks = opened(client_for(store_a), path, headers=headers)
+    assert response.status_code == 200 and response.mimetype == "text/event-stream"
+    assert next(chunks).startswith("retry: ")
+    assert next(chunks) == ": heartbeat\n\n"  # nothing replayed, nothing raised
+    response.close()
+
+
+def test_an_order_number_past_any_id_is_404_not_an_error(quick, client_for, store_a):
+    client = client_for(store_a)
+    assert client.get("/live/orders/99999999999999999999999").status_code == 404
+    assert client.get("/live/orders/0").status_code == 404
+
+
+def test_ids_no_backend_could_have_given_are_not_ids():
+    from app.live.backends import RedisBackend, SqliteBackend
+
+    assert RedisBackend.sort_key("1733500000000-3") == (1733500000000, 3)
+    for junk in ("", "junk", "-5", "1-2-3", f"{2**64}-0", f"0-{2**64}"):
+        assert RedisBackend.sort_key(junk) is None, junk
+    assert SqliteBackend.sort_key("42") == 42
+    for junk in ("", "junk", "-5", str(2**63)):
+        assert SqliteBackend.sort_key(junk) is None, junk
