@@ -16,6 +16,7 @@ has left (a page change) is noticed within a second instead of at the next heart
 """
 
 import json
+import logging
 import select as io_select
 import sys
 import time
@@ -30,6 +31,8 @@ from app.orders.access import opens_as_shopper, store_order_or_404
 from app.orders.models import Order
 from tenants.context import current_store, platform_blueprint, store_blueprint
 from tenants.query import MAX_ID
+
+log = logging.getLogger(__name__)
 
 bp = store_blueprint("live", __name__, url_prefix="/live")
 # No `after_console_request` here: it slides the console cookie's idle expiry, and a console
@@ -79,7 +82,13 @@ def stream(hub, channel, since, *, heartbeat, retry_ms, max_seconds=0, wanted=No
     try:
         yield f"retry: {retry_ms}\n\n"
         seen = backend.sort_key(since)
-        for event in backend.history(channel, since):
+        try:
+            missed = backend.history(channel, since)
+        except Exception as exc:  # Redis went away since the view checked: end, and the
+            # browser reconnects after `retry` (its page polls meanwhile) instead of a traceback
+            log.warning("live: no history for %s (%s: %s)", channel, type(exc).__name__, exc)
+            return
+        for event in missed:
             seen = backend.sort_key(event.id)
             if wanted is None or wanted(event):
                 yield format_event(event)

@@ -429,3 +429,23 @@ def test_ids_no_backend_could_have_given_are_not_ids():
     assert SqliteBackend.sort_key("42") == 42
     for junk in ("", "junk", "-5", str(2**63)):
         assert SqliteBackend.sort_key(junk) is None, junk
+
+
+def test_a_stream_whose_history_cant_be_read_ends_cleanly(quick, client_for, store_a, monkeypatch):
+    """Redis gone between the view's check and the replay: the stream ends after its retry hint
+    (the browser reconnects later, the page polls meanwhile) rather than breaking mid-answer."""
+    from app.live import live
+
+    channel = stock_channel(store_a.id)
+    with quick.app_context():
+        since = publish(channel, "stock", {"variants": [1]})
+        backend = live().backend
+
+    def unreachable(*args, **kwargs):
+        raise ConnectionError("Redis went away")
+
+    monkeypatch.setattr(backend, "history", unreachable)
+    response, chunks = opened(client_for(store_a), f"/live/stock?since={since}")
+    assert response.status_code == 200
+    assert list(chunks) == ["retry: 3000\n\n"]
+    response.close()
