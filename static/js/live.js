@@ -1,6 +1,7 @@
 // Live updates (app/live/): elements refresh on the page's event stream (hx-trigger "sse:...").
-// While the stream is open, the polling of elements marked data-live-poll stands down; when it
-// can't connect or drops, their polling carries on. Pages work without this file: they poll.
+// While the stream is open, the polling of elements marked data-live-poll stands down to one poll
+// in 30 s (a backstop for a lost event); when it can't connect or drops, their polling carries
+// on. Pages work without this file: they poll.
 (function () {
   "use strict";
 
@@ -101,7 +102,30 @@
     window.setTimeout(refreshMissed, 50);
   });
 
-  // A poll (an "every" timer or a "load delay") asks first: skip it while the stream is open.
+  // While the stream is open a poll (an "every" timer or a "load delay") stands down, except
+  // one every BACKSTOP_MS per element: the stream is a hint, and an event can be lost on the
+  // way (Redis pub/sub delivers at most once; a listener reconnecting misses what was sent
+  // meanwhile), which would leave a panel (a progress bar short of done) stale for good.
+  var BACKSTOP_MS = 30000;
+  var lastAsked = new WeakMap();
+  document.addEventListener("htmx:afterRequest", function (event) {
+    if (event.detail && event.detail.elt instanceof Element) {
+      lastAsked.set(event.detail.elt, Date.now());
+    }
+  });
+  function standDown(element) {
+    var now = Date.now();
+    if (!lastAsked.has(element)) {
+      lastAsked.set(element, now); // new on the page (or just swapped in): fresh
+      return true;
+    }
+    if (now - lastAsked.get(element) < BACKSTOP_MS) {
+      return true;
+    }
+    lastAsked.set(element, now);
+    return false;
+  }
+
   document.addEventListener("htmx:confirm", function (event) {
     var element = event.detail.elt;
     var trigger = event.detail.triggeringEvent;
@@ -114,7 +138,7 @@
       return;
     }
     var source = element.closest("[sse-connect]");
-    if (source && source.getAttribute("data-live") === "open") {
+    if (source && source.getAttribute("data-live") === "open" && standDown(element)) {
       event.preventDefault();
     }
   });
