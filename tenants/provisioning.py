@@ -2,7 +2,6 @@
 
 import re
 import secrets
-from zoneinfo import available_timezones
 
 from babel import Locale, UnknownLocaleError
 from flask_babel import gettext
@@ -16,7 +15,7 @@ from app.extensions import db
 from app.field_errors import FieldError
 from app.money import currencies
 from tenants.hosts import normalise_host
-from tenants.models import Store
+from tenants.models import Store, known_timezones
 from tenants.rls import all_stores
 from tenants.slugs import slug_problem
 
@@ -50,7 +49,7 @@ def validate_store_settings(
         raise StoreSettingsError(
             "locale", gettext("%(locale)s is not a known locale.", locale=repr(locale))
         ) from None
-    if timezone not in available_timezones():
+    if timezone not in known_timezones():
         raise StoreSettingsError(
             "timezone", gettext("%(zone)s is not a known time zone.", zone=repr(timezone))
         )

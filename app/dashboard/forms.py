@@ -1,7 +1,5 @@
 """Dashboard forms."""
 
-from zoneinfo import available_timezones
-
 from babel import Locale
 from flask_babel import lazy_gettext
 from flask_wtf import FlaskForm
@@ -10,6 +8,7 @@ from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, Length
 
 from app.money import currencies
+from tenants.models import known_timezones
 
 COMMON_LOCALES = [
     "en_US",
@@ -39,7 +38,7 @@ def locale_choices():
 
 
 def timezone_choices():
-    return [SelectChoice(tz, tz.replace("_", " ")) for tz in sorted(available_timezones())]
+    return [SelectChoice(tz, tz.replace("_", " ")) for tz in sorted(known_timezones())]
 
 
 class StoreSettingsForm(FlaskForm):
