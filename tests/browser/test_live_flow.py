@@ -160,3 +160,31 @@ def _run(live_server, browser, page, clock):
     screenshot(status, f"live-paid-{live_server.mode}")
     assert status.locator("[sse-connect][data-live='open']").count() == 1
     assert guest.errors == [] and page.errors == []
+
+
+def test_a_live_panel_still_polls_once_in_30_seconds(live_server, page):
+    """The stream is a hint, not the truth: with it open and quiet, the dashboard's latest
+    orders (a 10 s poll) are not fetched every 10 s, but not never either: once in about 30 s,
+    so a lost event (Redis pub/sub delivers at most once) can't leave the panel stale for good.
+    The page's clock is Playwright's: the test jumps ahead instead of waiting."""
+    page.clock.install()
+    sign_in(page, live_server, "owner@acme.example.com", "/admin/")
+    page.wait_for_url(re.compile(r"/admin/$"))
+    wait_until_live(page)
+    log = requests_of(page)
+
+    def fetched() -> list[str]:
+        return [url for _, url in log if "/admin/latest-orders" in url]
+
+    page.clock.run_for(25_000)  # the 10 s and 20 s polls stand down
+    page.wait_for_timeout(500)
+    assert fetched() == [], "the panel polled while its stream was open"
+    assert page.locator("[sse-connect][data-live='open']").count() == 1
+    page.clock.run_for(25_000)  # past 30 s since the panel's first poll: one goes out
+    for _ in range(50):  # real time: the request is on its way
+        if fetched():
+            break
+        page.wait_for_timeout(200)
+    assert len(fetched()) == 1, fetched()
+    assert page.locator("#latest-orders").count() == 1
+    assert page.errors == [], page.errors
