@@ -119,6 +119,15 @@ class Hub:
         for subscription in subscribers:
             subscription.put(item)
 
+    def _resync(self) -> None:
+        """The listener lost its connection: what was published until it is back never reaches
+        the streams open now (pub/sub keeps nothing). End them as if they fell behind: each
+        browser reconnects with its last event id, and the history fills the gap."""
+        with self._lock:
+            subscriptions = [s for group in self._subscriptions.values() for s in group]
+        for subscription in subscriptions:
+            subscription.overflowed = True
+
     def close(self) -> None:
         """Stop the listener (tests, shutdown)."""
         self._stopping.set()
@@ -131,6 +140,7 @@ class Hub:
                 delay = 0.5
             except Exception as exc:
                 self._listening.clear()
+                self._resync()
                 log.warning("live listener lost (%s: %s); retrying", type(exc).__name__, exc)
                 self._stopping.wait(delay)
                 delay = min(delay * 2, 10)

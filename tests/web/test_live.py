@@ -449,3 +449,38 @@ def test_a_stream_whose_history_cant_be_read_ends_cleanly(quick, client_for, sto
     assert response.status_code == 200
     assert list(chunks) == ["retry: 3000\n\n"]
     response.close()
+
+
+def test_a_listener_that_loses_its_connection_ends_the_open_streams_so_they_resume():
+    """Pub/sub keeps nothing: events published while a process's listener reconnects would
+    never reach its open streams. Losing the connection ends them as if they fell behind, and
+    each browser resumes from its last id through the history."""
+    import threading
+
+    from app.live import Hub
+
+    attempts = []
+    stopping = threading.Event()
+
+    class FlakyBackend:
+        def listen(self, deliver, stop, ready=lambda: None):
+            attempts.append(1)
+            if len(attempts) == 1:
+                ready()
+                raise ConnectionError("Redis went away")
+            ready()
+            stopping.wait(5)
+
+    hub = Hub(FlakyBackend())
+    hub._stopping = stopping
+    first = hub.subscribe("live:1:admin:1")
+    try:
+        for _ in range(100):
+            if len(attempts) >= 2:
+                break
+            threading.Event().wait(0.05)
+        assert first.overflowed, "an open stream was left to miss what came meanwhile"
+        later = hub.subscribe("live:1:admin:1")
+        assert not later.overflowed  # a stream opened after the listener is back reads on
+    finally:
+        stopping.set()

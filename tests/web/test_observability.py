@@ -147,6 +147,7 @@ LOOPBACK_CASES = [
 ]
 
 
+@pytest.mark.backends("sqlite")  # who may scrape is decided by the request alone
 @pytest.mark.parametrize(("host", "peer", "headers", "status"), LOOPBACK_CASES)
 def test_metrics_without_a_token_answer_only_direct_loopback_on_a_non_store_host(
     metrics_app, host, peer, headers, status
@@ -177,6 +178,7 @@ TOKEN_CASES = [
 ]
 
 
+@pytest.mark.backends("sqlite")  # who may scrape is decided by the request alone
 @pytest.mark.parametrize(("host", "peer", "headers", "status"), TOKEN_CASES)
 def test_metrics_with_a_token_answer_its_holder_on_any_host(
     metrics_app, host, peer, headers, status
