@@ -2,9 +2,7 @@
 # Every test tier, as `make test` runs it. The unit, web and integration tests run in
 # TEST_WORKERS pytest-xdist workers (default 3) that take work from each other, so the cores stay
 # busy to the end; worker K has PostgreSQL database <db>_xK and Redis database n+K. The browser
-# tests run alongside in two processes of their own, one per server mode: the embedded server's
-# (SQLite; Redis n+W for the tests) and the production server's (PostgreSQL <db>_browser;
-# Redis n+W+1 for the tests, n+W+2 for the server), so neither waits for the other's flows.
+# tests run alongside in their own process (PostgreSQL <db>_browser, Redis n+W and n+W+1).
 # The main run prints its progress as it goes; the browser log follows it. A run stopped by
 # SIGTERM (a CI timeout) still prints what passed. Extra arguments go to both pytest runs.
 set -uo pipefail
@@ -15,27 +13,25 @@ redis_url="${TEST_REDIS_URL:?set TEST_REDIS_URL}"
 redis_base="${redis_url%/*}"
 n="${redis_url##*/}"
 workers="${TEST_WORKERS:-3}"
-last=$((n + workers + 2))
+last=$((n + workers + 1))
 if [ "$last" -gt 15 ]; then
-  echo "TEST_REDIS_URL: the run uses Redis databases $n to $last; use a number from 0 to $((13 - workers))" >&2
+  echo "TEST_REDIS_URL: the run uses Redis databases $n to $last; use a number from 0 to $((14 - workers))" >&2
   exit 2
 fi
 logs="$(mktemp -d)"
 export TEST_FAILURE_DIGEST="$logs/failures"
 started=$(date +%s)
-browser_pid="" production_pid="" main_pid=""
+browser_pid="" main_pid=""
 
 show_browser_log() {
-  echo "== browser tests, embedded server (exit ${browser_rc:-still running}, log so far)"
+  echo "== browser tests (exit ${browser_rc:-still running}, log so far)"
   cat "$logs/browser.log"
-  echo "== browser tests, production server (exit ${production_rc:-still running}, log so far)"
-  cat "$logs/browser-production.log"
 }
 on_term() {
   echo "== stopped by a signal after $(($(date +%s) - started))s: what ran so far follows"
   # pytest turns SIGTERM into an interrupt and prints its summary; give it time to.
   for _ in $(seq 1 20); do
-    kill -0 $main_pid $browser_pid $production_pid 2>/dev/null || break
+    kill -0 $main_pid $browser_pid 2>/dev/null || break
     sleep 0.5
   done
   show_browser_log
@@ -45,13 +41,10 @@ on_term() {
 }
 trap on_term TERM INT
 
-echo "== browser tests: started alongside (one process per server mode), their logs follow the main run"
+echo "== browser tests: started alongside, their log follows the main run"
 TEST_DATABASE_URL="$db" TEST_REDIS_URL="$redis_base/$((n + workers))" \
-  "$PYTEST" -m browser -k "embedded" "$@" >"$logs/browser.log" 2>&1 &
+  "$PYTEST" -m browser "$@" >"$logs/browser.log" 2>&1 &
 browser_pid=$!
-TEST_DATABASE_URL="$db" TEST_REDIS_URL="$redis_base/$((n + workers + 1))" \
-  "$PYTEST" -m browser -k "not embedded" "$@" >"$logs/browser-production.log" 2>&1 &
-production_pid=$!
 
 echo "== unit, web and integration tests on SQLite and PostgreSQL: $workers workers"
 TEST_DATABASE_URL="$db" TEST_REDIS_URL="$redis_base/$n" \
@@ -60,12 +53,11 @@ main_pid=$!
 wait "$main_pid"; main_rc=$?
 main_done=$(date +%s)
 wait "$browser_pid"; browser_rc=$?
-wait "$production_pid"; production_rc=$?
 show_browser_log
 if [ -s "$logs/failures" ]; then
   echo "== failures, briefly (both runs)"
   cat "$logs/failures"
 fi
 rm -rf "$logs"
-echo "== exit codes: unit/web/integration $main_rc ($((main_done - started))s), browser $browser_rc (embedded) and $production_rc (production); $(($(date +%s) - started))s in all"
-[ "$main_rc" = 0 ] && [ "$browser_rc" = 0 ] && [ "$production_rc" = 0 ]
+echo "== exit codes: unit/web/integration $main_rc ($((main_done - started))s), browser $browser_rc; $(($(date +%s) - started))s in all"
+[ "$main_rc" = 0 ] && [ "$browser_rc" = 0 ]
