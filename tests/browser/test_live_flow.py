@@ -164,6 +164,7 @@ def _run(live_server, browser, page, clock):
     assert guest.errors == [] and page.errors == []
 
 
+@pytest.mark.embedded_only  # the rule is the page's script; the server mode doesn't change it
 def test_a_live_panel_still_polls_once_in_30_seconds(live_server, page):
     """The stream is a hint, not the truth: with it open and quiet, the dashboard's latest
     orders (a 10 s poll) are not fetched every 10 s, but not never either: once in about 30 s,
