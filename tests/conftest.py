@@ -87,16 +87,22 @@ def pytest_configure(config):
 RUN_FIRST = ("tests/integration/",)
 
 
+# Tiers that run only when the marker expression names them (`make test-deploy`: images and
+# containers; `make test-soak`: a 60 s Redis outage under load, four minutes by design), each
+# run by CI after `make test`.
+ON_REQUEST_ONLY = ("deploy", "soak")
+
+
 def pytest_collection_modifyitems(config, items):
-    """The Redis-outage soak (marker `soak`: four minutes by design, a 60 s outage under load)
-    runs only when the marker expression names it (`make test-soak`, which CI runs after
-    `make test`): deselected, not skipped, since under CI=true a skip fails the run. Then the
-    slow integration tests first (stable: the order is otherwise unchanged)."""
-    if "soak" not in (config.getoption("markexpr") or ""):
-        chosen = [item for item in items if item.get_closest_marker("soak") is None]
-        if len(chosen) != len(items):
-            config.hook.pytest_deselected(items=[i for i in items if i not in chosen])
-            items[:] = chosen
+    """Deselect (not skip: under CI=true a skip fails the run) the tests of a tier that runs
+    only on request unless the marker expression names it; then the slow integration tests
+    first (stable: the order is otherwise unchanged)."""
+    named = config.getoption("markexpr") or ""
+    left_out = [marker for marker in ON_REQUEST_ONLY if marker not in named]
+    chosen = [i for i in items if not any(i.get_closest_marker(m) for m in left_out)]
+    if len(chosen) != len(items):
+        config.hook.pytest_deselected(items=[i for i in items if i not in chosen])
+        items[:] = chosen
 
     def rank(item):
         path = item.nodeid.split("::")[0]

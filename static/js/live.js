@@ -98,9 +98,6 @@
     });
   }
   document.addEventListener("htmx:afterSettle", refreshMissed);
-  document.addEventListener("htmx:afterRequest", function () {
-    window.setTimeout(refreshMissed, 50);
-  });
 
   // While the stream is open a poll (an "every" timer or a "load delay") stands down, except
   // one every BACKSTOP_MS per element: the stream is a hint, and an event can be lost on the
@@ -108,10 +105,14 @@
   // meanwhile), which would leave a panel (a progress bar short of done) stale for good.
   var BACKSTOP_MS = 30000;
   var lastAsked = new WeakMap();
+
+  // After any request: the panel was just refreshed (the backstop's clock starts again), and an
+  // event that came while it was in flight is asked for now.
   document.addEventListener("htmx:afterRequest", function (event) {
     if (event.detail && event.detail.elt instanceof Element) {
       lastAsked.set(event.detail.elt, Date.now());
     }
+    window.setTimeout(refreshMissed, 50);
   });
   function standDown(element) {
     var now = Date.now();
