@@ -48,12 +48,15 @@ def process_image(image_id: int) -> str:
         db.session.commit()
         log.warning("image %s refused: %s", image_id, image.error)
         return image.status
+    encoded: dict[tuple[int, int], bytes] = {}  # below an edge, a size is the picture itself
     for name, edge in SIZES.items():
         copy = picture.copy()
         copy.thumbnail((edge, edge), Image.Resampling.LANCZOS)
-        buffer = io.BytesIO()
-        copy.save(buffer, "WEBP", quality=82, method=4)
-        storage.save(f"{image.key}/{name}.webp", buffer.getvalue())
+        if copy.size not in encoded:  # the same pixels as a smaller edge's: encoded once
+            buffer = io.BytesIO()
+            copy.save(buffer, "WEBP", quality=82, method=4)
+            encoded[copy.size] = buffer.getvalue()
+        storage.save(f"{image.key}/{name}.webp", encoded[copy.size])
     storage.save(f"{image.key}/original", _clean_original(picture, source_format))
     image.width, image.height = picture.size
     image.status = "ready"

@@ -30,7 +30,9 @@ def wait_for(
 
 @pytest.fixture
 def production_app(backend, database_urls, redis_url, smtp_server):
-    """An app in production mode: jobs go to real Redis, for a real worker."""
+    """An app in production mode: jobs go to real Redis, for a real worker. Production mode is
+    PostgreSQL and Redis (README, "Two modes"), so the modules that use it are marked
+    `backends("postgresql")`; a worker on SQLite is no mode Pasar has."""
     require(bool(TEST_REDIS_URL), "TEST_REDIS_URL is not set")
     app = make_app(
         database_urls(backend),

@@ -13,7 +13,9 @@ from tests.conftest import HostClient
 from tests.factories import make_user
 from tests.integration import sample_jobs
 
-pytestmark = pytest.mark.integration
+# Production mode only: a real worker on Redis runs against PostgreSQL (README, "Two modes");
+# SQLite with a worker is no mode Pasar has.
+pytestmark = [pytest.mark.integration, pytest.mark.backends("postgresql")]
 
 
 def test_failed_jobs_are_listed_retried_and_deleted(production_app):

@@ -25,7 +25,9 @@ from tests.integration import sample_jobs
 from tests.integration.conftest import ROOT, wait_for
 from tests.integration.processes import free_port
 
-pytestmark = pytest.mark.integration
+# Production mode only: a real worker on Redis runs against PostgreSQL (README, "Two modes");
+# SQLite with a worker is no mode Pasar has.
+pytestmark = [pytest.mark.integration, pytest.mark.backends("postgresql")]
 
 
 def _json_lines(text: str):

@@ -31,12 +31,14 @@ from app.orders.service import expire_unpaid_orders
 from app.payments.models import GatewayDelivery, Payment, WebhookEvent
 from app.payments.signatures import stripe_signature
 from app.payments.webhooks import gateway_secret
-from tests.conftest import PLATFORM, HostClient, _migrate, free_port, make_app, truncate_all
+from tests.conftest import PLATFORM, HostClient, free_port, make_app, truncate_all
 from tests.factories import make_store
 from tests.integration.conftest import ROOT, wait_for
 from tests.web.order_helpers import make_order, make_variant
 
-pytestmark = pytest.mark.integration
+# Production mode only: a real worker on Redis runs against PostgreSQL (README, "Two modes");
+# SQLite with a worker is no mode Pasar has.
+pytestmark = [pytest.mark.integration, pytest.mark.backends("postgresql")]
 
 OUTAGE = 5  # seconds Redis stays away
 
@@ -115,16 +117,11 @@ def stack(backend, database_urls, smtp_server, tmp_path):
     """Private Redis, an app in production mode, and a real `flask worker` and `flask cron`."""
     from tests import factories
 
-    # A free port of its own: the SQLite and PostgreSQL halves of the suite run side by side.
+    # A Redis of its own on a free port: the test stops and empties it, and other runs share the host.
     server = RedisServer(free_port(), tmp_path)
     server.start()
     midtrans_port = free_port()
     database_url = database_urls(backend)
-    if backend == "sqlite":
-        # A database file of its own: the worker's SQLite file is shared by every test of this
-        # pytest worker, and a process an earlier test started must not touch these rows.
-        database_url = f"sqlite:///{tmp_path / 'stack.db'}"
-        _migrate(database_url)
     app = make_app(
         database_url,
         server.url,

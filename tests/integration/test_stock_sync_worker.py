@@ -22,7 +22,9 @@ from tests.factories import make_store
 from tests.integration.conftest import ROOT, wait_for
 from tests.web.order_helpers import owner_of
 
-pytestmark = pytest.mark.integration
+# Production mode only: a real worker on Redis runs against PostgreSQL (README, "Two modes");
+# SQLite with a worker is no mode Pasar has.
+pytestmark = [pytest.mark.integration, pytest.mark.backends("postgresql")]
 
 
 def _store_with_variants(app, count: int):
@@ -101,10 +103,8 @@ def _spawn_worker(app, log_path):
         )
 
 
-# PostgreSQL only: production mode's database (and SQLite has one writer at a time anyway).
-@pytest.mark.parametrize("backend", ["postgresql"])
 def test_a_worker_killed_mid_apply_leaves_whole_batches_and_the_run_resumes(
-    production_app, tmp_path, backend
+    production_app, tmp_path
 ):
     count = 8_000
     store = _store_with_variants(production_app, count)

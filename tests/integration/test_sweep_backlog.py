@@ -14,7 +14,9 @@ from app.extensions import db, redis_client
 from app.notifications.models import EmailMessage
 from jobs.maintenance import sweep_email_outbox
 
-pytestmark = pytest.mark.integration
+# Production mode only: a real worker on Redis runs against PostgreSQL (README, "Two modes");
+# SQLite with a worker is no mode Pasar has.
+pytestmark = [pytest.mark.integration, pytest.mark.backends("postgresql")]
 
 
 def test_a_second_sweep_leaves_a_waiting_email_job_alone(production_app):

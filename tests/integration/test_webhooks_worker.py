@@ -20,7 +20,9 @@ from tests.conftest import HostClient
 from tests.factories import make_product, make_store
 from tests.integration.conftest import wait_for
 
-pytestmark = pytest.mark.integration
+# Production mode only: a real worker on Redis runs against PostgreSQL (README, "Two modes");
+# SQLite with a worker is no mode Pasar has.
+pytestmark = [pytest.mark.integration, pytest.mark.backends("postgresql")]
 
 
 def test_concurrent_duplicate_webhooks_apply_once_on_the_worker(production_app, worker):

@@ -17,7 +17,9 @@ from app.notifications.service import queue_email
 from tests.integration import sample_jobs
 from tests.integration.conftest import ROOT, wait_for
 
-pytestmark = pytest.mark.integration
+# Production mode only: a real worker on Redis runs against PostgreSQL (README, "Two modes");
+# SQLite with a worker is no mode Pasar has.
+pytestmark = [pytest.mark.integration, pytest.mark.backends("postgresql")]
 
 
 def _email_status(app, message_id):

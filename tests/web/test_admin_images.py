@@ -57,6 +57,35 @@ def test_upload_several_images_then_show_them(app, owner, product):
     assert f"/media/{rows[0].key}/thumb.webp" in listing
 
 
+def test_each_size_is_encoded_once_and_a_small_picture_is_its_own_medium_and_large(
+    app, owner, product, monkeypatch
+):
+    """A 640 px upload is smaller than the medium (800) and large (1600) edges: both are the
+    picture itself, so one WebP is written for the two (a third of the encoding work saved)."""
+    encodes = []
+    save = Image.Image.save
+    monkeypatch.setattr(
+        Image.Image,
+        "save",
+        lambda self, fp, format=None, **kw: (
+            encodes.append((format, self.size)),
+            save(self, fp, format, **kw),
+        )[1],
+    )
+    assert upload(owner, product.id, (png_bytes(size=(640, 480)), "small.png")).status_code == 303
+    (row,) = images_of(app, product.id)
+    assert row.status == "ready" and (row.width, row.height) == (640, 480)
+    webp = [size for fmt, size in encodes if fmt == "WEBP"]
+    assert sorted(webp) == [(320, 240), (640, 480)], encodes
+    with app.app_context():
+        storage = get_storage()
+        sizes = {
+            n: Image.open(io.BytesIO(storage.read(f"{row.key}/{n}.webp"))).size
+            for n in ("thumb", "medium", "large")
+        }
+        assert sizes == {"thumb": (320, 240), "medium": (640, 480), "large": (640, 480)}
+
+
 def test_htmx_upload_returns_the_images_section(app, owner, product):
     response = upload(owner, product.id, (png_bytes(), "a.png"), headers=HX)
     body = text_of(response)
