@@ -87,8 +87,8 @@ cluster: setup  ## nginx + 2 gunicorn instances + 2 workers + cron on PostgreSQL
 	$(BIN)/python scripts/cluster.py --port $(CLUSTER_PORT) \
 	  --database-url $(CLUSTER_DATABASE_URL) --redis-url $(CLUSTER_REDIS_URL)
 
-test-deps:  ## Debian's chromium (browser tests) and nginx (the cluster launcher's test), installed when running as root
-	@for pkg in chromium nginx; do \
+test-deps:  ## Debian's chromium and chromium-headless-shell (browser tests) and nginx (the cluster launcher's test), installed when running as root
+	@for pkg in chromium chromium-headless-shell nginx; do \
 	  command -v $$pkg >/dev/null 2>&1 && continue; \
 	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
 	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$pkg >/dev/null; \
