@@ -4,28 +4,20 @@ The relying party is the platform host itself (PLATFORM_HOST), so one passkey wo
 platform and on every store subdomain. The expected origin is built from configuration (the
 platform's scheme and port) for the platform host or one of its subdomains, never echoed from
 the request: a custom-domain store host can't run a ceremony at all.
+
+py_webauthn is imported by the functions that run a ceremony, not with this module: it is a
+quarter of a second of every process's start (web, worker, cron, each `flask` command), and most
+processes never run one.
 """
 
+from __future__ import annotations
+
 import json
+from typing import TYPE_CHECKING
 
 from flask import current_app, g, request
 from flask_babel import gettext, lazy_gettext
 from sqlalchemy import select
-from webauthn import (
-    generate_authentication_options,
-    generate_registration_options,
-    options_to_json,
-    verify_authentication_response,
-    verify_registration_response,
-)
-from webauthn.helpers import bytes_to_base64url
-from webauthn.helpers.exceptions import WebAuthnException
-from webauthn.helpers.structs import (
-    AuthenticatorSelectionCriteria,
-    PublicKeyCredentialDescriptor,
-    ResidentKeyRequirement,
-    UserVerificationRequirement,
-)
 
 from app.accounts.factor_models import Passkey
 from app.accounts.models import User
@@ -33,6 +25,9 @@ from app.accounts.redirects import is_platform_host
 from app.accounts.twofactor import TwoFactorError, _notify, forget_cached_state, passkeys_of
 from app.database import utcnow
 from app.extensions import db
+
+if TYPE_CHECKING:
+    from webauthn.helpers.structs import PublicKeyCredentialDescriptor
 
 RP_NAME = "Pasar"
 MAX_PASSKEYS = 10
@@ -75,11 +70,20 @@ def _user_handle(user: User) -> bytes:
 
 
 def _descriptors(user: User) -> list[PublicKeyCredentialDescriptor]:
+    from webauthn.helpers.structs import PublicKeyCredentialDescriptor
+
     return [PublicKeyCredentialDescriptor(id=pk.credential_id) for pk in passkeys_of(user)]
 
 
 def registration_options(user: User) -> tuple[str, bytes]:
     """Options for navigator.credentials.create() as JSON, and the challenge to keep."""
+    from webauthn import generate_registration_options, options_to_json
+    from webauthn.helpers.structs import (
+        AuthenticatorSelectionCriteria,
+        ResidentKeyRequirement,
+        UserVerificationRequirement,
+    )
+
     expected_origin()
     if len(passkeys_of(user)) >= MAX_PASSKEYS:
         raise PasskeyError(
@@ -103,6 +107,9 @@ def registration_options(user: User) -> tuple[str, bytes]:
 
 def register(user: User, credential: dict | str, challenge: bytes, name: str) -> Passkey:
     """Verify a new credential for `user` and store it; PasskeyError if it doesn't check out."""
+    from webauthn import verify_registration_response
+    from webauthn.helpers.exceptions import WebAuthnException
+
     origin = expected_origin()
     name = (name or "").strip()[:60] or "Passkey"
     try:
@@ -146,6 +153,9 @@ def register(user: User, credential: dict | str, challenge: bytes, name: str) ->
 
 def authentication_options(user: User) -> tuple[str, bytes]:
     """Options for navigator.credentials.get() limited to the user's passkeys, and the challenge."""
+    from webauthn import generate_authentication_options, options_to_json
+    from webauthn.helpers.structs import UserVerificationRequirement
+
     expected_origin()
     descriptors = _descriptors(user)
     if not descriptors:
@@ -160,6 +170,8 @@ def authentication_options(user: User) -> tuple[str, bytes]:
 
 def authenticate(user: User, credential: dict | str, challenge: bytes) -> Passkey:
     """Verify an assertion from one of `user`'s passkeys; PasskeyError otherwise."""
+    from webauthn.helpers import bytes_to_base64url
+
     origin = expected_origin()
     credential = _parsed(credential)
     by_id = {bytes_to_base64url(pk.credential_id): pk for pk in passkeys_of(user)}
@@ -191,6 +203,9 @@ def remove(user: User, passkey_id: int) -> None:
 def sign_in_options() -> tuple[str, bytes]:
     """Options for signing in with a passkey alone (a discoverable credential, the user
     verified by the device): no list of credentials, so nothing says which accounts exist."""
+    from webauthn import generate_authentication_options, options_to_json
+    from webauthn.helpers.structs import UserVerificationRequirement
+
     expected_origin()
     options = generate_authentication_options(
         rp_id=rp_id(), user_verification=UserVerificationRequirement.REQUIRED
@@ -236,6 +251,9 @@ def _verify_assertion(
     credential: dict, challenge: bytes, origin: str, passkey: Passkey, *, require_user_verification
 ) -> None:
     """Verify an assertion by `passkey` and record its use; PasskeyError if it doesn't hold."""
+    from webauthn import verify_authentication_response
+    from webauthn.helpers.exceptions import WebAuthnException
+
     try:
         verified = verify_authentication_response(
             credential=credential,
