@@ -5,6 +5,12 @@ BIN    := $(VENV)/bin
 PORT   ?= 5000
 FLASK  := $(BIN)/flask --app wsgi
 
+# Compiled modules are kept (__pycache__/, git-ignored) even where the environment sets
+# PYTHONDONTWRITEBYTECODE: otherwise every process started here (each server, worker and
+# `flask` command the tests start, each pytest worker) compiles the app's 200-odd modules again,
+# half a second of CPU each time (2.9 s instead of 2.4 s to import wsgi on this machine).
+unexport PYTHONDONTWRITEBYTECODE
+
 # The tiers that need services use these unless they are already set (see README).
 TEST_DATABASE_URL ?= postgresql://postgres@127.0.0.1:5432/pasar_test
 TEST_REDIS_URL    ?= redis://127.0.0.1:6379/8

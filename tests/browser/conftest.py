@@ -188,6 +188,22 @@ def live_server(request, tmp_path_factory, live_smtp):
     log.close()
 
 
+class EnglishBrowser:
+    """The browser, whose new contexts ask for English (Accept-Language: en-US) unless a test
+    names another `locale`, as desktop chromium does by itself: chromium-headless-shell sends
+    no Accept-Language, and a store then answers in its own language."""
+
+    def __init__(self, browser):
+        self._browser = browser
+
+    def new_context(self, **options):
+        options.setdefault("locale", "en-US")
+        return self._browser.new_context(**options)
+
+    def __getattr__(self, name):
+        return getattr(self._browser, name)
+
+
 @pytest.fixture(scope="session")
 def browser():
     """Debian's chromium, headless."""
@@ -196,7 +212,7 @@ def browser():
 
     with sync_playwright() as pw:
         instance = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        yield instance
+        yield EnglishBrowser(instance)
         instance.close()
 
 
