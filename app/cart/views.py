@@ -15,13 +15,12 @@ from flask import (
 )
 from flask_babel import gettext
 from flask_login import current_user
-from jinja2_fragments.flask import render_block
 
 from app.accounts.redirects import safe_next
 from app.cart import service
 from app.cart.models import CartItem
 from app.extensions import db
-from app.rendering import is_htmx, render_partial, varied
+from app.rendering import is_htmx, render_fragment, render_partial, varied
 from tenants.context import current_store, store_blueprint
 from tenants.query import get_for_store_or_404
 
@@ -162,7 +161,7 @@ def _cart_answer(store, cart, message: str, category: str, status: int = 200):
     view = service.cart_view(store, cart)
     g.cart_count = view.count
     if is_htmx():
-        lines = render_block(
+        lines = render_fragment(
             "cart/show.html", "lines", view=view, message=message, category=category
         )
         return varied(lines, _count_oob(), status=status)

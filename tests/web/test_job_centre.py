@@ -86,6 +86,21 @@ def test_a_working_sync_makes_the_lists_refresh_and_htmx_gets_just_them(app, sto
     assert fragment.text.lstrip().startswith('<div id="job-lists"') and "<html" not in fragment.text
 
 
+def test_htmx_gets_the_lists_with_a_previewed_sync_and_its_cancel_question(
+    app, store_a, owner_client
+):
+    """The lists block calls a macro the page imports at its top (confirm_first): rendered
+    alone for htmx it must have it too. It didn't: a 500 each refresh while a sync waited to
+    be applied, which only production mode's refresh showed."""
+    make_variant(store_a, "LAMP", 1000, stock=1)
+    run_id = _sync(owner_client, "sku,stock\nLAMP,4\n")
+    with app.app_context():
+        assert db.session.get(ImportRun, run_id).status == "previewed"
+    fragment = owner_client.get("/admin/jobs", headers={"HX-Request": "true"})
+    assert fragment.status_code == 200, fragment.text[:500]
+    assert f"Cancel stock sync #{run_id}?" in fragment.text and "<html" not in fragment.text
+
+
 def test_a_failed_email_is_retried_once(app, store_a, owner_client):
     failed = _email(app, store_a, "failed", error="timeout")
     sent = _email(app, store_a, "sent")
