@@ -70,6 +70,10 @@ def _server_env(mode: str, tmp_path: Path, port: int) -> dict:
         # The webhook flow's receiver listens on loopback, which deliveries may reach only
         # when the platform allows private networks (app/webhooks/network.py).
         "WEBHOOKS_ALLOW_PRIVATE_NETWORKS": "1",
+        # Stopped at the end of the run: no load balancer to drain for (gunicorn.conf.py), and
+        # a stream left open mustn't hold the stop for the whole graceful timeout.
+        "SHUTDOWN_DRAIN_SECONDS": "0",
+        "GRACEFUL_TIMEOUT": "3",
     }
     for name in ("DATABASE_URL", "REDIS_URL", "MAIL_SERVER", "JOBS_INLINE"):
         env.pop(name, None)

@@ -54,6 +54,7 @@ def test_owner_creates_a_key_sees_it_once_and_revokes_it(live_server, page):
     assert [e for e in page.errors if not e.startswith("Failed to load resource")] == []
 
 
+@pytest.mark.embedded_only  # a static page and its script: the server's mode doesn't change it
 def test_the_docs_page_draws_the_reference(live_server, page):
     page.goto(live_server.url("acme", "/api/v1/docs"))
     page.locator(

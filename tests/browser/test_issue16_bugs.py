@@ -52,6 +52,7 @@ def figures_on_one_line(page) -> list[dict]:
     return [card for card in cards if card["lines"] != 1 or card["overflows"]]
 
 
+@pytest.mark.embedded_only  # layout and CSS: the same HTML in both server modes
 @pytest.mark.parametrize("slug", ["acme", "batik"])
 def test_stat_figures_stay_whole_and_latest_orders_fit_at_1280(live_server, page, slug):
     page.goto(live_server.url(slug, "/account/signin?next=/admin/"))
@@ -173,6 +174,7 @@ def test_an_htmx_form_asks_too_and_its_request_goes_ahead_once_confirmed(live_se
     assert page.errors == [], page.errors
 
 
+@pytest.mark.embedded_only  # layout and CSS: the same HTML in both server modes
 def test_faint_text_reads_at_aa_contrast(live_server, page):
     checked = {"category labels": [], "struck-through prices": []}
     for number in (1, 2, 3):

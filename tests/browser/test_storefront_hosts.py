@@ -47,6 +47,7 @@ def test_unknown_store_shows_the_store_404_page(live_server, page):
     screenshot(page, f"store-404-{live_server.mode}")
 
 
+@pytest.mark.embedded_only  # layout and CSS: the same HTML in both server modes
 def test_mobile_layout_has_no_horizontal_scroll(live_server, browser):
     context = browser.new_context(viewport={"width": 375, "height": 740}, is_mobile=True)
     page = context.new_page()
