@@ -5,6 +5,8 @@ from pathlib import Path
 
 from dotenv import load_dotenv
 
+from app.redis_client import quick_retry
+
 DEFAULT_SECRET_KEY = "dev-insecure-change-me"  # noqa: S105  (refused in production)
 # The role migration 0021 makes for the app: it owns no table, so row-level security binds it.
 DEFAULT_DATABASE_ROLE = "pasar_app"
@@ -145,7 +147,11 @@ def load_config(instance_path: str, overrides: dict | None = None) -> dict:
         "HSTS": secure,
         "SQLALCHEMY_ENGINE_OPTIONS": {"pool_pre_ping": True},
         # Limits never turn pages into 500s when Redis is unreachable: they fall back to memory.
-        "RATELIMIT_STORAGE_OPTIONS": {"socket_timeout": 0.5, "socket_connect_timeout": 0.5}
+        "RATELIMIT_STORAGE_OPTIONS": {
+            "socket_timeout": 0.5,
+            "socket_connect_timeout": 0.5,
+            "retry": quick_retry(),
+        }
         if redis_url
         else {},
         "RATELIMIT_IN_MEMORY_FALLBACK_ENABLED": True,

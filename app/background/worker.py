@@ -263,7 +263,7 @@ def _require_redis():
 def worker_command(burst: bool, queues: tuple[str, ...]):
     """Run an RQ worker (with its scheduler, which delayed retries need) through Redis outages."""
     _require_redis()
-    connection = redis_client.get()
+    connection = redis_client.patient()
     flask_app = current_app._get_current_object()
     current: list[AppWorker] = []
 
@@ -303,7 +303,7 @@ def worker_command(burst: bool, queues: tuple[str, ...]):
 def cron_command():
     """Run the RQ cron scheduler that enqueues Pasar's periodic jobs, through Redis outages."""
     _require_redis()
-    connection = redis_client.get()
+    connection = redis_client.patient()
     scheduler = AppCronScheduler(connection=connection, logging_level="INFO")
     for func, queue, interval in periodic_jobs(current_app.config["SWEEP_INTERVAL"]):
         scheduler.register(

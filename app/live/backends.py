@@ -21,6 +21,8 @@ from dataclasses import dataclass
 
 import redis
 
+from app.redis_client import connect
+
 HISTORY = 200  # events kept per channel for resume (Redis keeps about this many)
 HISTORY_SECONDS = 600  # a channel's history is dropped after this long without an event
 POLL_SECONDS = 0.2  # embedded mode: how often a process looks for new events
@@ -52,7 +54,7 @@ return id
         self.url = url
         # Short timeouts for publishing: a Redis outage must not hang the request that changed
         # something. The listener has a connection of its own.
-        self.conn = redis.Redis.from_url(url, socket_timeout=2, socket_connect_timeout=2)
+        self.conn = connect(url)
         self._script = self.conn.register_script(self._SCRIPT)
         # Pub/sub channels are server-wide, not per database: two deployments (or two test
         # workers) on one Redis server with different database numbers would hear each

@@ -16,7 +16,7 @@ def _count(model):
 
 def test_seed_demo_is_idempotent_and_prints_the_logins(app):
     runner = app.test_cli_runner()
-    first = runner.invoke(args=["seed-demo", "--products", "12"])
+    first = runner.invoke(args=["seed-demo", "--products", "4"])
     assert first.exit_code == 0, first.output
     with app.app_context():
         counts = (
@@ -28,8 +28,8 @@ def test_seed_demo_is_idempotent_and_prints_the_logins(app):
             _count(ProductImage),
             _count(Category),
         )
-        assert counts[3] == 36 and counts[5] == 36  # 12 products, each with a picture, per store
-        assert db.session.scalar(select(func.count()).where(ProductImage.status == "ready")) == 36
+        assert counts[3] == 12 and counts[5] == 12  # 4 products, each with a picture, per store
+        assert db.session.scalar(select(func.count()).where(ProductImage.status == "ready")) == 12
         stores = db.session.scalars(select(Store)).all()
         assert len(stores) >= 3
         assert len({s.name for s in stores}) == len(stores)
@@ -43,7 +43,7 @@ def test_seed_demo_is_idempotent_and_prints_the_logins(app):
                 )
             )
             assert owners == 1
-    second = runner.invoke(args=["seed-demo", "--products", "12"])
+    second = runner.invoke(args=["seed-demo", "--products", "4"])
     assert second.exit_code == 0, second.output
     with app.app_context():
         assert (
