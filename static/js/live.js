@@ -100,9 +100,11 @@
   document.addEventListener("htmx:afterSettle", refreshMissed);
 
   // While the stream is open a poll (an "every" timer or a "load delay") stands down, except
-  // one every BACKSTOP_MS per element: the stream is a hint, and an event can be lost on the
+  // one every BACKSTOP_MS per element (or the milliseconds its data-live-poll names: a progress
+  // bar someone is watching says 5000): the stream is a hint, and an event can be lost on the
   // way (Redis pub/sub delivers at most once; a listener reconnecting misses what was sent
-  // meanwhile), which would leave a panel (a progress bar short of done) stale for good.
+  // meanwhile; an event that lands while its panel is being swapped), which would leave a panel
+  // (a progress bar short of done) stale for good.
   var BACKSTOP_MS = 30000;
   var lastAsked = new WeakMap();
 
@@ -120,7 +122,8 @@
       lastAsked.set(element, now); // new on the page (or just swapped in): fresh
       return true;
     }
-    if (now - lastAsked.get(element) < BACKSTOP_MS) {
+    var backstop = parseInt(element.getAttribute("data-live-poll"), 10) || BACKSTOP_MS;
+    if (now - lastAsked.get(element) < backstop) {
       return true;
     }
     lastAsked.set(element, now);

@@ -191,3 +191,32 @@ def test_a_live_panel_still_polls_once_in_30_seconds(live_server, page):
     assert len(fetched()) == 1, fetched()
     assert page.locator("#latest-orders").count() == 1
     assert page.errors == [], page.errors
+
+
+@pytest.mark.embedded_only  # the rule is the page's script; the server mode doesn't change it
+def test_a_watched_panel_names_a_shorter_backstop(live_server, page):
+    """A panel someone is watching (a sync's progress bar, the job centre while a job works)
+    says data-live-poll="5000": with the stream open it still polls once 5 s have passed, so an
+    event lost on the way holds it back seconds, not half a minute. Here the dashboard's latest
+    orders (a 10 s poll) are given that attribute: the 20 s poll goes out, which the default
+    backstop (30 s) stands down."""
+    page.clock.install()
+    sign_in(page, live_server, "owner@acme.example.com", "/admin/")
+    page.wait_for_url(re.compile(r"/admin/$"))
+    wait_until_live(page)
+    page.locator("#latest-orders").evaluate("el => el.setAttribute('data-live-poll', '5000')")
+    log = requests_of(page)
+
+    def fetched() -> list[str]:
+        return [url for _, url in log if "/admin/latest-orders" in url]
+
+    page.clock.run_for(15_000)  # the 10 s poll: the panel is new to the backstop, it stands down
+    page.wait_for_timeout(500)
+    assert fetched() == [], "the panel polled while its stream was open"
+    page.clock.run_for(10_000)  # the 20 s poll: 10 s since the last, more than its 5 s
+    for _ in range(50):
+        if fetched():
+            break
+        page.wait_for_timeout(200)
+    assert len(fetched()) == 1, fetched()
+    assert page.errors == [], page.errors

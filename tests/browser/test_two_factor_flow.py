@@ -26,8 +26,12 @@ class Authenticator:
 
     def code(self) -> str:
         while True:
-            now = self.totp.timecode(int(time.time()))
-            step = max(self.last_step + 1, now - 1)
+            moment = time.time()
+            now = self.totp.timecode(int(moment))
+            # The step before this one is accepted only until this one ends: not in its last
+            # 5 s, or a slow request reaches the server a step later and the code is refused.
+            lowest = now - 1 if self.totp.interval - moment % self.totp.interval > 5 else now
+            step = max(self.last_step + 1, lowest)
             if step <= now + 1:
                 self.last_step = step
                 return self.totp.generate_otp(step)
