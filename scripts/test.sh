@@ -41,9 +41,13 @@ on_term() {
 }
 trap on_term TERM INT
 
+# A browser flow that fails is run once more (pytest-rerunfailures): on this CPU-starved 2-core
+# machine a flow now and then waits out a timeout (a live update or a picked option that never
+# lands; the causes are being looked into). Every rerun is named in the digest at the end, so
+# a flow that needed one is seen, not hidden.
 echo "== browser tests: started alongside, their log follows the main run"
 TEST_DATABASE_URL="$db" TEST_REDIS_URL="$redis_base/$((n + workers))" \
-  "$PYTEST" -m browser "$@" >"$logs/browser.log" 2>&1 &
+  "$PYTEST" -m browser --reruns 1 "$@" >"$logs/browser.log" 2>&1 &
 browser_pid=$!
 
 echo "== unit, web and integration tests on SQLite and PostgreSQL: $workers workers"
@@ -55,7 +59,7 @@ main_done=$(date +%s)
 wait "$browser_pid"; browser_rc=$?
 show_browser_log
 if [ -s "$logs/failures" ]; then
-  echo "== failures, briefly (both runs)"
+  echo "== failures and reruns, briefly (both runs)"
   cat "$logs/failures"
 fi
 rm -rf "$logs"

@@ -65,12 +65,14 @@ FAILURE_DIGEST = os.environ.get("TEST_FAILURE_DIGEST")
 def pytest_runtest_logreport(report):
     """With TEST_FAILURE_DIGEST set (scripts/test.sh sets it), each failure's id and error message
     go to that file, which the script prints last: a CI log cut to its head and tail keeps them."""
-    if not FAILURE_DIGEST or not report.failed or XDIST_WORKER:
+    rerun = report.outcome == "rerun"  # failed once, run again (the browser tier's --reruns)
+    if not FAILURE_DIGEST or not (report.failed or rerun) or XDIST_WORKER:
         return  # under xdist the controller sees every worker's reports
     crash = getattr(report.longrepr, "reprcrash", None)
     message = crash.message if crash is not None else str(report.longrepr)[-2000:]
     with open(FAILURE_DIGEST, "a", encoding="utf-8") as digest:
-        digest.write(f"- {report.nodeid} ({report.when}): {message[:3000]}\n")
+        what = "failed once, run again" if rerun else report.when
+        digest.write(f"- {report.nodeid} ({what}): {message[:3000]}\n")
 
 
 def pytest_configure(config):
