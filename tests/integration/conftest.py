@@ -13,6 +13,11 @@ from tests.conftest import PLATFORM, TEST_REDIS_URL, make_app, require, truncate
 ROOT = Path(__file__).resolve().parents[2]
 
 
+# The marks of a module whose tests run a real worker on Redis: production mode, which is
+# PostgreSQL and Redis (README, "Two modes"); SQLite with a worker is no mode Pasar has.
+PRODUCTION_MODE = [pytest.mark.integration, pytest.mark.backends("postgresql")]
+
+
 def wait_for(
     predicate, timeout: float = 30.0, interval: float = 0.2, what: str = "condition", state=None
 ):
@@ -30,9 +35,8 @@ def wait_for(
 
 @pytest.fixture
 def production_app(backend, database_urls, redis_url, smtp_server):
-    """An app in production mode: jobs go to real Redis, for a real worker. Production mode is
-    PostgreSQL and Redis (README, "Two modes"), so the modules that use it are marked
-    `backends("postgresql")`; a worker on SQLite is no mode Pasar has."""
+    """An app in production mode: jobs go to real Redis, for a real worker (the modules that
+    use it are marked PRODUCTION_MODE)."""
     require(bool(TEST_REDIS_URL), "TEST_REDIS_URL is not set")
     app = make_app(
         database_urls(backend),

@@ -1,7 +1,6 @@
 """The console's jobs page on real Redis: queues, a worker, a failed job with its exception,
 retry and delete (audited)."""
 
-import pytest
 from rq import SimpleWorker
 from sqlalchemy import select
 
@@ -12,10 +11,9 @@ from tests.accounts_helpers import sign_in_with_factor
 from tests.conftest import HostClient
 from tests.factories import make_user
 from tests.integration import sample_jobs
+from tests.integration.conftest import PRODUCTION_MODE
 
-# Production mode only: a real worker on Redis runs against PostgreSQL (README, "Two modes");
-# SQLite with a worker is no mode Pasar has.
-pytestmark = [pytest.mark.integration, pytest.mark.backends("postgresql")]
+pytestmark = PRODUCTION_MODE
 
 
 def test_failed_jobs_are_listed_retried_and_deleted(production_app):

@@ -13,7 +13,6 @@ import sys
 import threading
 import time
 
-import pytest
 import requests
 from rq.job import Job
 
@@ -22,12 +21,10 @@ from app.extensions import redis_client
 from app.observability.request_ids import current_request_id
 from tests.conftest import PLATFORM
 from tests.integration import sample_jobs
-from tests.integration.conftest import ROOT, wait_for
+from tests.integration.conftest import PRODUCTION_MODE, ROOT, wait_for
 from tests.integration.processes import free_port
 
-# Production mode only: a real worker on Redis runs against PostgreSQL (README, "Two modes");
-# SQLite with a worker is no mode Pasar has.
-pytestmark = [pytest.mark.integration, pytest.mark.backends("postgresql")]
+pytestmark = PRODUCTION_MODE
 
 
 def _json_lines(text: str):

@@ -33,12 +33,10 @@ from app.payments.signatures import stripe_signature
 from app.payments.webhooks import gateway_secret
 from tests.conftest import PLATFORM, HostClient, free_port, make_app, truncate_all
 from tests.factories import make_store
-from tests.integration.conftest import ROOT, wait_for
+from tests.integration.conftest import PRODUCTION_MODE, ROOT, wait_for
 from tests.web.order_helpers import make_order, make_variant
 
-# Production mode only: a real worker on Redis runs against PostgreSQL (README, "Two modes");
-# SQLite with a worker is no mode Pasar has.
-pytestmark = [pytest.mark.integration, pytest.mark.backends("postgresql")]
+pytestmark = PRODUCTION_MODE
 
 OUTAGE = 5  # seconds Redis stays away
 

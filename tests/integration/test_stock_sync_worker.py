@@ -19,12 +19,10 @@ from app.stocksync.models import ImportRun
 from tests.bulk import bulk_variants
 from tests.conftest import PLATFORM, HostClient, sign_in_as
 from tests.factories import make_store
-from tests.integration.conftest import ROOT, wait_for
+from tests.integration.conftest import PRODUCTION_MODE, ROOT, wait_for
 from tests.web.order_helpers import owner_of
 
-# Production mode only: a real worker on Redis runs against PostgreSQL (README, "Two modes");
-# SQLite with a worker is no mode Pasar has.
-pytestmark = [pytest.mark.integration, pytest.mark.backends("postgresql")]
+pytestmark = PRODUCTION_MODE
 
 
 def _store_with_variants(app, count: int):

@@ -7,16 +7,13 @@ email queue behind the default one). Found by test_redis_outage_soak.py.
 
 from datetime import timedelta
 
-import pytest
-
 from app.database import utcnow
 from app.extensions import db, redis_client
 from app.notifications.models import EmailMessage
 from jobs.maintenance import sweep_email_outbox
+from tests.integration.conftest import PRODUCTION_MODE
 
-# Production mode only: a real worker on Redis runs against PostgreSQL (README, "Two modes");
-# SQLite with a worker is no mode Pasar has.
-pytestmark = [pytest.mark.integration, pytest.mark.backends("postgresql")]
+pytestmark = PRODUCTION_MODE
 
 
 def test_a_second_sweep_leaves_a_waiting_email_job_alone(production_app):

@@ -5,7 +5,6 @@ import threading
 import time
 import uuid
 
-import pytest
 from sqlalchemy import func, select
 
 from app.catalog.service import VariantData
@@ -18,11 +17,9 @@ from app.payments.webhooks import gateway_secret
 from tenants.models import Store
 from tests.conftest import HostClient
 from tests.factories import make_product, make_store
-from tests.integration.conftest import wait_for
+from tests.integration.conftest import PRODUCTION_MODE, wait_for
 
-# Production mode only: a real worker on Redis runs against PostgreSQL (README, "Two modes");
-# SQLite with a worker is no mode Pasar has.
-pytestmark = [pytest.mark.integration, pytest.mark.backends("postgresql")]
+pytestmark = PRODUCTION_MODE
 
 
 def test_concurrent_duplicate_webhooks_apply_once_on_the_worker(production_app, worker):

@@ -6,7 +6,6 @@ import sys
 import uuid
 from datetime import UTC, datetime, timedelta
 
-import pytest
 from rq.job import Job
 from rq.registry import FailedJobRegistry, ScheduledJobRegistry
 
@@ -15,11 +14,9 @@ from app.extensions import db, redis_client
 from app.notifications.models import EmailMessage
 from app.notifications.service import queue_email
 from tests.integration import sample_jobs
-from tests.integration.conftest import ROOT, wait_for
+from tests.integration.conftest import PRODUCTION_MODE, ROOT, wait_for
 
-# Production mode only: a real worker on Redis runs against PostgreSQL (README, "Two modes");
-# SQLite with a worker is no mode Pasar has.
-pytestmark = [pytest.mark.integration, pytest.mark.backends("postgresql")]
+pytestmark = PRODUCTION_MODE
 
 
 def _email_status(app, message_id):
