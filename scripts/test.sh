@@ -51,7 +51,7 @@ TEST_DATABASE_URL="$db" TEST_REDIS_URL="$redis_base/$((n + workers))" \
 browser_pid=$!
 
 echo "== unit, web and integration tests on SQLite and PostgreSQL: $workers workers"
-TEST_DATABASE_URL="$db" TEST_REDIS_URL="$redis_base/$n" \
+TEST_DATABASE_URL="$db" TEST_REDIS_URL="$redis_base/$n" TEST_ROUTE_AUDIT="${TEST_ROUTE_AUDIT:-1}" \
   "$PYTEST" -m "not browser and not deploy" -n "$workers" --dist worksteal "$@" &
 main_pid=$!
 wait "$main_pid"; main_rc=$?

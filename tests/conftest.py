@@ -16,6 +16,8 @@ from werkzeug.datastructures import Headers
 from app import create_app
 from app.config import normalise_database_url
 from app.extensions import db
+from tests import route_coverage
+from tests.route_coverage import record_routes
 
 CI = os.environ.get("CI", "").lower() == "true"
 TEST_DATABASE_URL = os.environ.get("TEST_DATABASE_URL")
@@ -83,6 +85,8 @@ def pytest_configure(config):
         raise KeyboardInterrupt(f"stopped by signal {signum}")
 
     signal.signal(signal.SIGTERM, interrupt)
+    # Routes answered on SQLite must be answered on PostgreSQL too (TEST_ROUTE_AUDIT=1).
+    config.pluginmanager.register(route_coverage, "route_coverage")
 
 
 # Started first: the multi-process tests, whose waits then overlap the rest of the run.
@@ -284,7 +288,9 @@ def make_app(database_url: str, redis_url: str | None = None, **overrides):
         # path, as an administrator would.
         config["RLS_TEST_HARNESS_ALL_STORES"] = True
     config.update(overrides)
-    return create_app(config)
+    app = create_app(config)
+    record_routes(app)
+    return app
 
 
 def truncate_all(app, dispose: bool = True) -> None:

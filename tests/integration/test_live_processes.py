@@ -128,6 +128,9 @@ def test_embedded_mode_streams_take_at_most_their_share_of_threads(tmp_path):
         assert {heard.get() for _ in range(3)} == {'data: {"variants": [42]}'}
         # A browser that leaves (a page change) frees its place within a second or so, not
         # at the next heartbeat: a new page's stream is let in.
+        # shutdown() first: close() alone waits for the reading thread's read, up to its
+        # 30 s timeout (the reader holds the buffered reader's lock), as a tab closing doesn't.
+        responses[0].raw.shutdown()
         responses[0].close()
         assert _wait(lambda: _status(port) == 200, timeout=5), "the place was not freed"
     finally:
