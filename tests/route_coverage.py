@@ -17,7 +17,8 @@ import os
 import pytest
 from flask import request, request_finished
 
-REACHED: set[tuple[str, str, str]] = set()  # (backend, endpoint, method)
+# (backend, endpoint, method) -> the first test that got it answered
+REACHED: dict[tuple[str, str, str], str] = {}
 AUDIT = os.environ.get("TEST_ROUTE_AUDIT", "") not in ("", "0")
 
 
@@ -31,18 +32,21 @@ def record_routes(app) -> None:
         rule = request.url_rule
         if rule is not None and rule.endpoint != "static" and response.status_code < 400:
             method = "GET" if request.method == "HEAD" else request.method
-            REACHED.add((backend, rule.endpoint, method))
+            test = os.environ.get("PYTEST_CURRENT_TEST", "").rsplit(" ", 1)[0]
+            REACHED.setdefault((backend, rule.endpoint, method), test)
 
     request_finished.connect(finished, app, weak=False)
 
 
-def missing_on_postgres(reached) -> list[str]:
-    """`endpoint method` of each route answered on SQLite and never on PostgreSQL."""
-    on = {
-        backend: {(e, m) for b, e, m in reached if b == backend}
-        for backend in ("sqlite", "postgresql")
-    }
-    return sorted(f"{endpoint} {method}" for endpoint, method in on["sqlite"] - on["postgresql"])
+def missing_on_postgres(reached: dict) -> list[str]:
+    """`endpoint method (a test that reached it on SQLite)` of each route answered on SQLite
+    and never on PostgreSQL."""
+    on_postgres = {(e, m) for b, e, m in reached if b == "postgresql"}
+    return sorted(
+        f"{endpoint} {method} (e.g. {test})"
+        for (backend, endpoint, method), test in reached.items()
+        if backend == "sqlite" and (endpoint, method) not in on_postgres
+    )
 
 
 def _whole_suite(config) -> bool:
@@ -53,7 +57,7 @@ def _whole_suite(config) -> bool:
 def pytest_sessionfinish(session, exitstatus):
     workeroutput = getattr(session.config, "workeroutput", None)
     if workeroutput is not None:  # an xdist worker: the controller checks the whole
-        workeroutput["routes_reached"] = sorted(REACHED)
+        workeroutput["routes_reached"] = [[*key, test] for key, test in sorted(REACHED.items())]
         return
     if not AUDIT or session.exitstatus != 0 or not _whole_suite(session.config):
         return

@@ -10,8 +10,11 @@ from app.extensions import db
 from app.inventory.models import StockMovement
 from app.orders.models import Coupon, Order
 from tests.api.helpers import bearer, make_key
+from tests.conftest import BACKENDS
 from tests.factories import make_category, make_product
 from tests.web.order_helpers import make_order, make_variant
+
+pytestmark = pytest.mark.backends("sqlite")  # keys, scopes, validation: HTTP, not SQL
 
 PROBLEM = "application/problem+json"
 
@@ -58,6 +61,7 @@ def test_without_a_key_401_problem(api_a):
     assert response.headers["WWW-Authenticate"].startswith("Bearer")
 
 
+@pytest.mark.backends(*BACKENDS)  # another store's key
 def test_a_key_of_store_a_is_unknown_on_store_b(app, client_for, store_a, store_b):
     secret = make_key(app, store_a)
     make_product(store_b, "Bravo thing")
@@ -69,6 +73,7 @@ def test_a_key_of_store_a_is_unknown_on_store_b(app, client_for, store_a, store_
         assert key.last_used_at is None  # nothing was read or written for it
 
 
+@pytest.mark.backends(*BACKENDS)  # another store's rows
 def test_store_b_ids_are_404_with_a_store_a_key(app, api_a, store_b):
     client, secret = api_a
     product = make_product(store_b, "Bravo thing")
@@ -174,6 +179,7 @@ def test_bad_input_is_422_with_field_errors(app, api_a, store_a):
     assert _count(app, Product) == 0
 
 
+@pytest.mark.backends(*BACKENDS)  # SKU uniqueness
 def test_a_domain_refusal_names_its_field(app, api_a, store_a):
     make_product(store_a, "Taken", variants=None)
     client, secret = api_a
@@ -198,6 +204,7 @@ def test_a_bad_cursor_is_422(api_a):
 # Products -------------------------------------------------------------------------------------
 
 
+@pytest.mark.backends(*BACKENDS)  # cursor order, stock ledger, JSON details
 def test_create_update_and_page_products(app, api_a, store_a):
     client, secret = api_a
     category = make_category(store_a, "Lamps")
@@ -263,6 +270,7 @@ def test_create_update_and_page_products(app, api_a, store_a):
 # Stock ----------------------------------------------------------------------------------------
 
 
+@pytest.mark.backends(*BACKENDS)  # stock ledger
 def test_adjust_stock_through_the_ledger(app, api_a, store_a):
     client, secret = api_a
     variant_id = make_variant(store_a)
@@ -329,6 +337,7 @@ def test_the_audit_log_page_names_the_key(app, api_a, store_a):
     assert "API key “ERP”" in page and "Change through the API" in page
 
 
+@pytest.mark.backends(*BACKENDS)  # idempotency on a unique key
 def test_an_idempotent_replay_changes_nothing(app, api_a, store_a):
     client, secret = api_a
     variant_id = make_variant(store_a)
@@ -351,6 +360,7 @@ def test_an_idempotent_replay_changes_nothing(app, api_a, store_a):
 # Orders and coupons ---------------------------------------------------------------------------
 
 
+@pytest.mark.backends(*BACKENDS)  # filtered in SQL, fulfilment writes
 def test_orders_read_and_fulfil(app, api_a, store_a):
     from app.orders import states
 
@@ -383,6 +393,7 @@ def test_orders_read_and_fulfil(app, api_a, store_a):
         assert db.session.get(Order, paid["id"]).status == "delivered"
 
 
+@pytest.mark.backends(*BACKENDS)  # case-insensitive code uniqueness
 def test_coupons_create_list_update(app, api_a):
     client, secret = api_a
     made = client.post(
@@ -447,6 +458,7 @@ def test_the_docs_page_uses_our_own_files(client_for, store_a):
     assert "script-src 'self'" in response.headers["Content-Security-Policy"]
 
 
+@pytest.mark.backends(*BACKENDS)  # query count
 def test_lists_run_the_same_queries_for_few_and_many_rows(app, api_a, store_a):
     from sqlalchemy import event
 
@@ -497,6 +509,7 @@ def test_images_list_the_urls_of_their_processed_sizes(app, api_a, store_a):
     assert image["urls"]["thumb"].endswith("/thumb.webp")
 
 
+@pytest.mark.backends(*BACKENDS)  # date comparison in SQL
 def test_idempotency_records_are_pruned_after_a_day(app, api_a, store_a):
     from datetime import timedelta
 
@@ -519,6 +532,7 @@ def test_idempotency_records_are_pruned_after_a_day(app, api_a, store_a):
     assert _stock(app, variant_id) == 12
 
 
+@pytest.mark.backends(*BACKENDS)  # held stock summed in SQL
 def test_stock_levels_show_what_live_holds_keep(app, api_a, store_a):
     """Issue 20: the API's available is on hand minus shoppers' live holds (not movements)."""
     from tests.services.test_stock_holds import hold, make_cart

@@ -232,8 +232,28 @@ def page(browser):
     context.close()
 
 
-def screenshot(page, name: str) -> Path:
-    """Save a full-page PNG under test-artifacts/ for people to look at."""
+# The server mode of the test running now (None outside a live-server test): screenshots are
+# taken in one mode, as each flow's pages are the same HTML in both.
+_running = {"mode": None}
+SCREENSHOT_MODES = (
+    ("embedded", "production") if os.environ.get("BROWSER_SCREENSHOTS") == "all" else ("embedded",)
+)
+
+
+@pytest.fixture(autouse=True)
+def _server_mode_of_this_test(request):
+    callspec = getattr(request.node, "callspec", None)
+    _running["mode"] = callspec.params.get("live_server") if callspec else None
+    yield
+    _running["mode"] = None
+
+
+def screenshot(page, name: str) -> Path | None:
+    """Save a full-page PNG under test-artifacts/ for people to look at: in embedded mode only
+    (BROWSER_SCREENSHOTS=all: production mode too). A full-page capture costs chromium a
+    quarter to a whole second of CPU, and a run took over 200 of them, half of them copies."""
+    if _running["mode"] not in (None, *SCREENSHOT_MODES):
+        return None
     ARTIFACTS.mkdir(exist_ok=True)
     path = ARTIFACTS / f"{name}.png"
     page.screenshot(path=str(path), full_page=True)

@@ -18,6 +18,7 @@ CALL = """async ([path, key]) => {
 }"""
 
 
+@pytest.mark.embedded_only  # a key's rows and pages: nothing here runs as a job or uses Redis
 def test_owner_creates_a_key_sees_it_once_and_revokes_it(live_server, page):
     sign_in(page, live_server, "owner@acme.example.com", "/admin/")
     page.wait_for_url(re.compile(r"/admin/$"))

@@ -40,8 +40,9 @@ def start_gunicorn(env: dict, port: int, log_path, workers: int = 3, extra=()):
             "wsgi:app",
         ],
         cwd=ROOT,
-        # No drain after SIGTERM (gunicorn.conf.py) unless a test asks: no load balancer here.
-        env={"SHUTDOWN_DRAIN_SECONDS": "0", **env},
+        # No drain after SIGTERM (gunicorn.conf.py) and 3 s, not 20, for what is in flight
+        # (a live stream the test left open) unless a test asks: no load balancer here.
+        env={"SHUTDOWN_DRAIN_SECONDS": "0", "GRACEFUL_TIMEOUT": "3", **env},
         stdout=log,
         stderr=subprocess.STDOUT,
     )

@@ -6,6 +6,7 @@ import re
 import time
 
 import pyotp
+import pytest
 from sqlalchemy import select
 
 from app.accounts.factor_models import Passkey, RecoveryCode, TotpFactor
@@ -22,9 +23,11 @@ from tests.accounts_helpers import (
     sign_in_with_factor,
     text,
 )
-from tests.conftest import PLATFORM, sign_in_as
+from tests.conftest import BACKENDS, PLATFORM, sign_in_as
 from tests.factories import PASSWORD, make_store, make_user
 from tests.security.soft_authenticator import SoftAuthenticator
+
+pytestmark = pytest.mark.backends("sqlite")  # sign-in steps, passkey origins: HTTP, not SQL
 
 ORIGIN = f"http://{PLATFORM}"
 SECURITY_MAIL = "Your Pasar sign-in security changed"
@@ -85,6 +88,7 @@ def test_the_emailed_sign_in_code_alone_does_not_sign_in_either(app, client):
     assert not signed_in(client)
 
 
+@pytest.mark.backends(*BACKENDS)  # a conditional update claims the step
 def test_a_totp_code_is_refused_the_second_time(app, client):
     user = make_user("replay@example.com")
     secret = enrol_totp(app, user)
@@ -165,6 +169,7 @@ def test_enrolment_stores_the_secret_encrypted_and_recovery_codes_hashed(app, cl
     assert SECURITY_MAIL in [m.subject for m in emails_to(app, user.email)]
 
 
+@pytest.mark.backends(*BACKENDS)  # a conditional update uses it once
 def test_a_recovery_code_works_once(app, client):
     user = make_user("lost-phone@example.com")
     sign_in_as(client, user)
@@ -318,6 +323,7 @@ def test_store_owner_can_still_manage_without_a_second_factor(app, client_for):
     assert owner.get("/admin/settings/checkout").status_code == 200
 
 
+@pytest.mark.backends(*BACKENDS)  # looked up by a binary column
 def test_a_passkey_alone_signs_in_with_user_verification(app, client, client_for):
     user = make_user("first@example.com")
     sign_in_with_factor(client, user)
@@ -351,6 +357,7 @@ def test_a_passkey_alone_signs_in_with_user_verification(app, client, client_for
     assert not signed_in(other)
 
 
+@pytest.mark.backends(*BACKENDS)  # threads
 def test_parallel_guesses_get_no_more_comparisons_than_the_cap(app, client_for, monkeypatch):
     from concurrent.futures import ThreadPoolExecutor
 

@@ -9,8 +9,11 @@ from app.accounts.models import User
 from app.audit.models import AuditLog
 from app.extensions import db, redis_client
 from tests.accounts_helpers import code_in, emails_to, flashes, last_email, link_in, text
-from tests.conftest import PLATFORM, sign_in_as
+from tests.conftest import BACKENDS, PLATFORM, sign_in_as
 from tests.factories import PASSWORD, make_user
+
+# One backend: forms, codes, sessions, cookies, redirects; uniqueness and column limits on both.
+pytestmark = pytest.mark.backends("sqlite")
 
 NEW_PASSWORD = "a-brand-new-passphrase"
 
@@ -114,6 +117,7 @@ def test_malformed_codes_are_422(client, code):
     assert response.status_code == 422
 
 
+@pytest.mark.backends(*BACKENDS)  # case-insensitive uniqueness
 def test_registering_a_taken_email_looks_the_same_and_changes_nothing(app, client_for):
     make_user("taken@example.com", name="Original")
     first = register(client_for(), email="fresh@example.com")
@@ -145,6 +149,7 @@ def test_registering_a_taken_email_looks_the_same_and_changes_nothing(app, clien
         ("a@localhost", "isn't valid"),
     ],
 )
+@pytest.mark.backends(*BACKENDS)  # a column limit (the email's length)
 def test_bad_emails_get_a_clear_message(app, client, email, fragment):
     response = register(client, email=email)
     assert response.status_code == 422
@@ -493,6 +498,7 @@ def signed_in_client(client_for, email="sam@example.com", store=None):
     return client
 
 
+@pytest.mark.backends(*BACKENDS)  # a column limit (the name)
 def test_profile_name_can_be_changed(app, client_for):
     client = signed_in_client(client_for)
     assert client.post("/account/", data={"name": "Sam S."}).status_code == 303
@@ -523,6 +529,7 @@ def test_change_password_needs_the_current_one_and_ends_other_sessions(app, clie
     assert "password.changed" in audit_actions(app)
 
 
+@pytest.mark.backends(*BACKENDS)  # a JSON column (the audit details)
 def test_change_email_needs_the_code_from_the_new_address(app, client_for):
     client = signed_in_client(client_for)
     wrong_pw = client.post("/account/email", data={"email": "sam2@example.com", "password": "nope"})
@@ -548,6 +555,7 @@ def test_change_email_needs_the_code_from_the_new_address(app, client_for):
         assert entry.details == {"old": "sam@example.com", "new": "sam2@example.com"}
 
 
+@pytest.mark.backends(*BACKENDS)  # email uniqueness
 def test_change_email_to_a_taken_address_is_refused_at_the_end(app, client_for):
     make_user("other@example.com")
     client = signed_in_client(client_for)
@@ -595,6 +603,7 @@ def test_a_password_for_an_unverified_account_asks_for_the_code_first(app, clien
     assert get_user(app, "unv@example.com").password_hash is not None
 
 
+@pytest.mark.backends(*BACKENDS)  # date arithmetic in SQL
 def test_ended_sessions_are_pruned_after_a_while(app, client_for):
     from datetime import timedelta
 

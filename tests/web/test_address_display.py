@@ -14,6 +14,8 @@ from tests.conftest import sign_in_as
 from tests.web.order_helpers import owner_of
 from tests.web.test_checkout import add, to_review, variant_of
 
+pytestmark = pytest.mark.backends("sqlite")  # addresses as pages and emails show them
+
 SPRINGFIELD = {
     "country": "US",
     "full_name": "Jane Doe",

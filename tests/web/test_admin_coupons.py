@@ -88,6 +88,7 @@ def test_create_list_edit_and_deactivate(app, owner_client, store_a):
     assert "Off" in owner_client.get("/admin/coupons/").get_data(as_text=True)
 
 
+@pytest.mark.backends("sqlite")  # form messages
 @pytest.mark.parametrize(
     "changes, message",
     [
@@ -155,6 +156,7 @@ def test_the_usage_limit_cannot_go_below_times_used(app, owner_client, store_a):
     assert "2 of 5" in owner_client.get("/admin/coupons/").get_data(as_text=True)
 
 
+@pytest.mark.backends("sqlite")  # a flag read in Python
 def test_a_deactivated_coupon_no_longer_works_at_checkout(app, owner_client, store_a):
     owner_client.post("/admin/coupons/new", data=GOOD)
     (coupon,) = coupons(app)
@@ -192,6 +194,7 @@ def test_another_stores_coupon_is_404(app, owner_client, client_for, store_a, me
         assert owner_client.get(f"/admin/coupons/{junk}/edit").status_code == 404
 
 
+@pytest.mark.backends("sqlite")  # a role refusal
 def test_staff_cannot_manage_coupons(app, client_for, store_a):
     staff = make_user("staff@example.com")
     add_member(store_a, staff, "staff")

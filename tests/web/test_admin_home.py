@@ -3,6 +3,7 @@
 import re
 from datetime import UTC, datetime, timedelta
 
+import pytest
 from sqlalchemy import select
 
 from app.extensions import db
@@ -72,6 +73,7 @@ def test_the_chart_has_a_bar_per_day_and_round_gridlines():
     assert sales.bar_chart([sales.Day(d.day, 0, 0) for d in days]).top == 1  # no sales
 
 
+@pytest.mark.backends("sqlite")  # markup
 def test_the_home_page_shows_figures_chart_low_stock_and_latest_orders(app, client_for, store_a):
     lamp = make_variant(store_a, "LAMP", 1000, stock=4)
     make_order(app, store_a, lamp, quantity=1, status="paid")
@@ -173,6 +175,7 @@ def test_an_empty_store_s_chart_has_only_its_zero_line():
     assert values == sorted(set(values)) and values[0] == 0 and values[-1] == tiny.top
 
 
+@pytest.mark.backends("sqlite")  # markup
 def test_an_empty_store_s_home_page_shows_no_axis_of_zeros(app, client_for, store_a):
     client = client_for(store_a)
     sign_in_as(client, owner_of(app, store_a))

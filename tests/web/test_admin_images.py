@@ -9,8 +9,11 @@ from sqlalchemy import func, select
 from app.catalog.models import ProductImage
 from app.extensions import db
 from app.storage import get_storage
+from tests.conftest import BACKENDS
 from tests.factories import make_product
 from tests.web.catalog_admin_helpers import HX, png_bytes, signed_in, text_of
+
+pytestmark = pytest.mark.backends("sqlite")  # uploads, refusals, htmx, markup: HTTP, not SQL
 
 
 @pytest.fixture
@@ -165,6 +168,7 @@ def test_processing_images_poll_until_ready(app, owner, product):
     assert "<html" in text_of(owner.get(url))
 
 
+@pytest.mark.backends(*BACKENDS)  # positions and their order
 def test_reorder_alt_text_and_delete(app, owner, product):
     upload(owner, product.id, *((png_bytes(colour=(i, i, i)), f"{i}.png") for i in range(3)))
     first, second, third = images_of(app, product.id)
@@ -206,6 +210,7 @@ def test_reorder_alt_text_and_delete(app, owner, product):
         assert not storage.exists(f"{third.key}/original")
 
 
+@pytest.mark.backends(*BACKENDS)  # rows deleted with their product
 def test_deleting_a_product_removes_its_image_files(app, owner, product):
     upload(owner, product.id, (png_bytes(), "a.png"))
     [row] = images_of(app, product.id)
@@ -215,6 +220,7 @@ def test_deleting_a_product_removes_its_image_files(app, owner, product):
         assert db.session.scalar(select(func.count()).select_from(ProductImage)) == 0
 
 
+@pytest.mark.backends(*BACKENDS)  # another store's rows
 def test_another_stores_images_are_404(app, owner, product, store_b, client_for):
     theirs = make_product(store_b, "Their Camera")
     their_client = signed_in(app, client_for, store_b)

@@ -175,6 +175,7 @@ def test_the_list_issues_the_same_number_of_queries_for_3_or_25_orders(
     assert count_queries() == few <= 8
 
 
+@pytest.mark.backends("sqlite")  # an htmx fragment and Vary
 def test_htmx_filters_get_only_the_results(app, owner_client, store_a, lamp):
     make_order(app, store_a, lamp)
     fragment = owner_client.get("/admin/orders/?status=paid", headers={"HX-Request": "true"})
@@ -186,6 +187,7 @@ def test_htmx_filters_get_only_the_results(app, owner_client, store_a, lamp):
     assert "<html" in full and 'hx-push-url="true"' in full and 'id="order-results"' in full
 
 
+@pytest.mark.backends("sqlite")  # markup
 def test_the_order_page_shows_lines_totals_payments_addresses_and_history(
     app, owner_client, store_a, lamp
 ):
@@ -202,6 +204,7 @@ def test_the_order_page_shows_lines_totals_payments_addresses_and_history(
     assert "Cancel order" not in body  # a shipped order can't be cancelled
 
 
+@pytest.mark.backends("sqlite")  # markup
 def test_packing_slip_and_invoice_are_plain_printable_pages(app, owner_client, store_a, lamp):
     order = make_order(app, store_a, lamp, status="paid")
     slip = owner_client.get(f"/admin/orders/{order['number']}/packing-slip")

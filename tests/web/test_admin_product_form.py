@@ -9,8 +9,12 @@ import pytest
 from app.catalog.images import add_image
 from app.catalog.models import Category, Product, ProductImage
 from app.extensions import db
+from tests.conftest import BACKENDS
 from tests.factories import make_product
 from tests.web.catalog_admin_helpers import png_bytes, signed_in, text_of
+
+# One backend: markup, scripts and validation; other stores' rows and column limits on both.
+pytestmark = pytest.mark.backends("sqlite")
 
 FORM = {"title": "Camera", "slug": "camera", "status": "active", "tags": ""}
 
@@ -89,6 +93,7 @@ def test_the_picker_is_a_checkbox_list_with_paths_and_no_inline_script(app, owne
     assert 'data-path="Clothing › Shirts"' in text_of(owner.get("/admin/products/new"))
 
 
+@pytest.mark.backends(*BACKENDS)  # the category links written and deleted
 def test_choosing_and_removing_categories_saves(app, owner, camera, store_a):
     ids = categories(app, store_a, ("Clothing", None), ("Shirts", "Clothing"), ("Gifts", None))
     chosen = [str(ids["Shirts"]), str(ids["Gifts"])]
@@ -114,6 +119,7 @@ def test_a_new_product_takes_its_categories_from_the_picker(app, owner, store_a)
 
 
 @pytest.mark.parametrize("junk", ["{other}", "abc", "99999999999"])
+@pytest.mark.backends(*BACKENDS)  # another store's rows, ids past range
 def test_another_stores_category_is_404_and_nothing_saved(
     app, owner, camera, store_a, store_b, junk
 ):
@@ -151,6 +157,7 @@ def test_image_descriptions_are_labelled_fields_saved_with_the_product(app, owne
     assert 'value="Back &lt;b&gt;side&lt;/b&gt;"' in page and "<b>side</b>" not in page
 
 
+@pytest.mark.backends(*BACKENDS)  # a column limit
 def test_a_too_long_description_keeps_what_was_typed_and_saves_nothing(app, owner, camera):
     first, second = images(app, camera)
     data = {
@@ -173,6 +180,7 @@ def test_a_too_long_description_keeps_what_was_typed_and_saves_nothing(app, owne
         assert db.session.get(Product, camera.id).title == "Camera"
 
 
+@pytest.mark.backends(*BACKENDS)  # another store's rows
 def test_an_image_of_another_product_or_store_in_the_form_is_never_touched(
     app, owner, camera, store_a, store_b
 ):

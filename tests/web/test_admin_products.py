@@ -13,8 +13,11 @@ from app.catalog.models import (
 )
 from app.catalog.service import VariantData
 from app.extensions import db
+from tests.conftest import BACKENDS
 from tests.factories import make_product, make_store
 from tests.web.catalog_admin_helpers import HX, signed_in, text_of
+
+pytestmark = pytest.mark.backends("sqlite")  # forms, messages, markup, htmx: HTTP, not SQL
 
 NEW = {
     "title": "Linen Shirt",
@@ -56,6 +59,7 @@ def make_many(store, count, start=0, **fields):
     ]
 
 
+@pytest.mark.backends(*BACKENDS)  # search and sorting in SQL; another store's rows
 def test_list_searches_filters_and_sorts(app, owner, store_a, store_b):
     make_product(store_a, "Teapot Deluxe", variants=[VariantData("TP", 5000)])
     make_product(store_a, "Cheap Mug", variants=[VariantData("MUG", 500)], status="draft")
@@ -91,6 +95,7 @@ def test_htmx_gets_only_the_results_and_the_page_varies(owner, store_a):
     assert "Teapot" in body and "HX-Request" in fragment.headers["Vary"]
 
 
+@pytest.mark.backends(*BACKENDS)  # pagination order; a page past int8
 def test_pagination_is_clamped_never_an_error(owner, store_a):
     make_many(store_a, 27)
     first = text_of(owner.get("/admin/products/?sort=title"))
@@ -107,6 +112,7 @@ def test_pagination_is_clamped_never_an_error(owner, store_a):
         assert "Item 00" in text_of(response) or "Item 26" in text_of(response)
 
 
+@pytest.mark.backends(*BACKENDS)  # a query count
 def test_list_issues_a_fixed_number_of_queries(app, owner, store_a):
     def count(path):
         statements = []
@@ -131,6 +137,7 @@ def test_list_issues_a_fixed_number_of_queries(app, owner, store_a):
     assert count("/admin/products/?q=item&status=active&sort=title") == few_search
 
 
+@pytest.mark.backends(*BACKENDS)  # bulk UPDATE and DELETE by ids
 def test_bulk_activate_archive_and_delete_with_confirmation(app, owner, store_a):
     a, b, c = (make_product(store_a, t, status="draft") for t in ("Alpha", "Bravo", "Charlie"))
     response = owner.post(
@@ -173,6 +180,7 @@ def test_bulk_refuses_nothing_selected_or_unknown_action(owner, store_a, data, m
     assert response.status_code == 422 and message in text_of(response)
 
 
+@pytest.mark.backends(*BACKENDS)  # another store's rows
 def test_bulk_with_another_stores_id_is_404_and_changes_nothing(app, owner, store_a, store_b):
     mine = make_product(store_a, "Mine", status="draft")
     theirs = make_product(store_b, "Theirs", status="draft")
@@ -233,6 +241,7 @@ def test_create_refuses_bad_prices_and_writes_nothing(app, owner, store_a, price
         assert db.session.scalar(select(func.count()).select_from(Product)) == 0
 
 
+@pytest.mark.backends(*BACKENDS)  # uniqueness
 def test_create_refuses_duplicate_sku_and_slug(app, owner, store_a):
     make_product(store_a, "Existing", variants=[VariantData("LIN-1", 100)])
     dup_sku = owner.post("/admin/products/new", data=NEW)
@@ -296,6 +305,7 @@ def test_edit_saves_details_faq_categories_and_publishes_once(app, owner, store_
         assert db.session.scalar(select(func.count()).select_from(ProductFAQ)) == 1
 
 
+@pytest.mark.backends(*BACKENDS)  # uniqueness of slugs and redirects
 def test_a_slug_change_leaves_a_redirect_and_duplicates_are_refused(app, owner, store_a):
     make_product(store_a, "Taken")
     product = make_product(store_a, "Old Name")
@@ -367,6 +377,7 @@ def test_script_in_title_description_and_tags_is_inert(app, owner, store_a):
         assert db.session.scalar(select(func.count()).select_from(ProductTag)) == 2
 
 
+@pytest.mark.backends(*BACKENDS)  # unique SKUs and slugs (LIKE)
 def test_duplicate_copies_as_a_draft_with_new_skus(app, owner, store_a):
     product = make_product(
         store_a,
@@ -417,6 +428,7 @@ PRODUCT_ROUTES = [
 ]
 
 
+@pytest.mark.backends(*BACKENDS)  # another store's rows
 @pytest.mark.parametrize(("method", "path"), PRODUCT_ROUTES)
 def test_another_stores_product_is_404(app, owner, store_a, store_b, method, path):
     theirs = make_product(store_b, "Theirs", status="draft")
@@ -432,6 +444,7 @@ def test_another_stores_product_is_404(app, owner, store_a, store_b, method, pat
         assert db.session.scalar(select(func.count()).select_from(Product)) == 1
 
 
+@pytest.mark.backends(*BACKENDS)  # another store's rows
 def test_another_stores_category_in_the_form_is_404(app, owner, store_a, store_b):
     product = make_product(store_a, "Mine")
     with app.app_context():

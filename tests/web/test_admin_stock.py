@@ -155,6 +155,7 @@ def test_adjusting_without_htmx_redirects_and_records_a_movement_and_an_audit_en
         assert entry.details["reason"] == "Delivery"
 
 
+@pytest.mark.backends("sqlite")  # an htmx fragment
 def test_adjusting_with_htmx_answers_with_the_ledger_block(app, store_a, staff_client):
     lamp = make_variant(store_a, "LAMP", 1000, stock=10)
     response = staff_client.post(
@@ -170,6 +171,7 @@ def test_adjusting_with_htmx_answers_with_the_ledger_block(app, store_a, staff_c
     assert stock_of(app, lamp) == 7
 
 
+@pytest.mark.backends("sqlite")  # form messages; stock guards: test_inventory
 @pytest.mark.parametrize(
     ("form", "field_message"),
     [
@@ -292,6 +294,7 @@ def test_the_stock_after_a_mixed_sequence_is_the_sum_of_its_movements(app, store
 # The low-stock threshold and its alert ---------------------------------------------------------
 
 
+@pytest.mark.backends("sqlite")  # a form, its fragment and messages
 def test_the_threshold_form_sets_clears_and_refuses(app, store_a, staff_client):
     lamp = make_variant(store_a, "LAMP", 1000, stock=10)
     url = f"/admin/variants/{lamp}/threshold"
@@ -372,6 +375,7 @@ def test_the_variants_own_threshold_counts_and_raising_it_does_not_alert_an_old_
     assert len(alerts_sent(app)) == 2
 
 
+@pytest.mark.backends("sqlite")  # a flag read in Python
 def test_untracked_variants_never_alert(app, store_a):
     lamp = make_variant(store_a, "LAMP", 1000, stock=8)
     with app.app_context():

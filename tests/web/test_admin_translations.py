@@ -22,6 +22,9 @@ from tests.conftest import sign_in_as
 from tests.factories import make_category, make_product
 from tests.web.order_helpers import make_variant, owner_of
 
+# Translated words, numbers and markup: what the app says, not what the database does.
+pytestmark = pytest.mark.backends("sqlite")
+
 
 def _speaking(app, client_for, store, language):
     owner = owner_of(app, store)

@@ -72,6 +72,7 @@ def cell_input(body: str, variant_id: int, name: str) -> str:
     return match.group(0)
 
 
+@pytest.mark.backends("sqlite")  # markup
 def test_the_grid_shows_every_variant_with_its_values(owner, shirt):
     response = owner.get(f"/admin/products/{shirt.id}/variants")
     body = text_of(response)
@@ -129,6 +130,7 @@ def test_stock_changes_go_through_the_ledger(app, owner, shirt):
             assert ledger_total(variant_id) == db.session.get(Variant, variant_id).stock
 
 
+@pytest.mark.backends("sqlite")  # an htmx fragment and Vary
 def test_htmx_gets_just_the_grid(app, owner, shirt):
     data = grid_form(shirt, **{"GS-L": {"price": "15.00"}})
     response = owner.post(f"/admin/products/{shirt.id}/variants", data=data, headers=HX)
@@ -313,6 +315,7 @@ def test_another_stores_variant_in_the_form_is_404_and_changes_nothing(app, owne
         assert db.session.get(Variant, shirt.variants[0].id).price == 1000
 
 
+@pytest.mark.backends("sqlite")  # the form checked in Python
 def test_a_variant_of_another_product_of_the_same_store_is_404(app, owner, shirt, store_a):
     other = make_product(store_a, "Sibling", variants=[VariantData("SIB-1", 700, stock=1)])
     data = grid_form(shirt)
@@ -329,6 +332,7 @@ def test_junk_variant_ids_are_404(owner, shirt, bad_id):
     assert owner.post(f"/admin/products/{shirt.id}/variants", data=data).status_code == 404
 
 
+@pytest.mark.backends("sqlite")  # a validation message
 def test_a_tampered_loaded_stock_is_a_cell_error(app, owner, shirt):
     small = shirt.variants[0]
     data = grid_form(shirt, **{"GS-S": {"stock": "5", "loaded_stock": "-4"}})

@@ -11,8 +11,11 @@ from app.inventory.models import StockMovement
 from app.inventory.service import InsufficientStock, apply_movement, ledger_total
 from app.money import AmountError, parse_amount
 from app.notifications.models import EmailMessage
+from tests.conftest import BACKENDS
 from tests.factories import make_product
 from tests.web.catalog_admin_helpers import HX, signed_in, text_of
+
+pytestmark = pytest.mark.backends("sqlite")  # forms, messages, htmx rows: HTTP, not SQL
 
 ROW = {
     "sku": "TEE-S",
@@ -74,6 +77,7 @@ def test_bad_amounts_are_refused(text, currency, message):
         parse_amount(text, currency)
 
 
+@pytest.mark.backends(*BACKENDS)  # unique SKUs, rows kept and removed
 def test_options_generate_every_combination_and_keep_existing_variants(app, owner, tee):
     response = owner.post(
         f"/admin/products/{tee.id}/options",
@@ -255,6 +259,7 @@ def test_bad_variant_rows_answer_422_with_the_row(app, owner, tee, changes, fiel
         )
 
 
+@pytest.mark.backends(*BACKENDS)  # another store's rows
 def test_another_stores_sku_is_fine_but_ids_are_404(app, owner, tee, store_b):
     theirs = make_product(store_b, "Theirs", variants=[VariantData("THEIR-1", 500)])
     ok = owner.post(
@@ -293,6 +298,7 @@ def low_stock_alerts(app) -> list[str]:
         )
 
 
+@pytest.mark.backends(*BACKENDS)  # stock ledger
 def test_an_edit_that_lowers_stock_below_the_threshold_alerts_and_never_goes_negative(
     app, owner, store_a
 ):
@@ -325,6 +331,7 @@ def test_an_edit_that_lowers_stock_below_the_threshold_alerts_and_never_goes_neg
         ]
 
 
+@pytest.mark.backends(*BACKENDS)  # a stale count: the conditional UPDATE
 def test_an_edit_from_a_stale_count_is_refused_on_the_stock_field(app, owner, store_a):
     lamp = make_product(store_a, "Lamp", variants=[VariantData("LAMP", 1000, stock=12)])
     variant = lamp.variants[0]

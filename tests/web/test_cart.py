@@ -9,8 +9,11 @@ from app.cart.models import Cart, CartItem
 from app.catalog.models import Variant
 from app.catalog.service import VariantData
 from app.extensions import db
-from tests.conftest import sign_in_as
+from tests.conftest import BACKENDS, sign_in_as
 from tests.factories import make_image, make_product, make_user
+
+# One backend: fragments, flashes, cookies, validation; other stores' rows and sums on both.
+pytestmark = pytest.mark.backends("sqlite")
 
 HTMX = {"HX-Request": "true"}
 
@@ -158,6 +161,7 @@ def test_bad_quantities_on_update_answer_422(app, client_for, store_a, quantity)
     assert oob_count(html) == "2" and cart_items(app)[0][2] == 2
 
 
+@pytest.mark.backends(*BACKENDS)  # another store's rows
 def test_another_stores_variant_and_a_draft_are_refused(app, client_for, store_a, store_b):
     theirs = one_variant(store_b, "Theirs")
     draft = one_variant(store_a, "Draft", status="draft")
@@ -174,6 +178,7 @@ def test_another_stores_variant_and_a_draft_are_refused(app, client_for, store_a
         db.session.remove()
 
 
+@pytest.mark.backends(*BACKENDS)  # stock and holds summed in SQL
 def test_the_stock_cap_adds_what_fits_and_says_so(app, client_for, store_a):
     variant = one_variant(store_a, stock=3)
     client = client_for(store_a)
@@ -206,6 +211,7 @@ def test_the_cart_page_shows_current_prices_and_points_out_a_change(app, client_
     assert '<button type="submit" class="button button--block">Checkout</button>' in html
 
 
+@pytest.mark.backends(*BACKENDS)  # carts merged: lines summed, one per variant
 def test_a_guest_cart_merges_into_the_users_cart_on_sign_in(app, client_for, store_a):
     user = make_user("shopper@example.com")
     mug = one_variant(store_a, "Mug", stock=10)
@@ -239,6 +245,7 @@ def test_a_guest_cart_merges_into_the_users_cart_on_sign_in(app, client_for, sto
     assert 'value="3"' in page and 'value="1"' in page
 
 
+@pytest.mark.backends(*BACKENDS)  # another store's rows
 def test_another_shoppers_or_stores_item_is_404(app, client_for, store_a, store_b):
     mine = one_variant(store_a, "Mine")
     theirs = one_variant(store_b, "Theirs")
@@ -277,6 +284,7 @@ def test_the_cart_is_not_on_the_platform_host(client):
     assert client.get("/cart").status_code == 404
 
 
+@pytest.mark.backends(*BACKENDS)  # a query count
 def test_the_cart_page_runs_a_fixed_number_of_queries(app, client_for, store_a):
     variants = [one_variant(store_a, f"Thing {i}") for i in range(10)]
     make_image_for = variants[0]

@@ -27,6 +27,7 @@ def store_row(store):
     return db.session.get(Store, store.id)
 
 
+@pytest.mark.backends("sqlite")  # validation in Python
 @pytest.mark.parametrize(
     ("variants", "options", "field", "message"),
     [
@@ -72,6 +73,7 @@ def test_slugs_are_unique_per_store_and_summary_follows_variants(app, store_a):
     assert (second.min_price, second.max_price, second.in_stock) == (15000, 17500, False)
 
 
+@pytest.mark.backends("sqlite")  # image files
 def test_uploaded_image_is_processed_into_sizes(app, store_a):
     product = make_product(store_a)
     with app.app_context():
@@ -92,6 +94,7 @@ def test_uploaded_image_is_processed_into_sizes(app, store_a):
     assert client.get("/media/../instance/pasar.db").status_code == 404
 
 
+@pytest.mark.backends("sqlite")  # validation in Python
 @pytest.mark.parametrize(
     ("data", "message"),
     [
@@ -108,6 +111,7 @@ def test_bad_uploads_are_refused_before_storing(app, store_a, data, message):
         assert db.session.scalar(select(ProductImage.id)) is None
 
 
+@pytest.mark.backends("sqlite")  # image files
 def test_a_decompression_bomb_or_broken_image_fails_cleanly(app, store_a):
     product = make_product(store_a)
     bomb = io.BytesIO()

@@ -17,9 +17,11 @@ from app.database import utcnow
 from app.extensions import db
 from app.orders.models import Coupon, Order
 from app.payments.models import Payment, WebhookEvent
-from tests.conftest import sign_in_as
+from tests.conftest import BACKENDS, sign_in_as
 from tests.factories import make_product, make_user
 from tests.web.test_payment_providers import FakeProviders
+
+pytestmark = pytest.mark.backends("sqlite")  # steps, messages, redirects, payment hand-offs: HTTP
 
 HTMX = {"HX-Request": "true"}
 ADDRESS = {
@@ -155,6 +157,7 @@ def test_a_signed_in_shopper_checks_out_with_their_own_email(app, client_for, st
     assert (order.email, order.user_id) == ("me@example.com", me.id)
 
 
+@pytest.mark.backends(*BACKENDS)  # another shopper's row; an id past int4
 def test_a_signed_in_shopper_picks_a_saved_address_and_never_anothers(app, client_for, store_a):
     me, them = make_user("me@example.com"), make_user("them@example.com")
     with app.app_context():
@@ -266,6 +269,7 @@ def test_coupons_that_cannot_be_used_say_why(app, client_for, store_a, values, m
     assert response.status_code == 422 and message in response.text
 
 
+@pytest.mark.backends(*BACKENDS)  # redemptions counted in SQL
 def test_a_coupon_once_per_customer_cannot_be_used_twice(app, client_for, store_a):
     coupon(app, store_a, per_customer_limit=1)
     variant = variant_of(store_a, price=2000)
@@ -281,6 +285,7 @@ def test_a_coupon_once_per_customer_cannot_be_used_twice(app, client_for, store_
     assert [order.discount for order in orders(app)] == [200]
 
 
+@pytest.mark.backends(*BACKENDS)  # another store's rows
 def test_another_stores_coupon_is_not_valid_here(app, client_for, store_a, store_b):
     coupon(app, store_b, code="BRAVO")
     client = client_for(store_a)
@@ -290,6 +295,7 @@ def test_another_stores_coupon_is_not_valid_here(app, client_for, store_a, store
     assert response.status_code == 422
 
 
+@pytest.mark.backends(*BACKENDS)  # stock write, order counter
 def test_placing_takes_prices_from_the_catalog_and_lands_on_the_test_gateway(
     app, client_for, store_a
 ):
@@ -323,6 +329,7 @@ def test_placing_takes_prices_from_the_catalog_and_lands_on_the_test_gateway(
     assert "Your cart is empty" in client.get("/cart").text
 
 
+@pytest.mark.backends(*BACKENDS)  # idempotency: the key is unique
 def test_a_double_submitted_review_form_places_one_order(app, client_for, store_a):
     variant = variant_of(store_a, stock=5)
     client = client_for(store_a)
@@ -335,6 +342,7 @@ def test_a_double_submitted_review_form_places_one_order(app, client_for, store_
     assert len(orders(app)) == 1 and stock(app, variant.id) == 4
 
 
+@pytest.mark.backends(*BACKENDS)  # a race: locks
 def test_concurrent_submits_of_one_form_place_one_order(app, client_for, store_a):
     variant = variant_of(store_a, stock=5)
     client = client_for(store_a)
@@ -394,6 +402,7 @@ def test_placing_with_steps_undone_goes_back_to_them(app, client_for, store_a):
     assert orders(app) == []
 
 
+@pytest.mark.backends(*BACKENDS)  # the conditional stock UPDATE
 def test_sold_out_inside_place_order_says_so_and_writes_nothing(
     app, client_for, store_a, monkeypatch
 ):
@@ -443,6 +452,7 @@ def test_a_coupon_used_up_before_placing_is_refused(app, client_for, store_a):
     assert orders(app) == []
 
 
+@pytest.mark.backends(*BACKENDS)  # webhook event once: unique row and lock
 def test_the_test_gateway_approves_through_a_signed_webhook(app, client_for, store_a):
     variant = variant_of(store_a, price=1500)
     client = client_for(store_a)
@@ -487,6 +497,7 @@ def test_declining_leaves_the_order_waiting_and_the_shopper_can_try_again(app, c
     assert retry.status_code == 303 and f"/pay/test/{number}?key=" in retry.location
 
 
+@pytest.mark.backends(*BACKENDS)  # another store's rows
 @pytest.mark.parametrize("path", ["/pay/test/{n}?key={k}", "/checkout/pay/{n}?key={k}"])
 def test_payment_pages_need_the_orders_key_and_its_store(app, client_for, store_a, store_b, path):
     client = client_for(store_a)
@@ -577,6 +588,7 @@ def test_a_provider_outage_keeps_the_order_and_says_so(app, client_for, store_a,
     assert "couldn" in client.get(retry.location).text
 
 
+@pytest.mark.backends(*BACKENDS)  # overflow
 @pytest.mark.parametrize("path", ["/pay/test/{n}?key=x", "/checkout/pay/{n}?key=x"])
 def test_absurd_order_numbers_are_404_not_errors(client_for, store_a, path):
     for number in ("99999999999999999999", "2147483648", "0"):

@@ -8,9 +8,11 @@ from app.checkout.models import CheckoutSettings
 from app.checkout.secrets import decrypt
 from app.extensions import db
 from tests.accounts_helpers import mark_recently_confirmed
-from tests.conftest import sign_in_as
+from tests.conftest import BACKENDS, sign_in_as
 from tests.factories import add_member, make_store, make_user
 from tests.web.order_helpers import owner_of
+
+pytestmark = pytest.mark.backends("sqlite")  # form validation and secrets: HTTP, not SQL
 
 FORM = {
     "shipping_flat": "5.00",
@@ -164,6 +166,7 @@ def test_midtrans_keys_in_an_idr_store(app, client_for):
     assert bad.status_code == 422 and "2 decimal places in IDR" in bad.get_data(as_text=True)
 
 
+@pytest.mark.backends(*BACKENDS)  # another store's owner
 def test_staff_and_other_stores_cannot_change_checkout_settings(app, client_for, store_a):
     staff = make_user("staff@example.com")
     add_member(store_a, staff, "staff")

@@ -69,6 +69,7 @@ def test_the_overview_runs_a_fixed_number_of_queries(app, admin, store_a):
     assert counts[0] == counts[1] <= 16, counts
 
 
+@pytest.mark.backends("sqlite")  # markup
 def test_the_jobs_page_says_jobs_run_inline_in_embedded_mode(admin):
     page = admin.get("/console/jobs")
     assert page.status_code == 200 and "jobs run inline" in page.text
@@ -150,6 +151,7 @@ def test_the_audit_log_filters_by_store_user_action_and_dates(app, admin, store_
         assert admin.get("/console/audit" + junk).status_code == 200
 
 
+@pytest.mark.backends("sqlite")  # a role refusal
 def test_console_pages_are_404_for_everyone_else(app, client_for, store_a):
     owner = client_for(None)
     sign_in_as(owner, owner_of(app, store_a))

@@ -16,6 +16,7 @@ def admin(client_for):
     return client
 
 
+@pytest.mark.backends("sqlite")  # markup
 def test_the_box_is_in_the_consoles_shell(admin):
     page = admin.get("/console/").text
     assert 'action="/console/search"' in page and 'for="console-search-q"' in page
@@ -63,6 +64,7 @@ def test_hostile_searches_answer_calmly(admin, q):
     assert "<script>alert(1)</script>" not in response.text
 
 
+@pytest.mark.backends("sqlite")  # who may search
 def test_only_platform_admins_may_search(app, client_for, store_a):
     owner = client_for(None)
     sign_in_as(owner, owner_of(app, store_a))

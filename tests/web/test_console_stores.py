@@ -8,8 +8,11 @@ from app.audit.models import AuditLog
 from app.extensions import db
 from tenants.models import Store
 from tests.accounts_helpers import sign_in_with_factor
+from tests.conftest import BACKENDS
 from tests.factories import make_store, make_user
 from tests.web.order_helpers import make_order, make_variant
+
+pytestmark = pytest.mark.backends("sqlite")  # suspensions, domains, pages: HTTP, not SQL
 
 
 @pytest.fixture
@@ -19,6 +22,7 @@ def admin(client_for):
     return client
 
 
+@pytest.mark.backends(*BACKENDS)  # search, and GMV summed in SQL
 def test_the_list_searches_filters_and_shows_gmv(app, admin, store_a, store_b):
     lamp = make_variant(store_a, "LAMP", 2500, stock=20)
     make_order(app, store_a, lamp, quantity=2, status="paid")
@@ -76,6 +80,7 @@ def test_verifying_a_custom_domain_makes_it_serve_the_store(app, admin, client_f
     assert "no unverified custom domain" in again.text
 
 
+@pytest.mark.backends(*BACKENDS)  # ids past the integer column
 @pytest.mark.parametrize(
     ("method", "path"),
     [

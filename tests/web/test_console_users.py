@@ -9,8 +9,10 @@ from app.audit.models import AuditLog
 from app.extensions import db
 from app.notifications.models import EmailMessage
 from tests.accounts_helpers import sign_in_with_factor
-from tests.conftest import sign_in_as
+from tests.conftest import BACKENDS, sign_in_as
 from tests.factories import add_member, make_user
+
+pytestmark = pytest.mark.backends("sqlite")  # user pages, disabling, resends: HTTP, not SQL
 
 
 @pytest.fixture
@@ -25,6 +27,7 @@ def admin(client_for, root):
     return client
 
 
+@pytest.mark.backends(*BACKENDS)  # case-insensitive LIKE search
 def test_the_list_searches_by_email_and_name(admin, store_a):
     make_user("kim@example.com", name="Kim Lee")
     make_user("zed@example.com")
@@ -90,6 +93,7 @@ def test_resending_verification_mails_an_unverified_user_only(app, admin):
     assert "already verified" in page.text
 
 
+@pytest.mark.backends(*BACKENDS)  # ids past the integer column
 @pytest.mark.parametrize(
     ("method", "path"),
     [

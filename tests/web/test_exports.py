@@ -201,6 +201,7 @@ def test_orders_export_without_dates_covers_this_month(app, client_for, store_a)
     assert [int(r["Order number"]) for r in _by_header(_rows(response))] == [now["number"]]
 
 
+@pytest.mark.backends("sqlite")  # validation
 @pytest.mark.parametrize(
     ("query", "message"),
     [
@@ -225,6 +226,7 @@ def test_a_bad_date_range_is_422_with_a_message_on_the_exports_page(
         assert db.session.scalar(select(AuditLog).where(AuditLog.action == "export.orders")) is None
 
 
+@pytest.mark.backends("sqlite")  # markup
 def test_the_exports_page_prefills_this_month(app, client_for, store_a):
     response = _client(app, client_for, store_a).get("/admin/exports/")
     assert response.status_code == 200
@@ -235,6 +237,7 @@ def test_the_exports_page_prefills_this_month(app, client_for, store_a):
     assert "/admin/exports/products.csv" in body
 
 
+@pytest.mark.backends("sqlite")  # role refusals
 @pytest.mark.parametrize(
     "path", ["/admin/exports/", "/admin/exports/products.csv", "/admin/exports/orders.csv"]
 )

@@ -17,9 +17,12 @@ from app.orders.models import Order
 from app.payments.models import Payment, WebhookEvent
 from app.payments.webhooks import record_event
 from tenants.models import Store
-from tests.conftest import sign_in_as
+from tests.conftest import BACKENDS, sign_in_as
 from tests.factories import add_member, make_store, make_user
 from tests.web.order_helpers import FakeRefunds, make_order, make_variant, order_row, owner_of
+
+# One backend: state machine, validation, emails, provider calls; locks and ledgers run on both.
+pytestmark = pytest.mark.backends("sqlite")
 
 
 @pytest.fixture
@@ -63,6 +66,7 @@ def emails(app, template: str) -> list[EmailMessage]:
         return rows
 
 
+@pytest.mark.backends(*BACKENDS)  # acts once, under the order's row lock
 def test_mark_paid_records_an_offline_payment_once(app, store_a, lamp):
     order = make_order(app, store_a, lamp)
     act(app, order, "mark_paid", None)
@@ -75,6 +79,7 @@ def test_mark_paid_records_an_offline_payment_once(app, store_a, lamp):
     assert order_row(app, order)["payments"] == state["payments"]
 
 
+@pytest.mark.backends(*BACKENDS)  # a column limit (the tracking number)
 def test_ship_needs_carrier_and_tracking_and_emails_the_shopper(app, store_a, lamp):
     order = make_order(app, store_a, lamp, status="paid")
     before = order_row(app, order)
@@ -125,6 +130,7 @@ def test_a_partly_refunded_order_ships_once_and_is_delivered_only_after_shipping
     assert order_row(app, order)["status"] == "partially_refunded"
 
 
+@pytest.mark.backends(*BACKENDS)  # stock ledger
 def test_cancelling_an_unpaid_order_returns_its_stock(app, store_a, lamp):
     order = make_order(app, store_a, lamp, quantity=3)
     assert stock(app, lamp) == 7
@@ -136,6 +142,7 @@ def test_cancelling_an_unpaid_order_returns_its_stock(app, store_a, lamp):
     assert emails(app, "refund_notice") == []
 
 
+@pytest.mark.backends(*BACKENDS)  # stock ledger and refunds that add up
 def test_cancelling_a_paid_order_refunds_it_in_full(app, store_a, lamp):
     order = make_order(app, store_a, lamp, status="paid")
     act(app, order, "cancel", None)
@@ -160,6 +167,7 @@ def test_shipped_or_cancelled_orders_cannot_be_cancelled(app, store_a, lamp, sta
     assert order_row(app, order) == before and stock(app, lamp) == left
 
 
+@pytest.mark.backends(*BACKENDS)  # stock returned once, refunds add up
 def test_partial_then_full_refund_with_stock_returned_once(app, store_a, lamp):
     order = make_order(app, store_a, lamp, status="delivered")  # total 2 x 45.00 = 90.00
     act(app, order, "refund", None, amount=2000, restock=True, reason="One was broken")
@@ -199,6 +207,7 @@ def test_unpaid_orders_cannot_be_refunded(app, store_a, lamp):
     assert order_row(app, order)["payments"] == []
 
 
+@pytest.mark.backends(*BACKENDS)  # the same form twice acts once
 def test_the_same_refund_form_submitted_twice_refunds_once(app, store_a, lamp):
     order = make_order(app, store_a, lamp, status="paid")
     key = "k" * 32
@@ -208,6 +217,7 @@ def test_the_same_refund_form_submitted_twice_refunds_once(app, store_a, lamp):
     assert [p[1] for p in order_row(app, order)["payments"]] == [order["total"], -1000]
 
 
+@pytest.mark.backends(*BACKENDS)  # a lock
 def test_two_simultaneous_full_refunds_refund_once(app, store_a, lamp):
     order = make_order(app, store_a, lamp, status="paid")
     barrier = threading.Barrier(2, timeout=30)
@@ -272,6 +282,7 @@ def test_stripe_refunds_go_through_stripe_with_an_idempotency_key(app, store_a, 
 
 
 @pytest.mark.parametrize("action", ["refund", "cancel"])
+@pytest.mark.backends(*BACKENDS)  # a lock
 def test_no_lock_is_held_while_the_provider_refunds(app, store_a, lamp, fake, action):
     """Another transaction can take the order's row while Stripe is being asked."""
     from sqlalchemy import text
@@ -368,6 +379,7 @@ def owner_client(app, client_for, store_a):
     return client
 
 
+@pytest.mark.backends(*BACKENDS)  # the actions' writes end to end, history in order
 def test_actions_through_the_dashboard(app, owner_client, store_a, lamp):
     order = make_order(app, store_a, lamp)
     base = f"/admin/orders/{order['number']}"
@@ -512,6 +524,7 @@ def return_movements(app, order) -> list[tuple[int, int]]:
         )
 
 
+@pytest.mark.backends(*BACKENDS)  # stock movement ledger
 def test_a_partial_refund_returns_only_the_chosen_lines_and_quantities(app, store_a, lamp):
     from tests.web.order_helpers import make_variant
 
@@ -553,6 +566,7 @@ def test_a_line_of_another_order_cannot_be_returned(app, store_a, lamp):
     assert info.value.field == "returns" and stock(app, lamp) == 6
 
 
+@pytest.mark.backends(*BACKENDS)  # stock movement ledger
 def test_the_refund_form_returns_the_quantities_typed_per_line(app, owner_client, store_a, lamp):
     from tests.web.order_helpers import make_variant
 

@@ -51,6 +51,7 @@ def _sync(client, body: str) -> int:
     return int(response.headers["Location"].rsplit("/", 1)[1])
 
 
+@pytest.mark.backends("sqlite")  # markup
 def test_the_job_centre_shows_syncs_emails_and_pictures(app, store_a, owner_client):
     make_variant(store_a, "LAMP", 1000, stock=1)
     run_id = _sync(owner_client, "sku,stock\nLAMP,4\nGHOST,1\n")
@@ -70,6 +71,7 @@ def test_the_job_centre_shows_syncs_emails_and_pictures(app, store_a, owner_clie
     assert owner_client.get("/admin/jobs?emails=junk").status_code == 200
 
 
+@pytest.mark.backends("sqlite")  # markup and an htmx fragment
 def test_a_working_sync_makes_the_lists_refresh_and_htmx_gets_just_them(app, store_a, owner_client):
     make_variant(store_a, "LAMP", 1000, stock=1)
     run_id = _sync(owner_client, "sku,stock\nLAMP,4\n")
@@ -86,6 +88,7 @@ def test_a_working_sync_makes_the_lists_refresh_and_htmx_gets_just_them(app, sto
     assert fragment.text.lstrip().startswith('<div id="job-lists"') and "<html" not in fragment.text
 
 
+@pytest.mark.backends("sqlite")  # an htmx fragment
 def test_htmx_gets_the_lists_with_a_previewed_sync_and_its_cancel_question(
     app, store_a, owner_client
 ):
@@ -151,6 +154,7 @@ def test_other_stores_jobs_are_invisible_and_unreachable(
     assert stranger.get("/admin/jobs").status_code == 404
 
 
+@pytest.mark.backends("sqlite")  # a role refusal
 def test_staff_see_no_job_centre(app, store_a, client_for):
     staff = make_user("stocker@example.com")
     add_member(store_a, staff, "staff")

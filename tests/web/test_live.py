@@ -23,9 +23,12 @@ from app.live import (
 from app.orders.links import order_key
 from app.orders.models import Order
 from tests.accounts_helpers import sign_in_with_factor
-from tests.conftest import make_app, sign_in_as
+from tests.conftest import BACKENDS, make_app, sign_in_as
 from tests.factories import add_member, make_store, make_user
 from tests.web.order_helpers import make_order, make_variant, owner_of
+
+# One backend for who may listen and what a stream says: HTTP and Redis, not SQL.
+pytestmark = pytest.mark.backends("sqlite")
 
 
 @pytest.fixture
@@ -105,6 +108,7 @@ def test_the_order_channel_opens_with_the_orders_key_only(quick, client_for, sto
     assert client.get(f"/live/orders/{number + 1}?key={key}").status_code == 404
 
 
+@pytest.mark.backends(*BACKENDS)  # another store's order
 def test_another_stores_order_key_opens_nothing_here(quick, client_for, store_a, store_b):
     """Store B's order and key, asked of store A's host (same number): 404."""
     number_b = make_order(quick, store_b, make_variant(store_b, "B-LAMP", 100), quantity=1)
@@ -114,6 +118,7 @@ def test_another_stores_order_key_opens_nothing_here(quick, client_for, store_a,
     assert client.get(f"/live/orders/{number_b['number']}?key={key_b}").status_code == 404
 
 
+@pytest.mark.backends(*BACKENDS)  # another store's owner
 def test_the_order_channel_is_open_to_the_stores_staff_not_to_other_vendors(
     quick, client_for, store_a, order_a
 ):
@@ -133,6 +138,7 @@ def test_the_order_channel_is_open_to_the_stores_staff_not_to_other_vendors(
     assert shopper.get(f"/live/orders/{number}").status_code == 404
 
 
+@pytest.mark.backends(*BACKENDS)  # another store's owner
 def test_the_dashboard_channel_is_for_the_stores_members(quick, client_for, store_a, store_b):
     owner = client_for(store_a)
     sign_in_as(owner, owner_of(quick, store_a))
@@ -168,6 +174,7 @@ def test_the_console_channel_is_for_platform_admins_on_the_platform_host(
     assert client_for(None).get("/console/live/").status_code == 302  # anonymous: sign in
 
 
+@pytest.mark.backends(*BACKENDS)  # stock writes, commit and rollback
 def test_a_stock_movement_reaches_an_open_stream_after_its_commit(
     quick, as_store, client_for, store_a, store_b
 ):
@@ -205,6 +212,7 @@ def test_a_product_page_hears_only_its_own_variants(quick, client_for, store_a):
     assert len(events) == 1 and f"[{mine}]" in events[0]
 
 
+@pytest.mark.backends(*BACKENDS)  # one transaction's events
 def test_the_order_page_hears_paid_and_the_dashboard_hears_the_order(quick, client_for, store_a):
     """Placing an order and its payment publish to the order, the dashboard and the console."""
     variant = make_variant(store_a, "LAMP", 4500)
@@ -414,6 +422,7 @@ def test_hostile_stream_parameters_get_a_stream_from_now_not_an_error(
     response.close()
 
 
+@pytest.mark.backends(*BACKENDS)  # an id past any integer
 def test_an_order_number_past_any_id_is_404_not_an_error(quick, client_for, store_a):
     client = client_for(store_a)
     assert client.get("/live/orders/99999999999999999999999").status_code == 404

@@ -50,6 +50,7 @@ def test_platform_search_finds_products_of_every_active_store(app, client, store
     assert "2 products" in html
 
 
+@pytest.mark.backends("sqlite")  # an htmx fragment and Vary
 def test_platform_search_swaps_results_under_htmx(client, store_a):
     make_product(store_a, "Lantern Brass")
     response = client.get("/search?q=lantern", headers=HTMX)
@@ -58,11 +59,13 @@ def test_platform_search_swaps_results_under_htmx(client, store_a):
     assert "Lantern Brass" in html and "HX-Request" in response.headers["Vary"]
 
 
+@pytest.mark.backends("sqlite")  # markup
 def test_platform_home_has_the_search_and_the_directory(client, store_a):
     html = html_of(client.get("/"))
     assert 'action="/search"' in html and "Stores" in html and "Alpha Goods" in html
 
 
+@pytest.mark.backends("sqlite")  # messages
 def test_empty_and_unmatched_queries(client, store_a):
     make_product(store_a, "Lantern Brass")
     assert "Type what you are looking for" in html_of(client.get("/search"))

@@ -11,9 +11,11 @@ from rq import Queue
 from app.extensions import db, redis_client
 from app.observability import shutdown
 from app.observability.logs import json_formatter
-from tests.conftest import PLATFORM, make_app, require, sign_in_as
+from tests.conftest import BACKENDS, PLATFORM, make_app, require, sign_in_as
 from tests.factories import make_product, make_user
 from tests.services.test_browse import count_queries
+
+pytestmark = pytest.mark.backends("sqlite")  # request ids, log lines, /metrics: HTTP, not SQL
 
 TOKEN = "s3cret-metrics-token"
 
@@ -50,6 +52,7 @@ def test_error_pages_carry_the_request_id_too(client_for):
 # --- the request log line -------------------------------------------------------------------
 
 
+@pytest.mark.backends(*BACKENDS)  # query count
 def test_one_log_line_per_request_with_store_user_route_status_and_sql_count(
     app, client_for, store_a, caplog
 ):
@@ -254,6 +257,7 @@ def test_request_metrics_are_labelled_by_route_and_method_only(app, client_for, 
     assert detail_404 and detail_404[0] >= 2
 
 
+@pytest.mark.backends(*BACKENDS)  # aggregates and time arithmetic in SQL
 def test_scrape_time_gauges_from_the_database(app, store_a):
     from datetime import timedelta
 

@@ -13,8 +13,10 @@ from app.extensions import db
 from tenants import provisioning
 from tenants.models import Store
 from tenants.provisioning import set_store_status
-from tests.conftest import PLATFORM, sign_in_as
+from tests.conftest import BACKENDS, PLATFORM, sign_in_as
 from tests.factories import add_member, make_product, make_store, make_user
+
+pytestmark = pytest.mark.backends("sqlite")  # subdomain answers, forms, markup: HTTP, not SQL
 
 HTMX = {"HX-Request": "true"}
 
@@ -116,6 +118,7 @@ def test_the_check_without_htmx_renders_the_whole_form(vendor_client):
     assert "<form" in response.text and "That subdomain is reserved." in response.text
 
 
+@pytest.mark.backends(*BACKENDS)  # rows written under row-level security (all_stores)
 def test_opening_a_store_creates_it_unpublished_with_the_owner_and_lands_on_its_dashboard(
     app, vendor_client, vendor
 ):
@@ -161,6 +164,7 @@ def test_an_unknown_currency_is_refused(app, vendor_client):
     assert store_by_slug(app, "kopi-kita") is None
 
 
+@pytest.mark.backends(*BACKENDS)  # a unique index
 def test_losing_the_race_for_a_subdomain_gets_a_clear_message(app, vendor_client, monkeypatch):
     """Two vendors check the same free subdomain; the second insert hits the unique index."""
     make_store("racer", owner_email="winner@example.com")
@@ -172,6 +176,7 @@ def test_losing_the_race_for_a_subdomain_gets_a_clear_message(app, vendor_client
         assert db.session.scalar(select(Store).where(Store.name == "Loser")) is None
 
 
+@pytest.mark.backends(*BACKENDS)  # search
 def test_an_unpublished_store_is_hidden_from_shoppers_and_shown_to_its_staff(
     app, client_for, vendor_client, vendor
 ):
@@ -214,6 +219,7 @@ def _signed_in(client, user):
     return client
 
 
+@pytest.mark.backends(*BACKENDS)  # search
 def test_the_checklist_guides_the_owner_until_the_store_is_published(
     app, client_for, vendor_client, vendor
 ):
@@ -261,6 +267,7 @@ def test_only_the_owner_publishes(app, client_for, vendor_client):
     assert not store_by_slug(app, "kopi-kita").is_published
 
 
+@pytest.mark.backends(*BACKENDS)  # another store's rows
 def test_another_stores_owner_cannot_publish_it(app, client_for, vendor_client, store_b):
     open_store(vendor_client)
     store = store_by_slug(app, "kopi-kita")

@@ -14,10 +14,13 @@ from app.orders.links import order_key, order_path
 from app.orders.models import Order
 from app.payments.signatures import gateway_signature
 from app.payments.webhooks import gateway_secret
-from tests.conftest import PLATFORM, sign_in_as
+from tests.conftest import BACKENDS, PLATFORM, sign_in_as
 from tests.factories import add_member, make_store, make_user
 from tests.services.test_browse import count_queries
 from tests.web.order_helpers import make_order, make_variant
+
+# One backend for pages, keys, fragments and emails: HTTP, not SQL; replays and history on both.
+pytestmark = pytest.mark.backends("sqlite")
 
 HTMX = {"HX-Request": "true"}
 
@@ -96,6 +99,7 @@ def test_a_wrong_or_missing_key_is_404(client_for, store_a, pending, key):
     assert client_for(store_a).get(f"/orders/{pending}?key={key}").status_code == 404
 
 
+@pytest.mark.backends(*BACKENDS)  # another store's order; an id past any integer
 def test_a_key_opens_only_its_own_order_and_only_on_its_store(app, client_for, store_a, store_b):
     first = make_order(app, store_a, make_variant(store_a, "A1"))["number"]
     second = make_order(app, store_a, make_variant(store_a, "A2"))["number"]
@@ -178,6 +182,7 @@ def test_script_in_titles_and_names_is_inert(app, client_for, store_a):
     assert "&lt;script&gt;" in confirmation.html_body
 
 
+@pytest.mark.backends(*BACKENDS)  # a replayed event acts once
 def test_paying_sends_one_confirmation_and_one_owner_notice(app, client_for, store_a, pending):
     client = client_for(store_a)
     assert pay_by_webhook(client, app, store_a, pending, "evt_1").status_code == 200
@@ -197,6 +202,7 @@ def test_paying_sends_one_confirmation_and_one_owner_notice(app, client_for, sto
     assert page.status_code == 200 and "Paid: being prepared" in page.text
 
 
+@pytest.mark.backends(*BACKENDS)  # paid twice, acts once
 def test_marking_paid_by_hand_sends_them_once_and_a_late_webhook_adds_nothing(
     app, client_for, store_a, pending
 ):
@@ -242,6 +248,7 @@ def _order_for(app, store, user, n):
         ).number
 
 
+@pytest.mark.backends(*BACKENDS)  # another store's rows
 def test_history_lists_only_my_orders_in_this_store(app, client_for, store_a, store_b):
     me, other = make_user("me@example.com"), make_user("other@example.com")
     mine_a = _order_for(app, store_a, me, 1)
@@ -255,6 +262,7 @@ def test_history_lists_only_my_orders_in_this_store(app, client_for, store_a, st
     assert "Bravo Supply" not in page.text
 
 
+@pytest.mark.backends(*BACKENDS)  # rows across stores (row-level security)
 def test_history_on_the_platform_lists_every_store_with_links_to_their_hosts(
     app, client_for, store_a, store_b
 ):
@@ -269,6 +277,7 @@ def test_history_on_the_platform_lists_every_store_with_links_to_their_hosts(
     assert f'href="http://bravo.{PLATFORM}/orders/' in page.text
 
 
+@pytest.mark.backends(*BACKENDS)  # pagination, huge page numbers
 def test_history_needs_an_account_and_pages_safely(app, client_for, store_a):
     assert client_for(store_a).get("/account/orders/").status_code == 302
     me = make_user("me@example.com")
@@ -280,6 +289,7 @@ def test_history_needs_an_account_and_pages_safely(app, client_for, store_a):
         assert client.get(f"/account/orders/?page={page}").status_code == 200
 
 
+@pytest.mark.backends(*BACKENDS)  # a query count
 def test_history_runs_the_same_queries_for_few_and_many_orders(app, client_for):
     store = make_store("gamma", "Gamma")
     me = make_user("me@example.com")

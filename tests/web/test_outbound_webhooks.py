@@ -210,6 +210,7 @@ def _all_types():
     return EVENT_TYPES
 
 
+@pytest.mark.backends("sqlite")  # the SSRF guard: Python
 @pytest.mark.parametrize(
     "url",
     [
@@ -232,6 +233,7 @@ def test_deliveries_never_reach_private_addresses_unless_allowed(app, store_a, u
     assert error.startswith("Refused:") and code is None
 
 
+@pytest.mark.backends("sqlite")  # the SSRF guard: Python
 def test_the_metadata_address_is_refused_even_with_private_networks_allowed(
     app, store_a, private_ok
 ):
@@ -333,6 +335,7 @@ def test_an_owner_registers_an_endpoint_sends_a_test_event_and_replays_it(
         assert db.session.get(WebhookEndpoint, endpoint.id).secret != old
 
 
+@pytest.mark.backends("sqlite")  # validation messages
 def test_the_form_refuses_unsafe_addresses_with_a_message(app, store_a, owner_client):
     for url, message in [
         ("http://hooks.example.com/x", b"https://"),
@@ -347,6 +350,7 @@ def test_the_form_refuses_unsafe_addresses_with_a_message(app, store_a, owner_cl
         assert db.session.scalar(select(func.count()).select_from(WebhookEndpoint)) == 0
 
 
+@pytest.mark.backends("sqlite")  # form posts and redirects
 def test_switching_off_and_deleting_an_endpoint(app, store_a, owner_client):
     with app.app_context():
         endpoint = add_endpoint(store_a, "https://hooks.example.com/a")
@@ -410,6 +414,7 @@ def test_the_delivery_log_pages_in_a_bounded_number_of_queries(app, store_a, own
     assert counts[0] == counts[1] <= 12
 
 
+@pytest.mark.backends("sqlite")  # the HTTP client, not SQL
 def test_a_redirect_is_an_attempt_that_failed_not_followed(app, store_a, private_ok):
     with running_receiver() as receiver:
         receiver.codes = [302]

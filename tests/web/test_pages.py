@@ -4,9 +4,11 @@ restore gets the whole page, and pager links keep the list's filters with and wi
 import pytest
 
 from app.pagination import page_url
-from tests.conftest import sign_in_as
+from tests.conftest import BACKENDS, sign_in_as
 from tests.web.order_helpers import make_order, make_variant, owner_of
 from tests.web.test_order_status import link_for
+
+pytestmark = pytest.mark.backends("sqlite")  # page links, htmx, Vary headers: HTTP, not SQL
 
 HTMX = {"HX-Request": "true"}
 RESTORE = {"HX-Request": "true", "HX-History-Restore-Request": "true"}
@@ -29,6 +31,7 @@ def test_page_links_keep_filters_and_leave_page_one_bare(app):
         assert page_url("search", {"q": "lamp", "x": None}, 3) == "/search?q=lamp&page=3"
 
 
+@pytest.mark.backends(*BACKENDS)  # pagination counted and windowed in SQL
 def test_the_pager_keeps_filters_and_htmx_gets_the_results_with_vary(app, owner_client, store_a):
     lamp = make_variant(store_a, "LAMP", 4500, stock=500)
     for _ in range(27):

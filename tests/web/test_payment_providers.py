@@ -21,8 +21,11 @@ from app.payments.models import Payment, WebhookEvent
 from app.payments.providers import ProviderError, start_midtrans, start_stripe
 from app.payments.signatures import midtrans_signature, stripe_signature
 from tenants.models import Store
-from tests.conftest import free_port
+from tests.conftest import BACKENDS, free_port
 from tests.factories import make_product, make_store
+
+# One backend for the calls to the fake providers, signatures and keys: HTTP, not SQL.
+pytestmark = pytest.mark.backends("sqlite")
 
 
 class FakeProviders:
@@ -161,6 +164,7 @@ def stripe_post(app, client, secret, event):
     )
 
 
+@pytest.mark.backends(*BACKENDS)  # the payments ledger
 def test_stripe_webhooks_pay_and_refund(app, client_for, providers):
     with app.app_context():
         secret = encrypt("whsec_1")
@@ -240,6 +244,7 @@ def midtrans_notification(store, order, server_key, status="settlement", amount=
     }
 
 
+@pytest.mark.backends(*BACKENDS)  # a replay acts once
 def test_midtrans_notifications_are_rechecked_before_applying(app, client_for, providers):
     with app.app_context():
         key = encrypt("SB-Mid-server-1")
@@ -286,6 +291,7 @@ def test_forged_midtrans_notifications_are_400(app, client_for, providers):
         assert db.session.scalar(select(WebhookEvent.id)) is None
 
 
+@pytest.mark.backends(*BACKENDS)  # the payments ledger
 def test_a_midtrans_refund_without_a_refund_amount_is_the_whole_gross(app, client_for, providers):
     with app.app_context():
         key = encrypt("SB-Mid-server-1")

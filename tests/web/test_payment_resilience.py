@@ -70,18 +70,21 @@ def test_the_retry_schedule_backs_off_then_gives_up():
     assert next_attempt_at(4, schedule, now) is None
 
 
+@pytest.mark.backends("sqlite")  # configuration
 def test_the_default_schedule_keeps_trying_for_about_a_day(app):
     total = sum(app.config["MIDTRANS_RECHECK_SCHEDULE"])
     assert 20 * 3600 <= total <= 28 * 3600
     assert app.config["GATEWAY_RETRY_SCHEDULE"] == app.config["MIDTRANS_RECHECK_SCHEDULE"]
 
 
+@pytest.mark.backends("sqlite")  # a log line
 def test_a_failed_enqueue_after_commit_is_logged_not_raised(app, workers, redis_down, caplog):
     with app.app_context():
         assert enqueue_after_commit(webhooks.apply_webhook_event, 1) is None
     assert "its sweep will queue it later" in caplog.text
 
 
+@pytest.mark.backends("sqlite")  # the answer over HTTP
 def test_a_webhook_posted_while_redis_is_down_is_recorded_and_answered_200(
     app, workers, redis_down, client_for, store_a, pending
 ):
@@ -245,6 +248,7 @@ def test_an_unreachable_midtrans_is_rechecked_on_a_schedule_then_flagged(
         assert "could not be reached" in db.session.scalar(select(WebhookEvent.note))
 
 
+@pytest.mark.backends("sqlite")  # markup
 def test_a_provider_outage_shows_in_the_job_centre_and_the_console(
     app, client_for, client, midtrans, monkeypatch
 ):

@@ -175,6 +175,7 @@ def test_the_dashboard_shows_its_own_report_only(app, store_a, store_b, client_f
     assert client.get("/admin/payouts").status_code == 403
 
 
+@pytest.mark.backends("sqlite")  # a role refusal and a 404
 def test_console_payouts_are_superuser_only_and_unknown_stores_404(app, store_a, admin, client_for):
     owner = client_for(None)
     sign_in_as(owner, owner_of(app, store_a))

@@ -23,8 +23,10 @@ from tests.accounts_helpers import (
     sign_in_with_factor,
     text,
 )
-from tests.conftest import PLATFORM, sign_in_as
+from tests.conftest import BACKENDS, PLATFORM, sign_in_as
 from tests.factories import PASSWORD, add_member, make_user
+
+pytestmark = pytest.mark.backends("sqlite")  # emails, links, messages, refusals: HTTP, not SQL
 
 
 def _owner(app, store) -> User:
@@ -143,6 +145,7 @@ def test_inviting_an_existing_member_says_so(app, client_for, store_a):
     assert _invite_rows(app, store_a) == [] and emails_to(app, "member@example.com") == []
 
 
+@pytest.mark.backends(*BACKENDS)  # pending invites: expiry compared in SQL
 def test_inviting_again_replaces_the_pending_invite(app, client_for, store_a):
     client = _owner_client(app, client_for, store_a)
     _invite(client, "twice@example.com", "staff")
@@ -231,6 +234,7 @@ def test_accepting_verifies_an_unverified_account(app, client_for, store_a):
         assert db.session.get(User, user.id).is_verified
 
 
+@pytest.mark.backends(*BACKENDS)  # a conditional UPDATE claims the invite once
 def test_an_invite_link_works_once(app, client_for, store_a):
     _invite(_owner_client(app, client_for, store_a), "once@example.com")
     path = _link_path(app, "once@example.com")
@@ -259,6 +263,7 @@ def test_a_used_link_cannot_be_reused_by_someone_else(app, client_for, store_a):
     assert _membership(app, store_a, "other@example.com") is None
 
 
+@pytest.mark.backends(*BACKENDS)  # a stored expiry time
 def test_an_expired_invite_is_refused_and_changes_nothing(app, client_for, store_a):
     _invite(_owner_client(app, client_for, store_a), "late@example.com")
     path = _link_path(app, "late@example.com")
@@ -309,6 +314,7 @@ def test_a_tampered_link_is_404(app, client_for, store_a, mangle):
     assert _membership(app, store_a, "t@example.com") is None
 
 
+@pytest.mark.backends(*BACKENDS)  # another store's rows
 def test_another_stores_invite_on_this_host_is_404(app, client_for, store_a, store_b):
     _invite(_owner_client(app, client_for, store_b), "b-hire@example.com")
     path = _link_path(app, "b-hire@example.com")
@@ -367,6 +373,7 @@ def test_revoking_by_htmx_answers_an_empty_row(app, client_for, store_a):
     assert response.status_code == 200 and response.get_data() == b""
 
 
+@pytest.mark.backends(*BACKENDS)  # another store's rows
 def test_another_stores_invite_id_is_404_to_revoke(app, client_for, store_a, store_b):
     _invite(_owner_client(app, client_for, store_b), "b@example.com")
     (invite,) = _invite_rows(app, store_b)
@@ -419,6 +426,7 @@ def test_the_owner_cannot_be_removed_or_demoted(app, client_for, store_a):
     assert _membership(app, store_a, "owner@alpha.example.com").role == "owner"
 
 
+@pytest.mark.backends(*BACKENDS)  # another store's rows
 def test_removing_another_stores_member_is_404(app, client_for, store_a, store_b):
     outsider = add_member(store_b, make_user("b-staff@example.com"), "staff")
     response = _owner_client(app, client_for, store_a).post(f"/admin/staff/{outsider.id}/remove")
@@ -426,6 +434,7 @@ def test_removing_another_stores_member_is_404(app, client_for, store_a, store_b
     assert _membership(app, store_b, "b-staff@example.com") is not None
 
 
+@pytest.mark.backends(*BACKENDS)  # a lock (FOR UPDATE)
 def test_owner_transfers_ownership_and_becomes_manager(app, client_for, store_a):
     heir = make_user("heir@example.com")
     heir_membership = add_member(store_a, heir, "staff")
@@ -466,6 +475,7 @@ def test_only_the_owner_can_transfer(app, client_for, store_a, who):
     assert _membership(app, store_a, "owner@alpha.example.com").role == "owner"
 
 
+@pytest.mark.backends(*BACKENDS)  # another store's member among the targets
 @pytest.mark.parametrize("target", ["self", "other_store", "missing", "junk", "unverified"])
 def test_transfer_to_a_bad_target_is_refused(app, client_for, store_a, store_b, target):
     owner_membership = _membership(app, store_a, "owner@alpha.example.com")

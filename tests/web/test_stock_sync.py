@@ -313,6 +313,7 @@ def test_stalled_runs_are_marked_failed_by_the_sweep(app, store_a, owner_client)
 # The progress fragment -------------------------------------------------------------------------
 
 
+@pytest.mark.backends("sqlite")  # an htmx fragment
 def test_the_progress_fragment_polls_while_working_and_refreshes_when_done(
     app, store_a, owner_client
 ):
@@ -337,6 +338,7 @@ def test_the_progress_fragment_polls_while_working_and_refreshes_when_done(
 # Bad files and requests ------------------------------------------------------------------------
 
 
+@pytest.mark.backends("sqlite")  # validation messages
 @pytest.mark.parametrize(
     "body, message",
     [
@@ -365,6 +367,7 @@ def test_no_file_and_junk_ids_get_clear_answers(app, store_a, owner_client):
     assert owner_client.post("/admin/stock-sync/999/apply").status_code == 404
 
 
+@pytest.mark.backends("sqlite")  # CSV parsing messages
 def test_bad_rows_become_errors_in_the_preview_not_failures(app, store_a, owner_client):
     make_variant(store_a, "LAMP", 1000, stock=1)
     body = "\ufeffsku;stock\n\nLAMP;-4\nLAMP2;abc\nGHOST;3\n;;\n"
@@ -400,6 +403,7 @@ def test_another_stores_runs_are_404_and_its_skus_are_unknown(
     assert stranger.get("/admin/stock-sync/").status_code == 404
 
 
+@pytest.mark.backends("sqlite")  # a role refusal
 def test_staff_may_not_sync(app, store_a, client_for):
     staff = make_user("stocker@example.com")
     add_member(store_a, staff, "staff")
@@ -522,6 +526,7 @@ def test_a_sync_that_lowers_many_items_sends_one_low_stock_summary(app, store_a,
     assert [variant(app, i)["stock"] for i in ids] == [20, 3, 20]
 
 
+@pytest.mark.backends("sqlite")  # a Redis outage, not SQL
 def test_an_upload_while_the_queue_is_down_is_kept_for_the_sweep(
     app, store_a, owner_client, monkeypatch
 ):

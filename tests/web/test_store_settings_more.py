@@ -78,6 +78,7 @@ def test_contact_email_and_low_stock_level_are_saved_shown_and_audited(
     )
 
 
+@pytest.mark.backends("sqlite")  # validation messages
 @pytest.mark.parametrize(
     "field, value, message",
     [
@@ -98,6 +99,7 @@ def test_bad_settings_are_refused_with_a_message(app, store_a, owner_client, fie
 # Logo ------------------------------------------------------------------------------------------
 
 
+@pytest.mark.backends("sqlite")  # image handling and markup
 def test_a_logo_is_made_small_shown_in_the_header_and_removed(
     app, store_a, owner_client, client_for
 ):
@@ -121,6 +123,7 @@ def test_a_logo_is_made_small_shown_in_the_header_and_removed(
     assert "brand__logo" not in client_for(store_a).get("/").text
 
 
+@pytest.mark.backends("sqlite")  # validation messages
 @pytest.mark.parametrize(
     "data, message",
     [
@@ -140,6 +143,7 @@ def test_bad_logos_are_refused(app, store_a, owner_client, data, message):
     assert store_row(app, store_a).logo_key is None
 
 
+@pytest.mark.backends("sqlite")  # validation messages
 def test_a_huge_or_bomb_logo_is_refused(app, store_a, owner_client, monkeypatch):
     from app import branding
 
@@ -163,6 +167,7 @@ def test_a_huge_or_bomb_logo_is_refused(app, store_a, owner_client, monkeypatch)
 # Custom domain ---------------------------------------------------------------------------------
 
 
+@pytest.mark.backends("sqlite")  # markup
 def test_a_custom_domain_shows_its_dns_records_until_verified(app, store_a, owner_client):
     response = owner_client.post("/admin/settings/domain", data={"custom_domain": "Shop.Alpha.COM"})
     assert response.status_code == 303

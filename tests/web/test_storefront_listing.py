@@ -29,11 +29,13 @@ def test_store_home_shows_featured_categories_and_newest(client_for, store_a, st
     assert "Secret Draft" not in html and "Bravo Thing" not in html
 
 
+@pytest.mark.backends("sqlite")  # markup
 def test_empty_store_home_says_it_is_being_stocked(client_for, store_a):
     html = html_of(client_for(store_a).get("/"))
     assert "being stocked" in html and "Featured" not in html
 
 
+@pytest.mark.backends("sqlite")  # markup
 def test_listing_cards_show_image_price_discount_and_stock(client_for, store_a):
     pictured = make_product(
         store_a,
@@ -59,6 +61,7 @@ def test_listing_cards_show_image_price_discount_and_stock(client_for, store_a):
     assert "2 products" in html
 
 
+@pytest.mark.backends("sqlite")  # markup
 def test_processing_image_shows_the_placeholder(app, client_for, store_a):
     from app.catalog.models import ProductImage
     from app.extensions import db
@@ -72,6 +75,7 @@ def test_processing_image_shows_the_placeholder(app, client_for, store_a):
     assert "thumb.webp" not in html and "product-card__placeholder" in html
 
 
+@pytest.mark.backends("sqlite")  # markup
 def test_filters_are_a_get_form_that_htmx_swaps_and_pushes(client_for, store_a):
     make_category(store_a, "Clothes")
     make_product(store_a, "Linen Shirt", tags="summer")
@@ -83,6 +87,7 @@ def test_filters_are_a_get_form_that_htmx_swaps_and_pushes(client_for, store_a):
     assert 'name="min"' in html and 'name="max"' in html and 'name="in_stock"' in html
 
 
+@pytest.mark.backends("sqlite")  # htmx fragments and headers
 def test_htmx_gets_only_the_results_block(client_for, store_a):
     make_product(store_a, "Linen Shirt", variants=[VariantData("LS", 4500, stock=1)])
     make_product(store_a, "Wool Hat", variants=[VariantData("WH", 1500, stock=1)])
@@ -102,6 +107,7 @@ def test_htmx_gets_only_the_results_block(client_for, store_a):
     assert "Linen Shirt" in page and "Wool Hat" not in page
 
 
+@pytest.mark.backends("sqlite")  # markup; the subtree is walked in Python
 def test_category_page_lists_the_subtree_and_offers_subcategories(client_for, store_a):
     clothes = make_category(store_a, "Clothes")
     shirts = make_category(store_a, "Shirts", parent=clothes)
@@ -156,6 +162,7 @@ def test_pages_past_the_end_show_the_last_page_with_links(client_for, store_a):
     assert first.count('<li class="product-card') == 24
 
 
+@pytest.mark.backends("sqlite")  # markup
 def test_no_results_links_to_the_categories(client_for, store_a):
     make_category(store_a, "Ceramics")
     make_product(store_a, "Bowl", variants=[VariantData("B", 500, stock=1)])
@@ -164,6 +171,7 @@ def test_no_results_links_to_the_categories(client_for, store_a):
     assert 'href="/categories/ceramics/"' in html
 
 
+@pytest.mark.backends("sqlite")  # markup
 def test_titles_and_tags_with_markup_are_inert(client_for, store_a):
     make_category(store_a, "<script>alert('cat')</script>", slug="evil")
     make_product(store_a, "<script>alert('x')</script> Mug", tags="<script>tag</script>")
@@ -191,6 +199,7 @@ def test_another_stores_category_is_404(client_for, store_a, store_b):
     assert client_for(store_b).get("/categories/bravo-only/").status_code == 200
 
 
+@pytest.mark.backends("sqlite")  # host routing
 @pytest.mark.parametrize("path", ["/products/", "/categories/x/", "/products/x", "/search/suggest"])
 def test_store_pages_do_not_exist_on_the_platform_host(client, path):
     assert client.get(path).status_code == 404

@@ -18,9 +18,12 @@ from app.orders.links import order_key, order_path
 from app.orders.models import Order
 from app.payments.models import GatewayDelivery, Payment, WebhookEvent
 from jobs.payments import deliver_test_webhook, delivery_mode
-from tests.conftest import HostClient, free_port, make_app
+from tests.conftest import BACKENDS, HostClient, free_port, make_app
 from tests.web.order_helpers import make_order, make_variant, order_row
 from tests.web.test_checkout import settings
+
+# One backend: the hosted page, refusals, redirects and jobs; a repeated approval on both.
+pytestmark = pytest.mark.backends("sqlite")
 
 
 def key_of(app, made) -> str:
@@ -120,6 +123,7 @@ def test_paying_a_settled_or_expired_order_goes_to_its_page(
     assert response.status_code == 303 and response.location == path_of(app, made)
 
 
+@pytest.mark.backends(*BACKENDS)  # the same form twice acts once
 def test_approving_twice_in_a_row_records_one_payment(app, client_for, store_a, pending):
     client, key = client_for(store_a), key_of(app, pending)
     assert client.post(f"/pay/test/{pending['number']}/approve?key={key}").status_code == 303
@@ -183,6 +187,7 @@ def test_with_workers_approving_records_the_delivery_then_queues_its_job(
     assert counts(app) == (1, 1)
 
 
+@pytest.mark.backends(*BACKENDS)  # the webhook is written while the approval runs
 def test_http_delivery_is_a_real_request_to_the_store(
     app, backend, database_urls, redis_url, store_a, pending
 ):

@@ -1,0 +1,36 @@
+"""The route guard of the suite (tests/route_coverage.py): what it records and what it names."""
+
+from flask import Flask
+
+from tests import route_coverage
+
+
+def test_a_route_answered_only_on_sqlite_is_named():
+    reached = {
+        ("sqlite", "cart.view", "GET"): "test_view[sqlite]",
+        ("postgresql", "cart.view", "GET"): "test_view[postgresql]",
+        ("sqlite", "cart.add", "POST"): "test_add[sqlite]",
+        ("postgresql", "orders.list", "GET"): "test_list[postgresql]",  # nothing missing
+    }
+    assert route_coverage.missing_on_postgres(reached) == ["cart.add POST (e.g. test_add[sqlite])"]
+
+
+def test_only_successful_answers_count_and_head_is_a_get(monkeypatch):
+    monkeypatch.setattr(route_coverage, "REACHED", {})
+    app = Flask(__name__)
+    app.config["SQLALCHEMY_DATABASE_URI"] = "postgresql://example/db"
+
+    @app.route("/ok", methods=["GET", "POST"])
+    def ok():
+        return "ok"
+
+    @app.route("/refused", methods=["POST"])
+    def refused():
+        return "no", 422
+
+    route_coverage.record_routes(app)
+    client = app.test_client()
+    client.head("/ok")
+    client.post("/refused")
+    client.get("/missing")
+    assert list(route_coverage.REACHED) == [("postgresql", "ok", "GET")]
