@@ -3,8 +3,12 @@
 # TEST_WORKERS pytest-xdist workers (default 3) that take work from each other, so the cores stay
 # busy to the end; worker K has PostgreSQL database <db>_xK and Redis database n+K. The browser
 # tests run alongside in their own process (PostgreSQL <db>_browser, Redis n+W and n+W+1).
-# The main run prints its progress as it goes; the browser log follows it. A run stopped by
-# SIGTERM (a CI timeout) still prints what passed. Extra arguments go to both pytest runs.
+# The browser tests run in two processes, one per server mode (embedded, production), so
+# one mode's waits overlap the other's work.
+# The main run prints its progress as it goes; the browser logs follow it. A run stopped by
+# SIGTERM (a CI timeout) still prints what passed. Extra arguments go to both pytest runs. The main
+# run checks that every route answered on SQLite was answered on PostgreSQL too
+# (tests/route_coverage.py; TEST_ROUTE_AUDIT=0 skips it, a path or -k does too).
 set -uo pipefail
 cd "$(dirname "$0")/.."
 PYTEST=".venv/bin/pytest"
@@ -13,28 +17,30 @@ redis_url="${TEST_REDIS_URL:?set TEST_REDIS_URL}"
 redis_base="${redis_url%/*}"
 n="${redis_url##*/}"
 workers="${TEST_WORKERS:-3}"
-last=$((n + workers + 1))
+last=$((n + workers + 2))
 if [ "$last" -gt 15 ]; then
-  echo "TEST_REDIS_URL: the run uses Redis databases $n to $last; use a number from 0 to $((14 - workers))" >&2
+  echo "TEST_REDIS_URL: the run uses Redis databases $n to $last; use a number from 0 to $((13 - workers))" >&2
   exit 2
 fi
 logs="$(mktemp -d)"
 export TEST_FAILURE_DIGEST="$logs/failures"
 started=$(date +%s)
-browser_pid="" main_pid=""
+embedded_pid="" production_pid="" main_pid=""
 
-show_browser_log() {
-  echo "== browser tests (exit ${browser_rc:-still running}, log so far)"
-  cat "$logs/browser.log"
+show_browser_logs() {
+  echo "== browser tests, embedded mode (exit ${embedded_rc:-still running}, log so far)"
+  cat "$logs/browser-embedded.log"
+  echo "== browser tests, production mode (exit ${production_rc:-still running}, log so far)"
+  cat "$logs/browser-production.log"
 }
 on_term() {
   echo "== stopped by a signal after $(($(date +%s) - started))s: what ran so far follows"
   # pytest turns SIGTERM into an interrupt and prints its summary; give it time to.
   for _ in $(seq 1 20); do
-    kill -0 $main_pid $browser_pid 2>/dev/null || break
+    kill -0 $main_pid $embedded_pid $production_pid 2>/dev/null || break
     sleep 0.5
   done
-  show_browser_log
+  show_browser_logs
   [ -s "$logs/failures" ] && { echo "== failures, briefly"; cat "$logs/failures"; }
   rm -rf "$logs"
   exit 143
@@ -45,10 +51,15 @@ trap on_term TERM INT
 # machine a flow now and then waits out a timeout (a live update or a picked option that never
 # lands; the causes are being looked into). Every rerun is named in the digest at the end, so
 # a flow that needed one is seen, not hidden.
-echo "== browser tests: started alongside, their log follows the main run"
-TEST_DATABASE_URL="$db" TEST_REDIS_URL="$redis_base/$((n + workers))" \
-  "$PYTEST" -m browser --reruns 1 "$@" >"$logs/browser.log" 2>&1 &
-browser_pid=$!
+# Production mode: PostgreSQL <db>_browser, Redis n+W (the tests') and n+W+1 (the server's);
+# embedded mode: SQLite files of its own, Redis n+W+2 for anything a test asks of TEST_REDIS_URL.
+echo "== browser tests: started alongside, one process per server mode; their logs follow the main run"
+TEST_DATABASE_URL="$db" TEST_REDIS_URL="$redis_base/$((n + workers + 2))" BROWSER_MODES=embedded \
+  "$PYTEST" -m browser --reruns 1 "$@" >"$logs/browser-embedded.log" 2>&1 &
+embedded_pid=$!
+TEST_DATABASE_URL="$db" TEST_REDIS_URL="$redis_base/$((n + workers))" BROWSER_MODES=production \
+  "$PYTEST" -m browser --reruns 1 "$@" >"$logs/browser-production.log" 2>&1 &
+production_pid=$!
 
 echo "== unit, web and integration tests on SQLite and PostgreSQL: $workers workers"
 TEST_DATABASE_URL="$db" TEST_REDIS_URL="$redis_base/$n" TEST_ROUTE_AUDIT="${TEST_ROUTE_AUDIT:-1}" \
@@ -56,12 +67,13 @@ TEST_DATABASE_URL="$db" TEST_REDIS_URL="$redis_base/$n" TEST_ROUTE_AUDIT="${TEST
 main_pid=$!
 wait "$main_pid"; main_rc=$?
 main_done=$(date +%s)
-wait "$browser_pid"; browser_rc=$?
-show_browser_log
+wait "$embedded_pid"; embedded_rc=$?
+wait "$production_pid"; production_rc=$?
+show_browser_logs
 if [ -s "$logs/failures" ]; then
   echo "== failures and reruns, briefly (both runs)"
   cat "$logs/failures"
 fi
 rm -rf "$logs"
-echo "== exit codes: unit/web/integration $main_rc ($((main_done - started))s), browser $browser_rc; $(($(date +%s) - started))s in all"
-[ "$main_rc" = 0 ] && [ "$browser_rc" = 0 ]
+echo "== exit codes: unit/web/integration $main_rc ($((main_done - started))s), browser $embedded_rc (embedded) and $production_rc (production); $(($(date +%s) - started))s in all"
+[ "$main_rc" = 0 ] && [ "$embedded_rc" = 0 ] && [ "$production_rc" = 0 ]

@@ -78,6 +78,5 @@ def pytest_sessionfinish(session, exitstatus):
 @pytest.hookimpl(optionalhook=True)
 def pytest_testnodedown(node, error):
     """xdist: gather what a worker's apps answered."""
-    REACHED.update(
-        tuple(item) for item in getattr(node, "workeroutput", {}).get("routes_reached", ())
-    )
+    for *key, test in getattr(node, "workeroutput", {}).get("routes_reached", ()):
+        REACHED.setdefault(tuple(key), test)

@@ -122,7 +122,12 @@ def live_smtp():
         yield handler
 
 
-@pytest.fixture(scope="session", params=["embedded", "production"])
+# BROWSER_MODES=embedded (or production) serves one mode only: scripts/test.sh runs each mode in a
+# process of its own, side by side.
+SERVER_MODES = [m for m in os.environ.get("BROWSER_MODES", "embedded,production").split(",") if m]
+
+
+@pytest.fixture(scope="session", params=SERVER_MODES)
 def live_server(request, tmp_path_factory, live_smtp):
     """Migrate, seed the demo and serve it with gunicorn (and an rq worker in production mode)."""
     mode = request.param
