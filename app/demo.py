@@ -71,19 +71,20 @@ def _ensure_user(email: str, name: str, is_superuser: bool = False) -> User:
 
 
 def seed_demo(
-    products: int = 200, images: bool = True, progress=lambda message: None
+    products: int = 200, images: bool = True, progress=lambda message: None, orders: int = 45
 ) -> list[tuple[str, str, str]]:
     """Create whatever demo rows are missing (safe to run again); returns (role, email, where).
 
-    Each store is filled up to `products` products with variants, categories and pictures.
+    Each store is filled up to `products` products with variants, categories and pictures, and
+    a store without orders gets `orders` over the last 30 days.
     """
     from tenants.rls import all_stores
 
     with all_stores("demo seed: stores, catalogs and orders"):
-        return _seed_demo(products, images, progress)
+        return _seed_demo(products, images, progress, orders)
 
 
-def _seed_demo(products: int, images: bool, progress) -> list[tuple[str, str, str]]:
+def _seed_demo(products: int, images: bool, progress, orders: int) -> list[tuple[str, str, str]]:
     from app.catalog.demo import seed_store_catalog
     from app.orders.demo import seed_store_orders
     from app.payments.test_mode import set_test_payments
@@ -118,9 +119,9 @@ def _seed_demo(products: int, images: bool, progress) -> list[tuple[str, str, st
         progress(f"Filling {store.name} with up to {products} products...")
         added = seed_store_catalog(store, products, images=images)
         progress(f"  {added} products added.")
-        orders = seed_store_orders(store)
-        if orders:
-            progress(f"  {orders} demo orders placed over the last 30 days.")
+        placed = seed_store_orders(store, orders) if orders > 0 else 0
+        if placed:
+            progress(f"  {placed} demo orders placed over the last 30 days.")
         if spec["slug"] == DEMO_API_STORE and _ensure_demo_api_key(store):
             progress(f"  API key for the demo: {DEMO_API_KEY}")
     db.session.commit()

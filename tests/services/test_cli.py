@@ -7,6 +7,7 @@ from app.accounts.models import Membership, User
 from app.catalog.models import Category, Product, ProductImage, Variant
 from app.database import CATALOG_TABLES
 from app.extensions import db
+from app.orders.models import Order
 from tenants.models import Store
 
 
@@ -16,7 +17,7 @@ def _count(model):
 
 def test_seed_demo_is_idempotent_and_prints_the_logins(app):
     runner = app.test_cli_runner()
-    first = runner.invoke(args=["seed-demo", "--products", "4"])
+    first = runner.invoke(args=["seed-demo", "--products", "4", "--orders", "3"])
     assert first.exit_code == 0, first.output
     with app.app_context():
         counts = (
@@ -29,6 +30,7 @@ def test_seed_demo_is_idempotent_and_prints_the_logins(app):
             _count(Category),
         )
         assert counts[3] == 12 and counts[5] == 12  # 4 products, each with a picture, per store
+        assert _count(Order) == 9  # 3 demo orders per store
         assert db.session.scalar(select(func.count()).where(ProductImage.status == "ready")) == 12
         stores = db.session.scalars(select(Store)).all()
         assert len(stores) >= 3
@@ -43,7 +45,7 @@ def test_seed_demo_is_idempotent_and_prints_the_logins(app):
                 )
             )
             assert owners == 1
-    second = runner.invoke(args=["seed-demo", "--products", "4"])
+    second = runner.invoke(args=["seed-demo", "--products", "4", "--orders", "3"])
     assert second.exit_code == 0, second.output
     with app.app_context():
         assert (
@@ -55,6 +57,7 @@ def test_seed_demo_is_idempotent_and_prints_the_logins(app):
             _count(ProductImage),
             _count(Category),
         ) == counts
+        assert _count(Order) == 9  # a store that has orders gets no more
     for text in (
         "admin@example.com",
         "shopper@example.com",
@@ -139,7 +142,9 @@ def test_seed_demo_leaves_planner_statistics_on_postgresql(app, backend):
         with app.app_context():
             before = {t: _manual_analyzes(t) for t in CATALOG_TABLES}
             db.session.rollback()
-    result = app.test_cli_runner().invoke(args=["seed-demo", "--products", "3", "--no-images"])
+    result = app.test_cli_runner().invoke(
+        args=["seed-demo", "--products", "3", "--no-images", "--orders", "0"]
+    )
     assert result.exit_code == 0, result.output
     if backend == "postgresql":
         with app.app_context():

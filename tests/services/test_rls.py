@@ -141,7 +141,7 @@ def stores(app, owner_engine):
     from tenants.models import Store
 
     with app.app_context():
-        seed_demo(products=2, images=True)
+        seed_demo(products=2, images=True, orders=10)  # a few orders: rows, not a month of sales
         ids = list(db.session.scalars(select(Store.id).order_by(Store.id)))
         db.session.remove()
     with owner_engine.begin() as conn:
