@@ -449,6 +449,7 @@ def test_the_openapi_document(client_for, store_a):
     assert "application/problem+json" in error
 
 
+@pytest.mark.backends(*BACKENDS)  # this route's test on PostgreSQL (row-level security)
 def test_the_docs_page_uses_our_own_files(client_for, store_a):
     response = client_for(store_a).get("/api/v1/docs")
     assert response.status_code == 200

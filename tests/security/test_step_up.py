@@ -20,7 +20,7 @@ from tests.accounts_helpers import (
     sign_in_with_factor,
     text,
 )
-from tests.conftest import sign_in_as
+from tests.conftest import BACKENDS, sign_in_as
 from tests.factories import PASSWORD, add_member, make_user
 
 # One backend: when the second factor is asked for again (see "Which tests run on both databases" in the README).
@@ -110,6 +110,7 @@ def test_after_confirming_the_factor_the_change_goes_through(app, owner, store_a
     assert invites_of(app, store_a) == 1
 
 
+@pytest.mark.backends(*BACKENDS)  # this route's test on PostgreSQL (row-level security)
 def test_the_window_is_configurable(app, owner, store_a):
     app.config["STEP_UP_MAX_AGE"] = 60
     age_the_factor_check(owner, 61)
@@ -134,6 +135,7 @@ def test_payout_changes_in_the_console_ask_again(app, client, store_a):
         assert db.session.get(Store, store_a.id).commission_rate_bps is None
 
 
+@pytest.mark.backends(*BACKENDS)  # this route's test on PostgreSQL (row-level security)
 def test_a_store_that_requires_two_factor_sends_members_without_one_to_enrol(
     app, client_for, store_a
 ):
@@ -285,6 +287,7 @@ def test_the_right_password_lets_the_change_through_for_the_step_up_window(
     assert invites_of(app, store_a) == 1
 
 
+@pytest.mark.backends(*BACKENDS)  # this route's test on PostgreSQL (row-level security)
 def test_transferring_ownership_asks_for_the_password(app, plain_owner, store_a):
     heir = add_member(store_a, make_user("heir@example.com"), "staff")
     answer = plain_owner.post("/admin/staff/transfer", data={"membership_id": heir.id})
@@ -298,6 +301,7 @@ def test_transferring_ownership_asks_for_the_password(app, plain_owner, store_a)
         assert db.session.get(Membership, heir.id).role == "owner"
 
 
+@pytest.mark.backends(*BACKENDS)  # this route's test on PostgreSQL (row-level security)
 def test_a_passwordless_owner_confirms_with_an_emailed_code(app, plain_owner, store_a):
     from tests.accounts_helpers import code_in, emails_to, last_email
 

@@ -206,6 +206,7 @@ def passkey_step(client, authenticator, origin=ORIGIN):
     return client.post("/account/2fa/passkey", json={"credential": credential}), credential
 
 
+@pytest.mark.backends(*BACKENDS)  # this route's test on PostgreSQL (row-level security)
 def test_a_passkey_registers_and_signs_in_on_the_platform_and_a_store_subdomain(
     app, client, client_for, store_a
 ):
@@ -238,6 +239,7 @@ def test_a_passkey_registers_and_signs_in_on_the_platform_and_a_store_subdomain(
         assert db.session.scalar(select(Passkey.sign_count).where(Passkey.user_id == user.id)) == 2
 
 
+@pytest.mark.backends(*BACKENDS)  # this route's test on PostgreSQL (row-level security)
 def test_a_passkey_answer_from_another_origin_or_rp_is_refused(app, client):
     user = make_user("phished@example.com")
     sign_in_with_factor(client, user)
@@ -255,6 +257,7 @@ def test_a_passkey_answer_from_another_origin_or_rp_is_refused(app, client):
     assert not signed_in(client)
 
 
+@pytest.mark.backends(*BACKENDS)  # this route's test on PostgreSQL (row-level security)
 def test_a_custom_domain_host_cannot_run_a_passkey_ceremony(app, client_for, store_a):
     with app.app_context():
         store = db.session.get(Store, store_a.id)
@@ -296,6 +299,7 @@ def test_turning_two_factor_off_needs_a_fresh_check_and_is_audited(app, client):
     assert signed_in(client)
 
 
+@pytest.mark.backends(*BACKENDS)  # this route's test on PostgreSQL (row-level security)
 def test_admins_cannot_turn_their_second_factor_off(app, client):
     root = make_user("root@example.com", superuser=True)
     sign_in_with_factor(client, root)

@@ -43,6 +43,8 @@ def coupons(app) -> list[Coupon]:
 
 
 def test_create_list_edit_and_deactivate(app, owner_client, store_a):
+    form = owner_client.get("/admin/coupons/new")
+    assert form.status_code == 200 and 'name="code"' in form.text
     response = owner_client.post(
         "/admin/coupons/new",
         data={

@@ -47,6 +47,7 @@ def images_of(app, product_id):
         return rows
 
 
+@pytest.mark.backends(*BACKENDS)  # this route's test on PostgreSQL (row-level security)
 def test_upload_several_images_then_show_them(app, owner, product):
     response = upload(
         owner, product.id, (png_bytes(), "front.png"), (png_bytes(colour=(1, 2, 3)), "back.png")
@@ -148,6 +149,7 @@ def test_a_decompression_bomb_is_marked_failed(app, owner, product):
     assert "Couldn't process this file" in page and "50 megapixels" in page
 
 
+@pytest.mark.backends(*BACKENDS)  # this route's test on PostgreSQL (row-level security)
 def test_processing_images_poll_until_ready(app, owner, product):
     upload(owner, product.id, (png_bytes(), "a.png"))
     [row] = images_of(app, product.id)

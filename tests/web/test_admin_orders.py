@@ -7,7 +7,7 @@ from sqlalchemy import event
 
 from app.database import utcnow
 from app.extensions import db
-from tests.conftest import sign_in_as
+from tests.conftest import BACKENDS, sign_in_as
 from tests.factories import make_store
 from tests.web.order_helpers import make_order, make_variant, order_row, owner_of
 
@@ -204,7 +204,7 @@ def test_the_order_page_shows_lines_totals_payments_addresses_and_history(
     assert "Cancel order" not in body  # a shipped order can't be cancelled
 
 
-@pytest.mark.backends("sqlite")  # markup
+@pytest.mark.backends(*BACKENDS)  # this route's test on PostgreSQL (row-level security)
 def test_packing_slip_and_invoice_are_plain_printable_pages(app, owner_client, store_a, lamp):
     order = make_order(app, store_a, lamp, status="paid")
     slip = owner_client.get(f"/admin/orders/{order['number']}/packing-slip")

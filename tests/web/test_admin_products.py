@@ -195,6 +195,7 @@ def test_bulk_with_another_stores_id_is_404_and_changes_nothing(app, owner, stor
         assert db.session.scalar(select(func.count()).select_from(Product)) == 2
 
 
+@pytest.mark.backends(*BACKENDS)  # this route's test on PostgreSQL (row-level security)
 def test_create_product_converts_the_price_and_normalises_tags(app, owner, store_a):
     assert owner.get("/admin/products/new").status_code == 200
     response = owner.post("/admin/products/new", data=NEW)
@@ -404,6 +405,7 @@ def test_duplicate_copies_as_a_draft_with_new_skus(app, owner, store_a):
         assert first.headers["Location"] == f"/admin/products/{copies[0].id}/edit"
 
 
+@pytest.mark.backends(*BACKENDS)  # this route's test on PostgreSQL (row-level security)
 def test_archive_and_delete_are_post_only(app, owner, store_a):
     product = make_product(store_a, "Gone Soon")
     assert owner.get(f"/admin/products/{product.id}/delete").status_code == 405

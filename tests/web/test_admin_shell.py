@@ -69,6 +69,7 @@ def test_dashboard_pages_have_the_sidebar_and_no_storefront_header(app, client_f
     assert 'for="shell-menu"' in html and "<script>" not in html  # the menu needs no script
 
 
+@pytest.mark.backends(*BACKENDS)  # this route's test on PostgreSQL (row-level security)
 def test_the_console_has_its_own_sidebar_and_no_storefront_header(client_for):
     client = client_for(None)
     sign_in_with_factor(client, make_user("root@example.com", superuser=True))

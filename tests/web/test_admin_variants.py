@@ -158,6 +158,7 @@ def test_set_options_called_directly_clears_to_one_default_variant(app, tee):
         assert [v.title for v in product.variants] == ["Default"] and product.option_names == []
 
 
+@pytest.mark.backends(*BACKENDS)  # this route's test on PostgreSQL (row-level security)
 def test_inline_edit_swaps_one_row(app, owner, tee):
     variant_id = tee.variants[0].id
     base = f"/admin/products/{tee.id}/variants/{variant_id}"

@@ -76,6 +76,7 @@ def test_the_product_page_and_cards_carry_add_to_cart_forms(client_for, store_a)
     assert f'name="variant_id" value="{variant.id}"' in listing
 
 
+@pytest.mark.backends(*BACKENDS)  # this route's test on PostgreSQL (row-level security)
 def test_full_page_add_update_remove_redirect_with_a_flash(app, client_for, store_a):
     variant = one_variant(store_a)
     client = client_for(store_a)

@@ -103,6 +103,7 @@ def coupon(app, store, code="SAVE10", **values):
         return row.id
 
 
+@pytest.mark.backends(*BACKENDS)  # this route's test on PostgreSQL (row-level security)
 def test_an_empty_cart_is_sent_back_to_the_cart(client_for, store_a):
     client = client_for(store_a)
     for path in ("/checkout/", "/checkout/contact", "/checkout/review"):
@@ -200,6 +201,7 @@ def test_an_unknown_shipping_method_is_refused(client_for, store_a):
     assert response.status_code == 422 and "Choose a shipping method." in response.text
 
 
+@pytest.mark.backends(*BACKENDS)  # this route's test on PostgreSQL (row-level security)
 def test_the_shipping_step_prices_flat_and_free_over(app, client_for, store_a):
     settings(app, store_a, shipping_flat=700, shipping_free_over=5000)
     client = client_for(store_a)
@@ -221,6 +223,7 @@ def test_the_review_shows_the_totals_line_by_line(app, client_for, store_a):
         assert amount in page
 
 
+@pytest.mark.backends(*BACKENDS)  # this route's test on PostgreSQL (row-level security)
 def test_a_coupon_applies_and_is_removed_with_htmx(app, client_for, store_a):
     coupon(app, store_a)
     client = client_for(store_a)

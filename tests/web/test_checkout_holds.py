@@ -19,7 +19,7 @@ from app.inventory.models import StockHold
 from app.orders.models import Order
 from app.storefront import page_cache
 from tests.accounts_helpers import mark_recently_confirmed
-from tests.conftest import host_for, sign_in_as
+from tests.conftest import BACKENDS, host_for, sign_in_as
 from tests.web.order_helpers import owner_of
 from tests.web.test_checkout import add, to_review, variant_of
 from tests.web.test_checkout_settings import FORM
@@ -184,6 +184,7 @@ def test_a_checkout_without_a_hold_offers_one(app, client_for, store_a):
     assert holds_of(app, mug.id) == []
 
 
+@pytest.mark.backends(*BACKENDS)  # this route's test on PostgreSQL (row-level security)
 def test_removing_the_line_lets_the_hold_go(app, client_for, store_a):
     mug = variant_of(store_a, stock=5)
     client = client_for(store_a)
@@ -210,6 +211,7 @@ def test_a_store_can_hold_as_soon_as_items_are_added(app, client_for, store_a):
         assert timedelta(minutes=4) < expires - utcnow() <= timedelta(minutes=5)
 
 
+@pytest.mark.backends(*BACKENDS)  # this route's test on PostgreSQL (row-level security)
 def test_holds_are_per_store(app, client_for, store_a, store_b):
     mug = variant_of(store_a, stock=5)
     client = client_for(store_a)

@@ -44,6 +44,7 @@ def settings_row(app, store):
         return row
 
 
+@pytest.mark.backends(*BACKENDS)  # this route's test on PostgreSQL (row-level security)
 def test_first_save_creates_the_row(app, owner_client, store_a):
     page = owner_client.get("/admin/settings/checkout")
     assert page.status_code == 200 and settings_row(app, store_a) is None

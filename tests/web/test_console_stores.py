@@ -66,6 +66,7 @@ def test_suspending_closes_the_storefront_and_reactivating_opens_it(
     assert "store.suspended" in actions and "store.reactivated" in actions
 
 
+@pytest.mark.backends(*BACKENDS)  # this route's test on PostgreSQL (row-level security)
 def test_verifying_a_custom_domain_makes_it_serve_the_store(app, admin, client_for, store_a):
     from tenants.provisioning import set_custom_domain
 

@@ -70,6 +70,7 @@ def test_disabling_ends_every_session_at_once_and_enabling_lets_them_back(
     assert {"user.disabled", "user.enabled"} <= set(actions)
 
 
+@pytest.mark.backends(*BACKENDS)  # this route's test on PostgreSQL (row-level security)
 def test_an_admin_cannot_disable_themselves(app, admin, root):
     response = admin.post(f"/console/users/{root.id}/disable", follow_redirects=True)
     assert "disable your own account" in response.text
@@ -77,6 +78,7 @@ def test_an_admin_cannot_disable_themselves(app, admin, root):
         assert db.session.get(User, root.id).disabled_at is None
 
 
+@pytest.mark.backends(*BACKENDS)  # this route's test on PostgreSQL (row-level security)
 def test_resending_verification_mails_an_unverified_user_only(app, admin):
     newcomer = make_user("new@example.com", verified=False)
     done = admin.post(f"/console/users/{newcomer.id}/resend-verification", follow_redirects=True)

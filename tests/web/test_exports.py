@@ -13,7 +13,7 @@ from app.extensions import db
 from app.reports import exports
 from tenants.models import Store
 from tests.accounts_helpers import text
-from tests.conftest import sign_in_as
+from tests.conftest import BACKENDS, sign_in_as
 from tests.factories import add_member, make_category, make_product, make_user
 from tests.web.order_helpers import make_order, make_variant, owner_of
 
@@ -226,7 +226,7 @@ def test_a_bad_date_range_is_422_with_a_message_on_the_exports_page(
         assert db.session.scalar(select(AuditLog).where(AuditLog.action == "export.orders")) is None
 
 
-@pytest.mark.backends("sqlite")  # markup
+@pytest.mark.backends(*BACKENDS)  # this route's test on PostgreSQL (row-level security)
 def test_the_exports_page_prefills_this_month(app, client_for, store_a):
     response = _client(app, client_for, store_a).get("/admin/exports/")
     assert response.status_code == 200

@@ -11,7 +11,7 @@ from app.accounts.models import User
 from app.extensions import db
 from app.orders.models import Order
 from tests.accounts_helpers import last_email, sign_in_with_factor
-from tests.conftest import sign_in_as
+from tests.conftest import BACKENDS, sign_in_as
 from tests.factories import make_store, make_user
 from tests.web.order_helpers import owner_of
 from tests.web.test_checkout import add, to_review, variant_of
@@ -91,6 +91,7 @@ def test_the_switcher_is_a_plain_form_and_its_choice_is_remembered(client_for, b
     assert '<html lang="de">' in chosen and "Der Shop wird gerade bestückt" in chosen
 
 
+@pytest.mark.backends(*BACKENDS)  # this route's test on PostgreSQL (row-level security)
 def test_the_switcher_answers_htmx_with_a_full_redirect(client_for, batik):
     client = client_for(batik)
     answer = client.post(

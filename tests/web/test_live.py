@@ -153,6 +153,7 @@ def test_the_dashboard_channel_is_for_the_stores_members(quick, client_for, stor
     assert anonymous.get("/live/admin").status_code == 302
 
 
+@pytest.mark.backends(*BACKENDS)  # this route's test on PostgreSQL (row-level security)
 def test_the_console_channel_is_for_platform_admins_on_the_platform_host(
     quick, client_for, store_a
 ):
@@ -317,6 +318,7 @@ def test_embedded_mode_carries_events_between_processes(database_urls, tmp_path)
     assert heard is not None and heard.id == sent and heard.data == {"variants": [5]}
 
 
+@pytest.mark.backends(*BACKENDS)  # this route's test on PostgreSQL (row-level security)
 def test_the_pages_listen_where_they_show_what_changes(quick, client_for, store_a, order_a):
     """Each page connects to its channel (starting after its latest event) and names the panels
     that refresh on its events; the old polls stay only as the fallback."""

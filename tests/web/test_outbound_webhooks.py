@@ -19,7 +19,7 @@ from app.webhooks.models import OutboundEvent, WebhookAttempt, WebhookDelivery, 
 from jobs.maintenance import sweep_outbound_webhooks
 from jobs.webhooks_out import deliver
 from tests.accounts_helpers import mark_recently_confirmed
-from tests.conftest import sign_in_as
+from tests.conftest import BACKENDS, sign_in_as
 from tests.web.order_helpers import make_order, make_variant, owner_of
 from tests.webhook_helpers import add_endpoint, running_receiver
 
@@ -350,10 +350,18 @@ def test_the_form_refuses_unsafe_addresses_with_a_message(app, store_a, owner_cl
         assert db.session.scalar(select(func.count()).select_from(WebhookEndpoint)) == 0
 
 
-@pytest.mark.backends("sqlite")  # form posts and redirects
+@pytest.mark.backends(*BACKENDS)  # this route's test on PostgreSQL (row-level security)
 def test_switching_off_and_deleting_an_endpoint(app, store_a, owner_client):
     with app.app_context():
         endpoint = add_endpoint(store_a, "https://hooks.example.com/a")
+    edited = owner_client.post(
+        f"/admin/webhooks/{endpoint['id']}",
+        data={"url": "https://hooks.example.com/b", "description": "ERP", "events": "order.paid"},
+    )
+    assert edited.status_code == 303
+    with app.app_context():
+        saved = db.session.get(WebhookEndpoint, endpoint["id"])
+        assert (saved.url, saved.description) == ("https://hooks.example.com/b", "ERP")
     off = owner_client.post(f"/admin/webhooks/{endpoint['id']}/enabled", data={"enabled": "0"})
     assert off.status_code == 303
     with app.app_context():

@@ -11,7 +11,7 @@ from app.audit.models import AuditLog
 from app.extensions import db
 from tenants.models import Store
 from tests.accounts_helpers import mark_recently_confirmed, sign_in_with_factor
-from tests.conftest import sign_in_as
+from tests.conftest import BACKENDS, sign_in_as
 from tests.factories import add_member, make_product, make_store, make_user
 
 # One backend: the role matrix is answered by the views' access checks, not by SQL (see "Which tests run on both databases" in the README).
@@ -820,6 +820,7 @@ def test_a_membership_id_from_another_store_is_404(app, client_for, store_a, cas
         assert db.session.get(Membership, outsider.id).role == "staff"
 
 
+@pytest.mark.backends(*BACKENDS)  # this route's test on PostgreSQL (row-level security)
 def test_role_change_is_audited_and_owner_is_protected(app, client_for, store_a, cast):
     people, memberships = cast
     client = client_for(store_a)

@@ -345,6 +345,7 @@ def test_a_different_signed_in_user_gets_a_clear_message(app, client_for, store_
     assert _invite_rows(app, store_a)[0].accepted_at is None
 
 
+@pytest.mark.backends(*BACKENDS)  # this route's test on PostgreSQL (row-level security)
 def test_a_revoked_invite_stops_working(app, client_for, store_a):
     owner = _owner_client(app, client_for, store_a)
     _invite(owner, "gone@example.com")
@@ -509,6 +510,7 @@ def test_staff_page_shows_pending_invites_and_owner_only_transfer(app, client_fo
     assert 'id="transfer"' not in text(page)
 
 
+@pytest.mark.backends(*BACKENDS)  # this route's test on PostgreSQL (row-level security)
 def test_invite_expiry_is_shown_in_the_stores_time_zone(app, client_for, store_a):
     """Issue 16 bug 8: the staff page, the join page and the email gave the expiry in UTC."""
     with app.app_context():

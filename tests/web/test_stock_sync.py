@@ -13,7 +13,7 @@ from app.inventory.models import StockMovement
 from app.inventory.service import apply_movement, ledger_total
 from app.stocksync import service
 from app.stocksync.models import ImportRow, ImportRun
-from tests.conftest import sign_in_as
+from tests.conftest import BACKENDS, sign_in_as
 from tests.factories import add_member, make_user
 from tests.services.test_browse import count_queries
 from tests.web.order_helpers import make_order, make_variant, owner_of
@@ -313,7 +313,7 @@ def test_stalled_runs_are_marked_failed_by_the_sweep(app, store_a, owner_client)
 # The progress fragment -------------------------------------------------------------------------
 
 
-@pytest.mark.backends("sqlite")  # an htmx fragment
+@pytest.mark.backends(*BACKENDS)  # this route's test on PostgreSQL (row-level security)
 def test_the_progress_fragment_polls_while_working_and_refreshes_when_done(
     app, store_a, owner_client
 ):

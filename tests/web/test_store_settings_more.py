@@ -11,7 +11,7 @@ from sqlalchemy import select
 from app.audit.models import AuditLog
 from app.extensions import db
 from tenants.models import Store
-from tests.conftest import sign_in_as
+from tests.conftest import BACKENDS, sign_in_as
 from tests.factories import add_member, make_store, make_user
 from tests.services.test_browse import count_queries
 from tests.web.order_helpers import make_variant, owner_of
@@ -167,7 +167,7 @@ def test_a_huge_or_bomb_logo_is_refused(app, store_a, owner_client, monkeypatch)
 # Custom domain ---------------------------------------------------------------------------------
 
 
-@pytest.mark.backends("sqlite")  # markup
+@pytest.mark.backends(*BACKENDS)  # this route's test on PostgreSQL (row-level security)
 def test_a_custom_domain_shows_its_dns_records_until_verified(app, store_a, owner_client):
     response = owner_client.post("/admin/settings/domain", data={"custom_domain": "Shop.Alpha.COM"})
     assert response.status_code == 303

@@ -9,7 +9,7 @@ from sqlalchemy import event
 from app.catalog.models import Product, ProductSlugRedirect
 from app.catalog.service import VariantData
 from app.extensions import db
-from tests.conftest import PLATFORM
+from tests.conftest import BACKENDS, PLATFORM
 from tests.factories import make_category, make_image, make_product
 
 # One backend: the product page's markup and htmx answers (see "Which tests run on both databases" in the README).
@@ -108,6 +108,7 @@ def test_json_ld_and_open_graph(client_for, store_a):
     assert "<script>" not in body and "style=" not in body
 
 
+@pytest.mark.backends(*BACKENDS)  # this route's test on PostgreSQL (row-level security)
 def test_variant_endpoint_swaps_price_stock_and_sku(client_for, store_a):
     make_shirt(store_a)
     client = client_for(store_a)
