@@ -10,8 +10,8 @@ front of the route, not the route). Routes a test adds to its own app don't coun
 
 The test apps (`make_app`) record what they answer; under pytest-xdist each worker sends its
 share to the controller, which checks the whole when TEST_ROUTE_AUDIT=1 (scripts/test.sh sets it
-for the full run; a part of the suite can't be expected to cover every route) and fails a run
-that passed otherwise, naming the routes.
+for the full run; a part of the suite can't be expected to cover every route) and fails the
+run, naming each route and a test that reached it on SQLite.
 """
 
 import os
