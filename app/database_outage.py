@@ -2,8 +2,11 @@
 
 A lost or refused connection is not a bug in the page that hit it, so it answers 503 (the
 friendly page, or the htmx fragment) and logs once when the outage starts and once when a
-connection succeeds again, instead of a traceback per request. Any other database error (a
-bad query, a constraint, a deadlock) is a bug or a conflict and stays a 500 with its traceback.
+connection succeeds again, instead of a traceback per request. So does SQLite giving up on its
+write lock after its busy timeout (embedded mode under more load than one file can take: every
+request waits its turn for the lock), with a shorter Retry-After and one warning line. Any other
+database error (a bad query, a constraint, a deadlock) is a bug or a conflict and stays a 500
+with its traceback.
 """
 
 import contextlib
@@ -18,6 +21,7 @@ from sqlalchemy.exc import DBAPIError
 log = logging.getLogger(__name__)
 
 RETRY_AFTER = 10  # seconds; a restart or failover usually takes about this long
+BUSY_RETRY_AFTER = 2  # seconds; SQLite's lock was only held by the requests ahead of this one
 
 # PostgreSQL SQLSTATEs that mean "no server to talk to": connection exceptions (class 08),
 # the server shutting down or crashing (57P01, 57P02) or still starting (57P03).
@@ -41,6 +45,14 @@ def is_unreachable(exc: BaseException) -> bool:
     # Errors raised by the client itself (refused, reset, closed) carry no SQLSTATE.
     state = getattr(orig, "sqlstate", None)
     return state is None or state.startswith("08") or state in _UNREACHABLE_STATES
+
+
+def is_busy(exc: BaseException) -> bool:
+    """True if SQLite waited out its busy timeout for the write lock: overloaded, not broken."""
+    import sqlite3
+
+    orig = getattr(exc, "orig", exc)
+    return isinstance(orig, sqlite3.OperationalError) and "database is locked" in str(orig)
 
 
 def down_since() -> float | None:
@@ -107,6 +119,15 @@ def handle_database_error(exc: DBAPIError):
     from app.errors import render_error
     from app.extensions import db
 
+    if is_busy(exc):
+        log.warning("the database's write lock stayed busy past its timeout: answering 503")
+        with contextlib.suppress(Exception):
+            db.session.rollback()
+        busy = ServiceUnavailable(
+            description="We're very busy just now. Please try again in a moment.",
+            retry_after=BUSY_RETRY_AFTER,
+        )
+        return render_error(busy, bare=True)
     if not is_unreachable(exc):
         raise exc  # a bug: Flask logs it and shows the 500 page (or, in tests, propagates it)
     note_down(exc)

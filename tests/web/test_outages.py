@@ -76,6 +76,34 @@ def test_a_query_bug_is_still_a_500_with_its_traceback(app, caplog):
     assert logged and "no_such_table" in str(logged[0].exc_info[1])
 
 
+@pytest.mark.own_app  # adds a route
+def test_sqlite_giving_up_on_its_write_lock_is_a_503_to_try_again_not_a_500(app, caplog):
+    """Embedded mode under more load than its file takes: a request that waited out SQLite's
+    busy timeout for the write lock gets 503 and Retry-After, and the log one line, no trace."""
+    import sqlite3
+
+    from sqlalchemy.exc import OperationalError
+
+    @app.get("/_test/locked")
+    def locked():
+        raise OperationalError(
+            "BEGIN IMMEDIATE", {}, sqlite3.OperationalError("database is locked")
+        )
+
+    app.config["PROPAGATE_EXCEPTIONS"] = False
+    client = HostClient(app, app.response_class)
+    client.host = "pasar.test"
+    response = client.get("/_test/locked")
+    assert response.status_code == 503
+    assert response.headers["Retry-After"] == str(database_outage.BUSY_RETRY_AFTER)
+    assert "try again" in response.get_data(as_text=True)
+    assert database_outage.down_since() is None  # busy is not an outage
+    assert not any(r.exc_info for r in caplog.records)
+    assert [r.getMessage()[:40] for r in caplog.records if r.levelno >= logging.WARNING] == [
+        "the database's write lock stayed busy pa"
+    ]
+
+
 def test_redis_down_keeps_pages_working_and_readyz_reports_it(database_urls):
     app = make_app(database_urls("sqlite"), DEAD_REDIS, RATELIMIT_STORAGE_URI=DEAD_REDIS)
 
