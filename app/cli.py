@@ -14,16 +14,18 @@ from tenants.urls import platform_url, store_url
 @click.option("--products", default=200, show_default=True, help="Products per demo store.")
 @click.option("--no-images", is_flag=True, help="Skip the generated product pictures.")
 @click.option(
-    "--orders", default=45, show_default=True, help="Paid orders per demo store (0: none)."
+    "--orders",
+    type=click.IntRange(min=0),
+    default=45,
+    show_default=True,
+    help="Paid orders per demo store (0: none).",
 )
 @with_appcontext
 def seed_demo_command(products: int, no_images: bool, orders: int):
     """Create the demo stores, logins and catalogs (idempotent) and print the logins."""
     from app.demo import DEMO_PASSWORD, seed_demo
 
-    logins = seed_demo(
-        products=products, images=not no_images, progress=click.echo, orders=max(orders, 0)
-    )
+    logins = seed_demo(products=products, images=not no_images, progress=click.echo, orders=orders)
     click.echo(f"Demo ready. Platform: {platform_url()}")
     from sqlalchemy import select
 

@@ -2,9 +2,8 @@
 # Every test tier, as `make test` runs it. The unit, web and integration tests run in
 # TEST_WORKERS pytest-xdist workers (default 3) that take work from each other, so the cores stay
 # busy to the end; worker K has PostgreSQL database <db>_xK and Redis database n+K. The browser
-# tests run alongside in their own process (PostgreSQL <db>_browser, Redis n+W and n+W+1).
-# The browser tests run in two processes, one per server mode (embedded, production), so
-# one mode's waits overlap the other's work.
+# tests run alongside in two processes, one per server mode, so one mode's waits overlap the
+# other's work (production: PostgreSQL <db>_browser, Redis n+W and n+W+1; embedded: n+W+2).
 # The main run prints its progress as it goes; the browser logs follow it. A run stopped by
 # SIGTERM (a CI timeout) still prints what passed. Extra arguments go to both pytest runs. The main
 # run checks that every route answered on SQLite was answered on PostgreSQL too

@@ -17,7 +17,6 @@ from app import create_app
 from app.config import normalise_database_url
 from app.extensions import db
 from tests import route_coverage
-from tests.route_coverage import record_routes
 
 CI = os.environ.get("CI", "").lower() == "true"
 TEST_DATABASE_URL = os.environ.get("TEST_DATABASE_URL")
@@ -281,7 +280,8 @@ def make_app(database_url: str, redis_url: str | None = None, **overrides):
     }
     if redis_url:
         config["RATELIMIT_STORAGE_URI"] = redis_url
-    if database_url.startswith("postgresql"):
+    backend = "postgresql" if database_url.startswith("postgresql") else "sqlite"
+    if backend == "postgresql":
         # As in production, the app acts as DATABASE_ROLE (pasar_app), to which the tables'
         # policies apply (tenants/rls.py): every request and job runs under row-level
         # security. The suite's own setup and assertions outside requests take the all-stores
@@ -289,7 +289,7 @@ def make_app(database_url: str, redis_url: str | None = None, **overrides):
         config["RLS_TEST_HARNESS_ALL_STORES"] = True
     config.update(overrides)
     app = create_app(config)
-    record_routes(app)
+    route_coverage.record_routes(app, backend)
     return app
 
 

@@ -36,11 +36,8 @@ def answered(status: int, location: str | None) -> bool:
     return not urlsplit(location or "").path.startswith(WALLS)
 
 
-def record_routes(app) -> None:
-    """Note each of `app`'s own routes that answers, under its database's name."""
-    backend = (
-        "postgresql" if app.config["SQLALCHEMY_DATABASE_URI"].startswith("postgresql") else "sqlite"
-    )
+def record_routes(app, backend: str) -> None:
+    """Note each of `app`'s own routes that answers, under its database's name (`backend`)."""
     own = set(app.view_functions) - {"static"}  # before a test adds routes of its own
 
     def finished(sender, response, **extra):
@@ -59,7 +56,7 @@ def record_routes(app) -> None:
 
 def _simplest(tests) -> str:
     """The test to name: one not parametrized beyond its backend, short names first."""
-    return min(tests, key=lambda t: (t.count("-") > 0 and "[" in t, len(t), t))
+    return min(tests, key=lambda t: ("-" in t.partition("[")[2], len(t), t))
 
 
 def missing_on_postgres(reached: dict) -> list[str]:

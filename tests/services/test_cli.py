@@ -1,5 +1,6 @@
 """The operator commands: seed-demo, create-superuser, create-store."""
 
+import pytest
 from sqlalchemy import func, select
 from sqlalchemy import text as sql
 
@@ -135,6 +136,14 @@ def _manual_analyzes(table: str) -> int:
     return db.session.scalar(
         sql("SELECT analyze_count FROM pg_stat_user_tables WHERE relname = :t"), {"t": table}
     )
+
+
+@pytest.mark.backends("sqlite")  # the option's check: nothing reaches the database
+def test_seed_demo_refuses_a_negative_order_count_and_writes_nothing(app):
+    result = app.test_cli_runner().invoke(args=["seed-demo", "--products", "1", "--orders", "-1"])
+    assert result.exit_code == 2 and "--orders" in result.output
+    with app.app_context():
+        assert _count(Store) == 0
 
 
 def test_seed_demo_leaves_planner_statistics_on_postgresql(app, backend):

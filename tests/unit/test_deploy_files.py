@@ -125,3 +125,21 @@ def test_compose_nginx_drops_idle_upstream_connections_before_gunicorn_does():
     exec((ROOT / "gunicorn.conf.py").read_text(), settings)  # our own file
     gunicorn_keepalive = settings.get("keepalive", gunicorn.config.Config().keepalive)
     assert timeout and int(timeout.group(1)) < gunicorn_keepalive
+
+
+@pytest.mark.parametrize(
+    "argv, env, preloaded",
+    [
+        (["gunicorn", "--config", "gunicorn.conf.py", "wsgi:app"], {}, True),
+        (["gunicorn", "--worker-class", "gevent", "wsgi:app"], {}, False),  # the stream process
+        (["gunicorn", "wsgi:app"], {"GUNICORN_PRELOAD": "0"}, False),
+    ],
+)
+def test_gunicorn_preloads_the_app_except_under_gevent(monkeypatch, argv, env, preloaded):
+    monkeypatch.setattr("sys.argv", argv)
+    monkeypatch.delenv("GUNICORN_PRELOAD", raising=False)
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    settings: dict = {}
+    exec((ROOT / "gunicorn.conf.py").read_text(), settings)  # our own file
+    assert settings["preload_app"] is preloaded

@@ -18,7 +18,6 @@ def test_a_route_answered_only_on_sqlite_is_named_with_its_simplest_test():
 def test_successes_and_redirects_past_the_walls_count_and_head_is_a_get(monkeypatch):
     monkeypatch.setattr(route_coverage, "REACHED", {})
     app = Flask(__name__)
-    app.config["SQLALCHEMY_DATABASE_URI"] = "postgresql://example/db"
 
     @app.route("/ok", methods=["GET", "POST"])
     def ok():
@@ -36,7 +35,7 @@ def test_successes_and_redirects_past_the_walls_count_and_head_is_a_get(monkeypa
     def refused():
         return "no", 422
 
-    route_coverage.record_routes(app)
+    route_coverage.record_routes(app, "postgresql")
 
     @app.route("/added-by-a-test")
     def added():
