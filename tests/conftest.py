@@ -1,5 +1,6 @@
 """Fixtures shared by every tier: apps on SQLite and PostgreSQL, clients per host, stores."""
 
+import gc
 import os
 import shutil
 import signal
@@ -86,6 +87,15 @@ def pytest_configure(config):
     signal.signal(signal.SIGTERM, interrupt)
     # Routes answered on SQLite must be answered on PostgreSQL too (TEST_ROUTE_AUDIT=1).
     config.pluginmanager.register(route_coverage, "route_coverage")
+
+
+def pytest_collection_finish(session):
+    """What is loaded by now (the app's modules, the collected tests) lives for the whole run:
+    frozen out of the garbage collector's passes, which then run a tenth as often. A run makes
+    millions of short-lived objects and few cycles; this saves a few percent of its CPU."""
+    gc.collect()
+    gc.freeze()
+    gc.set_threshold(10_000, 20, 20)
 
 
 # Started first: the multi-process tests, whose waits then overlap the rest of the run.

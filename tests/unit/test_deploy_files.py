@@ -143,3 +143,18 @@ def test_gunicorn_preloads_the_app_except_under_gevent(monkeypatch, argv, env, p
     settings: dict = {}
     exec((ROOT / "gunicorn.conf.py").read_text(), settings)  # our own file
     assert settings["preload_app"] is preloaded
+
+
+def test_gunicorn_freezes_the_masters_objects_before_each_fork():
+    """What the master loaded (the preloaded app) is left out of a worker's garbage collections."""
+    import gc
+
+    settings: dict = {}
+    exec((ROOT / "gunicorn.conf.py").read_text(), settings)  # our own file
+    gc.collect()
+    before = gc.get_freeze_count()
+    try:
+        settings["pre_fork"](None, None)
+        assert gc.get_freeze_count() > before
+    finally:
+        gc.unfreeze()  # as it was (the suite's own freeze, tests/conftest.py, is only for speed)
