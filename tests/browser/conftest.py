@@ -1,5 +1,6 @@
 """A real server process (gunicorn) with the demo data, and Debian chromium driven by Playwright."""
 
+import contextlib
 import os
 import subprocess
 import sys
@@ -204,10 +205,25 @@ class EnglishBrowser:
 
     def __init__(self, browser):
         self._browser = browser
+        self._opened = []
 
     def new_context(self, **options):
         options.setdefault("locale", "en-US")
-        return self._browser.new_context(**options)
+        context = self._browser.new_context(**options)
+        self._opened.append(context)
+        return context
+
+    def close_contexts(self) -> None:
+        """Close every context a test opened and left open. A page left open keeps its live
+        streams, and a threaded server process holds four at most (LIVE_MAX_STREAMS): a later
+        test's pages were refused theirs (204) and polled, and a flow waiting for its page to go
+        live timed out."""
+        from playwright.sync_api import Error
+
+        for context in self._opened:
+            with contextlib.suppress(Error):  # closed already, by the test or its browser
+                context.close()
+        self._opened.clear()
 
     def __getattr__(self, name):
         return getattr(self._browser, name)
@@ -223,6 +239,14 @@ def browser():
         instance = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
         yield EnglishBrowser(instance)
         instance.close()
+
+
+@pytest.fixture(autouse=True)
+def _contexts_closed(request):
+    """After each browser test, whatever contexts it left open are closed (see close_contexts)."""
+    yield
+    if "browser" in request.fixturenames:
+        request.getfixturevalue("browser").close_contexts()
 
 
 @pytest.fixture
