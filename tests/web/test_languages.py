@@ -329,3 +329,29 @@ def test_a_junk_preference_falls_back_to_english(app, client_for, store_a, junk)
     assert MEMBER_PAGES["en"]["products"][0] in products.text
     browser = client.get("/admin/products/", headers={"Accept-Language": "de-DE,de;q=0.9"})
     assert MEMBER_PAGES["de"]["products"][0] in browser.text
+
+
+def test_templates_follow_a_language_switched_inside_the_request(app, kaffee):
+    """Templates keep the request's catalog beside its locale (app.i18n._translations): a page in
+    English that renders an email in German (`use_language`) gets German inside and English
+    again after, and `refresh` (after a new choice of language) takes effect at once."""
+    from flask import render_template_string, session
+    from flask_babel import refresh
+
+    from app.i18n import SESSION_KEY, use_language
+
+    with app.test_request_context(
+        "/", headers={"Host": f"kaffee.{app.config['PLATFORM_DOMAIN']}", "Accept-Language": "en"}
+    ):
+        app.preprocess_request()  # resolves the store, as a request to it would
+        cart = "{{ _('Cart') }}"
+        assert render_template_string(cart) == "Cart"
+        with use_language("de"):
+            assert render_template_string(cart) == "Warenkorb"
+            with use_language("en"):
+                assert render_template_string(cart) == "Cart"
+            assert render_template_string(cart) == "Warenkorb"
+        assert render_template_string(cart) == "Cart"
+        session[SESSION_KEY] = "de"  # the switcher's choice, as its view saves it
+        refresh()
+        assert render_template_string(cart) == "Warenkorb"
