@@ -121,20 +121,16 @@ def handle_database_error(exc: DBAPIError):
 
     if is_busy(exc):
         log.warning("the database's write lock stayed busy past its timeout: answering 503")
-        with contextlib.suppress(Exception):
-            db.session.rollback()
-        busy = ServiceUnavailable(
-            description="We're very busy just now. Please try again in a moment.",
-            retry_after=BUSY_RETRY_AFTER,
-        )
-        return render_error(busy, bare=True)
-    if not is_unreachable(exc):
+        description = "We're very busy just now. Please try again in a moment."
+        retry_after = BUSY_RETRY_AFTER
+    elif is_unreachable(exc):
+        note_down(exc)
+        description = "We can't reach our database just now. Please try again in a moment."
+        retry_after = RETRY_AFTER
+    else:
         raise exc  # a bug: Flask logs it and shows the 500 page (or, in tests, propagates it)
-    note_down(exc)
-    with contextlib.suppress(Exception):  # the connection is gone: nothing to roll back
+    with contextlib.suppress(Exception):  # frees a busy lock; a lost connection may refuse it
         db.session.rollback()
-    unavailable = ServiceUnavailable(
-        description="We can't reach our database just now. Please try again in a moment.",
-        retry_after=RETRY_AFTER,
+    return render_error(
+        ServiceUnavailable(description=description, retry_after=retry_after), bare=True
     )
-    return render_error(unavailable, bare=True)

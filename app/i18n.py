@@ -247,13 +247,12 @@ def _translations():
     `force_locale` and `refresh` change the locale). Flask-Babel looks the locale up and renders
     its name for every message, and a page has fifty: a tenth of a dashboard page's time."""
     state = g.get("_flask_babel") if has_app_context() else None
-    locale = getattr(state, "babel_locale", None)
     cached = getattr(state, "pasar_translations", None)
-    if locale is not None and cached is not None and cached[0] is locale:
+    if cached is not None and cached[0] is getattr(state, "babel_locale", None):
         return cached[1]
-    translations = get_translations()
+    translations = get_translations()  # sets the locale on the state, making the state if need be
     state = g.get("_flask_babel") if has_app_context() else None
-    if state is not None and getattr(state, "babel_locale", None) is not None:
+    if getattr(state, "babel_locale", None) is not None:
         state.pasar_translations = (state.babel_locale, translations)
     return translations
 

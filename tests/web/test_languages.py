@@ -11,7 +11,7 @@ from app.accounts.models import User
 from app.extensions import db
 from app.orders.models import Order
 from tests.accounts_helpers import last_email, sign_in_with_factor
-from tests.conftest import BACKENDS, sign_in_as
+from tests.conftest import BACKENDS, host_for, sign_in_as
 from tests.factories import make_store, make_user
 from tests.web.order_helpers import owner_of
 from tests.web.test_checkout import add, to_review, variant_of
@@ -340,9 +340,7 @@ def test_templates_follow_a_language_switched_inside_the_request(app, kaffee):
 
     from app.i18n import SESSION_KEY, use_language
 
-    with app.test_request_context(
-        "/", headers={"Host": f"kaffee.{app.config['PLATFORM_DOMAIN']}", "Accept-Language": "en"}
-    ):
+    with app.test_request_context("/", headers={"Host": host_for(kaffee), "Accept-Language": "en"}):
         app.preprocess_request()  # resolves the store, as a request to it would
         cart = "{{ _('Cart') }}"
         assert render_template_string(cart) == "Cart"
